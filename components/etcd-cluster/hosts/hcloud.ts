@@ -1,0 +1,68 @@
+// Hosts layer for Hetzner Cloud: network, subnet, placement group, firewall, SSH key and servers with
+// pinned private IPs.
+import * as pulumi from "@pulumi/pulumi";
+import * as hcloud from "@pulumi/hcloud";
+import * as tls from "@pulumi/tls";
+import { ClusterSpec } from "../args";
+import { HostsResult, sshConnection } from "./types";
+
+export function hcloudHosts(name: string, spec: ClusterSpec, parent: pulumi.Resource,
+    sshPrivateKey: pulumi.Input<string> | undefined): HostsResult {
+    const h = spec.hcloud;
+    if (!h) throw new Error("hcloudHosts needs spec.hcloud");
+    const opts = { parent };
+    const labels = { ...h.labels, "etcd-cluster": name };
+
+    const network = new hcloud.Network(`${name}-network`, { name: `${name}-network`, ipRange: h.networkCidr, labels }, opts);
+    const subnet = new hcloud.NetworkSubnet(`${name}-subnet`, {
+        networkId: network.id.apply(Number),
+        type: "cloud",
+        networkZone: h.networkZone,
+        ipRange: h.subnetCidr,
+    }, opts);
+    // Spread: each member on a different physical host, so one hardware fault takes at most one member.
+    const placementGroup = new hcloud.PlacementGroup(`${name}-spread`, { name: `${name}-spread`, type: "spread", labels }, opts);
+    const rule = (port: number, sourceIps: string[], description: string) =>
+        ({ direction: "in", protocol: "tcp", port: String(port), sourceIps, description });
+    const firewall = new hcloud.Firewall(`${name}-firewall`, {
+        name: `${name}-firewall`,
+        labels,
+        rules: [
+            rule(22, h.sshAllowedCidrs, "ssh"),
+            ...(h.clientAllowedCidrs.length > 0 ? [rule(spec.ports.client, h.clientAllowedCidrs, "etcd clients")] : []),
+        ],
+    }, opts);
+
+    let generatedKey: tls.PrivateKey | undefined;
+    let sshKeys: pulumi.Input<string>[] = h.sshKeyNames;
+    if (h.sshKeyNames.length === 0) {
+        generatedKey = new tls.PrivateKey(`${name}-ssh-key`, { algorithm: "ED25519" }, opts);
+        const key = new hcloud.SshKey(`${name}-ssh-key`, { name: `${name}-ssh-key`, publicKey: generatedKey.publicKeyOpenssh, labels }, opts);
+        sshKeys = [key.id];
+    }
+    const privateKey = generatedKey ? generatedKey.privateKeyOpenssh : sshPrivateKey;
+    if (privateKey === undefined) throw new Error("hcloud.sshKeyNames needs sshPrivateKey");
+
+    const hosts = spec.members.map((m, i) => {
+        const server = new hcloud.Server(`${name}-${m.name}`, {
+            name: m.name,
+            serverType: h.serverType,
+            image: h.image,
+            location: h.location,
+            sshKeys,
+            labels: { ...labels, "etcd-member": m.name },
+            placementGroupId: placementGroup.id.apply(Number),
+            firewallIds: [firewall.id.apply(Number)],
+            publicNets: [{ ipv4Enabled: true, ipv6Enabled: true }],
+            networks: [{ networkId: network.id.apply(Number), ip: h.privateIps[i] }],
+        }, { parent, dependsOn: [subnet] });
+        return {
+            name: m.name,
+            privateIp: pulumi.output(h.privateIps[i]),
+            publicIp: server.ipv4Address,
+            connection: sshConnection(server.ipv4Address, 22, "root", privateKey),
+            dependsOn: [server],
+        };
+    });
+    return { hosts, sshPrivateKey: generatedKey?.privateKeyOpenssh };
+}

@@ -1,0 +1,29 @@
+// The one shape every hosts layer yields. PKI, members and the check only ever see this, so where a
+// host came from (Hetzner, existing machines) never leaks into them.
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+
+export interface EtcdHost {
+    /** Member name (also the host name and certificate CN). */
+    readonly name: string;
+    /** Address peers and in-network clients use. */
+    readonly privateIp: pulumi.Output<string>;
+    /** Public address (equal to privateIp when the host has no separate one). */
+    readonly publicIp: pulumi.Output<string>;
+    /** How remote commands reach the host. */
+    readonly connection: command.types.input.remote.ConnectionArgs;
+    /** Resources that must exist before anything runs on the host (e.g. the server). */
+    readonly dependsOn: pulumi.Resource[];
+}
+
+export interface HostsResult {
+    hosts: EtcdHost[];
+    /** The generated SSH private key, when the layer made one. */
+    sshPrivateKey?: pulumi.Output<string>;
+}
+
+/** SSH connection settings shared by every layer: retry while a fresh host boots, bounded. */
+export function sshConnection(host: pulumi.Input<string>, port: number, user: string,
+    privateKey: pulumi.Input<string>): command.types.input.remote.ConnectionArgs {
+    return { host, port, user, privateKey: pulumi.secret(privateKey), dialErrorLimit: 60, perDialTimeout: 10 };
+}

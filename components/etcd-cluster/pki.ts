@@ -1,0 +1,106 @@
+// The cluster's PKI as @pulumi/tls resources: a CA, per member a server and a peer certificate whose SANs
+// come from the hosts' IP outputs, and client certificates for consumers. Private keys are Pulumi secrets.
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import { ClusterSpec } from "./args";
+import { EtcdHost } from "./hosts/types";
+
+/** Key usages per certificate role (RFC 5280 extended key usages as the tls provider names them). */
+export const CERT_USAGES = {
+    ca: ["cert_signing", "crl_signing", "digital_signature"],
+    server: ["digital_signature", "key_encipherment", "server_auth"],
+    peer: ["digital_signature", "key_encipherment", "server_auth", "client_auth"],
+    client: ["digital_signature", "key_encipherment", "client_auth"],
+};
+
+/** Client certificates every cluster gets: one for kube-apiserver, one for health checks and admin. */
+export const CLIENT_CERTS = {
+    kubeApiserver: { commonName: "kube-apiserver-etcd-client", organization: "system:masters" },
+    healthcheck: { commonName: "etcd-healthcheck-client", organization: "etcd-admin" },
+} as const;
+export type ClientCertName = keyof typeof CLIENT_CERTS;
+
+export interface KeyPair {
+    certPem: pulumi.Output<string>;
+    /** Secret. */
+    keyPem: pulumi.Output<string>;
+}
+
+export interface MemberPki {
+    server: KeyPair;
+    peer: KeyPair;
+}
+
+export interface Pki {
+    caCertPem: pulumi.Output<string>;
+    members: MemberPki[];
+    clients: Record<ClientCertName, KeyPair>;
+}
+
+const IP_ADDRESS = /^[0-9.]+$|:/;
+
+/** SANs of a member certificate: its name, localhost, loopback, private and public IP, and the extras. */
+export function memberSans(name: string, privateIp: string, publicIp: string, extraSans: string[]):
+    { dnsNames: string[]; ipAddresses: string[] } {
+    const all = [name, "localhost", "127.0.0.1", "::1", privateIp, publicIp, ...extraSans];
+    const uniq = [...new Set(all)];
+    return {
+        dnsNames: uniq.filter((s) => !IP_ADDRESS.test(s)),
+        ipAddresses: uniq.filter((s) => IP_ADDRESS.test(s)),
+    };
+}
+
+export function createPki(name: string, spec: ClusterSpec, hosts: EtcdHost[], parent: pulumi.Resource): Pki {
+    const opts = { parent };
+    const newKey = (resourceName: string) => new tls.PrivateKey(resourceName, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opts);
+
+    const caKey = newKey(`${name}-ca-key`);
+    const ca = new tls.SelfSignedCert(`${name}-ca`, {
+        privateKeyPem: caKey.privateKeyPem,
+        isCaCertificate: true,
+        subject: { commonName: `${name}-etcd-ca`, organization: "etcd" },
+        validityPeriodHours: spec.pki.caValidityHours,
+        // The CA is rotated deliberately (a bundle roll), never silently: no early renewal.
+        earlyRenewalHours: 0,
+        allowedUses: CERT_USAGES.ca,
+    }, opts);
+
+    const sign = (resourceName: string, key: tls.PrivateKey, request: Omit<tls.CertRequestArgs, "privateKeyPem">,
+        usages: string[]): KeyPair => {
+        const csr = new tls.CertRequest(`${resourceName}-csr`, { ...request, privateKeyPem: key.privateKeyPem }, opts);
+        const cert = new tls.LocallySignedCert(`${resourceName}-cert`, {
+            certRequestPem: csr.certRequestPem,
+            caPrivateKeyPem: caKey.privateKeyPem,
+            caCertPem: ca.certPem,
+            validityPeriodHours: spec.pki.certValidityHours,
+            earlyRenewalHours: spec.pki.earlyRenewalHours,
+            allowedUses: usages,
+        }, opts);
+        return { certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
+    };
+
+    const members = hosts.map((host) => {
+        const sans = pulumi.all([host.privateIp, host.publicIp])
+            .apply(([priv, pub]) => memberSans(host.name, priv, pub, spec.pki.extraSans));
+        const request = (role: string) => ({
+            subject: { commonName: host.name, organization: `etcd-${role}` },
+            dnsNames: sans.dnsNames,
+            ipAddresses: sans.ipAddresses,
+        });
+        return {
+            server: sign(`${name}-${host.name}-server`, newKey(`${name}-${host.name}-server-key`), request("server"), CERT_USAGES.server),
+            peer: sign(`${name}-${host.name}-peer`, newKey(`${name}-${host.name}-peer-key`), request("peer"), CERT_USAGES.peer),
+        };
+    });
+
+    const client = (certName: ClientCertName) => {
+        const subject = CLIENT_CERTS[certName];
+        const resourceName = `${name}-${subject.commonName}`;
+        return sign(resourceName, newKey(`${resourceName}-key`), { subject }, CERT_USAGES.client);
+    };
+    return {
+        caCertPem: ca.certPem,
+        members,
+        clients: { kubeApiserver: client("kubeApiserver"), healthcheck: client("healthcheck") },
+    };
+}

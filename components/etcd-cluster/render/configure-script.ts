@@ -1,0 +1,105 @@
+// Configures and (re)starts etcd on one member, behind a health gate. The certificate bundle arrives on
+// stdin (never on the command line, never in a log). Members run this one after another, so a rolling
+// change never takes two members down at once.
+import { PKI_DIR, PKI_FILES, PkiFileKey, releaseDir, SERVICE_USER, UNIT_PATH } from "./layout";
+import { etcdctlFunction, SCRIPT_HEADER, shellArray, shellQuote, waitUntil } from "./shell";
+
+export interface ConfigureInput {
+    memberName: string;
+    version: string;
+    dataDir: string;
+    unit: string;
+    /** This member's loopback client URL, for its own health. */
+    localClientUrl: string;
+    /** Client URLs of the other members, for the gate before a restart. */
+    peerClientUrls: string[];
+    healthTimeoutSeconds: number;
+}
+
+/** One header line per file in the bundle; the PEM text follows until the next header. */
+export const BUNDLE_HEADER = "--- FILE ";
+
+/** The stdin bundle: every PKI file, in a fixed order, framed by header lines. */
+export function renderBundle(files: Record<PkiFileKey, string>): string {
+    return (Object.keys(PKI_FILES) as PkiFileKey[])
+        .map((key) => `${BUNDLE_HEADER}${PKI_FILES[key].file}\n${files[key].trimEnd()}\n`)
+        .join("");
+}
+
+export function configureScript(input: ConfigureInput): string {
+    const bin = releaseDir(input.version);
+    const files = Object.values(PKI_FILES);
+    const unitMarker = "ETCD_UNIT_EOF";
+    if (input.unit.includes(unitMarker)) throw new Error(`the unit text must not contain ${unitMarker}`);
+    return `${SCRIPT_HEADER}# Configure etcd member ${input.memberName} (managed by the EtcdCluster Pulumi component).
+member=${shellQuote(input.memberName)}
+files=${shellArray(files.map((f) => f.file))}
+modes=${shellArray(files.map((f) => f.mode))}
+peers=${shellArray(input.peerClientUrls)}
+bin=${shellQuote(bin)}
+${etcdctlFunction('"$bin/etcdctl"')}
+stage=$(mktemp -d ${PKI_DIR}/.stage.XXXXXX)
+trap 'rm -rf "$stage"' EXIT
+
+# 1. Stage the certificate bundle from stdin and the unit.
+current=""
+while IFS= read -r line; do
+  case "$line" in
+    ${shellQuote(BUNDLE_HEADER)}*)
+      current=\${line#${shellQuote(BUNDLE_HEADER)}}
+      case " \${files[*]} " in *" $current "*) ;; *) echo "unexpected file in bundle: $current" >&2; exit 1 ;; esac
+      : > "$stage/$current" ;;
+    *)
+      if [ -z "$current" ]; then echo "certificate bundle does not start with a file header" >&2; exit 1; fi
+      printf '%s\\n' "$line" >> "$stage/$current" ;;
+  esac
+done
+for f in "\${files[@]}"; do
+  if [ ! -s "$stage/$f" ]; then echo "certificate bundle lacks $f" >&2; exit 1; fi
+done
+cat > "$stage/etcd.service" <<'${unitMarker}'
+${input.unit}${unitMarker}
+
+# 2. Nothing to do when files are current and etcd runs.
+changed=0
+for f in "\${files[@]}"; do cmp -s "$stage/$f" "${PKI_DIR}/$f" || changed=1; done
+cmp -s "$stage/etcd.service" ${UNIT_PATH} || changed=1
+if [ "$changed" = 0 ] && systemctl is-active --quiet etcd.service; then
+  echo "etcd on $member: configuration unchanged and running"
+  exit 0
+fi
+
+# 3. Health gate: a running member of an established cluster is restarted only while every other member
+#    is healthy, so a change never takes a second member down.
+established=0
+if [ -d ${shellQuote(input.dataDir)}/member ]; then established=1; fi
+if [ "$established" = 1 ] && systemctl is-active --quiet etcd.service && [ "\${#peers[@]}" -gt 0 ]; then
+  if ! report=$(etcdctl_mtls --endpoints="$(IFS=,; echo "\${peers[*]}")" endpoint health 2>&1); then
+    echo "refusing to restart etcd on $member: not every other member is healthy, and restarting now could lose quorum." >&2
+    echo "$report" | grep -v ' is healthy' >&2 || true
+    echo "Bring the unhealthy members back, then run pulumi up again." >&2
+    exit 1
+  fi
+fi
+
+# 4. Put the files in place (keys 0600, owned by ${SERVICE_USER}) and restart.
+for i in "\${!files[@]}"; do
+  install -m "\${modes[$i]}" -o ${SERVICE_USER} -g ${SERVICE_USER} "$stage/\${files[$i]}" "${PKI_DIR}/\${files[$i]}"
+done
+install -m 0644 -o root -g root "$stage/etcd.service" ${UNIT_PATH}
+for b in etcd etcdctl etcdutl; do ln -sfn "$bin/$b" "/usr/local/bin/$b"; done
+systemctl daemon-reload
+systemctl enable --quiet etcd.service
+# --no-block: a first member cannot finish starting until enough peers are up, so starting blocks on them.
+systemctl restart --no-block etcd.service
+
+if [ "$established" = 0 ]; then
+  echo "etcd on $member: started; it joins when a majority of the initial members are up"
+  exit 0
+fi
+
+# 5. Health gate after: this member serves again (healthy implies a leader and a committed proposal).
+${waitUntil(`etcdctl_mtls --endpoints=${input.localClientUrl} endpoint health >/dev/null 2>&1`, input.healthTimeoutSeconds,
+        `etcd on ${input.memberName} did not become healthy within ${input.healthTimeoutSeconds}s after the restart; see journalctl -u etcd on that host. The remaining members were not touched.`)}echo "etcd on $member: restarted and healthy"
+`;
+}
