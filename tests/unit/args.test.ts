@@ -1,0 +1,84 @@
+import * as versions from "../../versions.json";
+import { defaults, EtcdClusterArgs, KNOWN_RELEASE_SHA256, resolveArgs } from "../../components/etcd-cluster/args";
+
+const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n";
+const resolve = (args: EtcdClusterArgs) => resolveArgs("etcd", args);
+const hc = (hcloud: EtcdClusterArgs["hcloud"], more: Partial<EtcdClusterArgs> = {}) => () => resolve({ hcloud, ...more });
+
+describe("defaults", () => {
+    it("match the seed procedure and the pinned etcd release", () => {
+        const spec = resolve({ hcloud: {} });
+        expect(spec.members.map((m) => m.name)).toEqual(["etcd-1", "etcd-2", "etcd-3"]);
+        expect(spec.hcloud).toMatchObject({ location: "ash", networkZone: "us-east", serverType: "cpx11", image: "ubuntu-22.04",
+            networkCidr: "10.1.0.0/16", subnetCidr: "10.1.1.0/24" });
+        expect(spec.hcloud!.privateIps).toEqual(["10.1.1.11", "10.1.1.12", "10.1.1.13"]);
+        expect(spec.release.version).toBe(versions.etcd.default);
+        expect(spec.release.sha256).toBe(KNOWN_RELEASE_SHA256[versions.etcd.default]);
+        expect(spec.release.url).toBe(`https://github.com/etcd-io/etcd/releases/download/v${versions.etcd.default}/etcd-v${versions.etcd.default}-linux-amd64.tar.gz`);
+        expect(spec.pki).toEqual({ caValidityHours: 87600, certValidityHours: 8760, earlyRenewalHours: 720, extraSans: [] });
+    });
+    it("resolving with no overrides equals resolving with the defaults passed explicitly", () => {
+        const implicit = resolve({ hcloud: {} });
+        const explicit = resolve({
+            memberCount: defaults.memberCount, hcloud: { ...defaults.hcloud }, release: { ...defaults.release, sha256: implicit.release.sha256 },
+            tuning: { ...defaults.tuning }, pki: { ...defaults.pki }, dataDir: defaults.dataDir,
+            metricsOnPrivateNetwork: defaults.metricsOnPrivateNetwork, healthTimeoutSeconds: defaults.healthTimeoutSeconds,
+        });
+        expect(explicit).toEqual(implicit);
+    });
+    it("accepts a leading v and a mirror", () => {
+        const spec = resolve({ hcloud: {}, release: { version: "v3.7.1", downloadBaseUrl: "http://mirror.local/etcd/" } });
+        expect(spec.release.url).toBe("http://mirror.local/etcd/v3.7.1/etcd-v3.7.1-linux-amd64.tar.gz");
+    });
+});
+
+describe("validation errors name the argument, the value and the fix", () => {
+    it.each([
+        [hc({}, { memberCount: 4 }), "memberCount must be odd to keep a majority (got 4); use 3 or 5."],
+        [hc({}, { memberCount: 0 }), "memberCount must be a whole number from 1 to 9 (got 0)."],
+        [hc({}, { memberCount: 11 }), "memberCount must be a whole number from 1 to 9 (got 11)."],
+        [hc({}, { memberCount: 2.5 }), "memberCount must be a whole number from 1 to 9 (got 2.5)."],
+        [hc({ subnetCidr: "10.2.1.0/24" }), "hcloud.subnetCidr 10.2.1.0/24 is not inside hcloud.networkCidr 10.1.0.0/16."],
+        [hc({ networkCidr: "10.1.0.0/33" }), 'hcloud.networkCidr "10.1.0.0/33" is not an IPv4 network like 10.1.0.0/16.'],
+        [hc({ subnetCidr: "10.1.1.7/24" }), 'hcloud.subnetCidr "10.1.1.7/24" is not an IPv4 network like 10.1.1.0/24.'],
+        [hc({ subnetCidr: "10.1.1.0/29" }), "hcloud.subnetCidr 10.1.1.0/29 has too few addresses for 3 members from offset 10"],
+        [hc({ serverType: "big-one" }), 'hcloud.serverType "big-one" does not look like a Hetzner server type'],
+        [hc({ sshAllowedCidrs: ["0.0.0.0"] }), 'hcloud.sshAllowedCidrs contains "0.0.0.0", which is not a CIDR'],
+        [hc({ clientAllowedCidrs: ["10.0.0.0/8", "nope"] }), 'hcloud.clientAllowedCidrs contains "nope"'],
+        [hc({ sshKeyNames: ["mine"] }), "hcloud.sshKeyNames is set, so sshPrivateKey must be given too"],
+        [hc({ labels: { "bad key!": "x" } }), 'hcloud.labels entry "bad key!=x" is not a valid Hetzner label'],
+        [hc({}, { release: { version: "3.6" } }), 'release.version "3.6" is not a version like "3.6.16".'],
+        [hc({}, { release: { version: "3.4.30", sha256: "a".repeat(64) } }), "release.version 3.4.30 is not supported"],
+        [hc({}, { release: { version: "3.6.99" } }), "release.sha256 is required for etcd 3.6.99"],
+        [hc({}, { release: { version: "3.6.99", sha256: "xyz" } }), 'release.sha256 "xyz" is not a sha256 (64 hex digits).'],
+        [hc({}, { release: { downloadBaseUrl: "ftp://x" } }), 'release.downloadBaseUrl "ftp://x" must be an http(s) URL.'],
+        [hc({}, { tuning: { heartbeatIntervalMs: 100, electionTimeoutMs: 400 } }), "tuning.electionTimeoutMs (400) must be at least 5 x tuning.heartbeatIntervalMs (100)"],
+        [hc({}, { tuning: { quotaBackendBytes: 9 * 1024 ** 3 } }), "tuning.quotaBackendBytes must be a whole number between 1 and 8589934592"],
+        [hc({}, { tuning: { autoCompactionMode: "revision", autoCompactionRetention: "8h" } }), 'tuning.autoCompactionRetention "8h" must be'],
+        [hc({}, { pki: { certValidityHours: 100000 } }), "pki.certValidityHours (100000) must not exceed pki.caValidityHours (87600)"],
+        [hc({}, { pki: { earlyRenewalHours: 9000 } }), "pki.earlyRenewalHours (9000) must be a whole number from 0 to below pki.certValidityHours (8760)."],
+        [hc({}, { pki: { extraSans: ["etcd.example.com", "not a name"] } }), 'pki.extraSans contains "not a name"'],
+        [hc({}, { dataDir: "var/lib/etcd" }), 'dataDir "var/lib/etcd" must be an absolute path'],
+        [hc({}, { memberNamePrefix: "Etcd_" }), 'memberNamePrefix "Etcd_" must be lowercase letters'],
+        [() => resolve({}), "Give exactly one of `hcloud`"],
+        [() => resolve({ hcloud: {}, existingHosts: [{ privateIp: "10.0.0.1" }], sshPrivateKey: key }), "Give exactly one of `hcloud`"],
+        [() => resolve({ existingHosts: [{ privateIp: "10.0.0.1" }] }), "existingHosts needs sshPrivateKey"],
+        [() => resolve({ existingHosts: [{ privateIp: "10.0.0.1" }, { privateIp: "10.0.0.2" }], sshPrivateKey: key }), "memberCount must be odd to keep a majority (got 2); use 1 or 3."],
+        [() => resolve({ existingHosts: [{ privateIp: "10.0.0.1" }, { privateIp: "10.0.0.1" }, { privateIp: "10.0.0.3" }], sshPrivateKey: key }), "existingHosts[1].privateIp 10.0.0.1 is used by another host"],
+        [() => resolve({ existingHosts: [{ privateIp: "10.0.0.300" }], sshPrivateKey: key }), 'existingHosts[0].privateIp "10.0.0.300" is not an IP address.'],
+        [() => resolve({ memberCount: 5, existingHosts: [{ privateIp: "10.0.0.1" }], sshPrivateKey: key }), "memberCount is 5 but 1 existingHosts were given"],
+    ])("%#: %s", (run, message) => {
+        expect(run).toThrow(message);
+    });
+});
+
+describe("existing hosts", () => {
+    it("default public IP, SSH host, port and user", () => {
+        const spec = resolve({ existingHosts: [{ privateIp: "10.9.0.11" }, { privateIp: "10.9.0.12", publicIp: "198.18.0.12", name: "db-b", sshUser: "admin" }, { privateIp: "10.9.0.13", sshHost: "jump", sshPort: 2222 }], sshPrivateKey: key });
+        expect(spec.existingHosts).toEqual([
+            { name: "etcd-1", privateIp: "10.9.0.11", publicIp: "10.9.0.11", sshHost: "10.9.0.11", sshPort: 22, sshUser: "root" },
+            { name: "db-b", privateIp: "10.9.0.12", publicIp: "198.18.0.12", sshHost: "198.18.0.12", sshPort: 22, sshUser: "admin" },
+            { name: "etcd-3", privateIp: "10.9.0.13", publicIp: "10.9.0.13", sshHost: "jump", sshPort: 2222, sshUser: "root" },
+        ]);
+    });
+});

@@ -1,0 +1,188 @@
+// The component under Pulumi mocks: the resource graph per member count, SANs, ordering, secrets, outputs.
+import * as pulumi from "@pulumi/pulumi";
+
+interface Created { type: string; name: string; inputs: Record<string, any>; urn: string; }
+const created: Created[] = [];
+
+pulumi.runtime.setMocks({
+    newResource(args: pulumi.runtime.MockResourceArgs) {
+        const outputs: Record<string, any> = { ...args.inputs };
+        const n = created.length;
+        if (args.type === "hcloud:index/server:Server") outputs.ipv4Address = `203.0.113.${n}`;
+        if (args.type === "tls:index/privateKey:PrivateKey") {
+            outputs.privateKeyPem = `-----BEGIN PRIVATE KEY-----\nmock-${args.name}\n-----END PRIVATE KEY-----\n`;
+            outputs.privateKeyOpenssh = `-----BEGIN OPENSSH PRIVATE KEY-----\nmock-${args.name}\n-----END OPENSSH PRIVATE KEY-----\n`;
+            outputs.publicKeyOpenssh = `ssh-ed25519 AAAA${n}`;
+        }
+        if (args.type.startsWith("tls:index/") && args.type.endsWith("Cert:SelfSignedCert") || args.type === "tls:index/locallySignedCert:LocallySignedCert") {
+            outputs.certPem = `-----BEGIN CERTIFICATE-----\n${args.name}\n-----END CERTIFICATE-----\n`;
+        }
+        if (args.type === "tls:index/selfSignedCert:SelfSignedCert") outputs.certPem = `-----BEGIN CERTIFICATE-----\n${args.name}\n-----END CERTIFICATE-----\n`;
+        if (args.type === "tls:index/certRequest:CertRequest") outputs.certRequestPem = `csr-${args.name}`;
+        if (args.type === "random:index/randomId:RandomId") outputs.hex = "0123456789abcdef";
+        if (args.type === "command:remote:Command") outputs.stdout = `ran ${args.name}`;
+        created.push({ type: args.type, name: args.name, inputs: args.inputs, urn: `urn:${args.type}::${args.name}` });
+        return { id: `${args.name}-id`, state: outputs };
+    },
+    call(args: pulumi.runtime.MockCallArgs) {
+        throw new Error(`Mock not implemented: ${args.token}`);
+    },
+}, "etcd-cluster", "test", false);
+
+import { EtcdCluster, EtcdClusterArgsError } from "../../components/etcd-cluster";
+
+/** Secret inputs reach the mock wrapped in Pulumi's secret signature; unwrap them and remember they were secret. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+function unwrapSecret(v: any): { secret: boolean; value: any } {
+    return v && typeof v === "object" && SECRET_SIG in v ? { secret: true, value: v.value } : { secret: false, value: v };
+}
+
+/** dependsOn per child, captured through a (SDK-side) transformation, as resource names. */
+const dependsOn = new Map<string, pulumi.Resource[]>();
+const captureDependsOn: pulumi.ResourceTransformation = (args) => {
+    const deps = args.opts.dependsOn;
+    dependsOn.set(args.name, deps === undefined ? [] : (Array.isArray(deps) ? deps : [deps]) as pulumi.Resource[]);
+    return undefined;
+};
+async function dependencyNames(name: string): Promise<string[]> {
+    const urns = await Promise.all((dependsOn.get(name) ?? []).map((r) => promiseOf(r.urn)));
+    return urns.map((u) => u.split("::").pop()!);
+}
+
+function promiseOf<T>(o: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => o.apply(resolve));
+}
+async function isSecret(o: pulumi.Output<unknown>): Promise<boolean> {
+    return (o as any).isSecret as Promise<boolean>;
+}
+const ofType = (type: string) => created.filter((c) => c.type === type);
+const find = (type: string, name: string) => {
+    const c = created.find((r) => r.type === type && r.name === name);
+    if (!c) throw new Error(`no ${type} named ${name}; have ${created.map((r) => r.name).join(", ")}`);
+    return c;
+};
+/** Waits until the mock engine has registered everything the component declared. */
+async function settle(cluster: EtcdCluster) {
+    await promiseOf(cluster.checkResult);
+    await new Promise((r) => setTimeout(r, 50));
+}
+
+beforeEach(() => { created.length = 0; });
+
+describe.each([1, 3, 5])("an hcloud cluster of %i", (n) => {
+    it("declares the expected resources", async () => {
+        const cluster = new EtcdCluster("etcd", { memberCount: n, hcloud: { labels: { cluster: "cluster-1" } } });
+        await settle(cluster);
+        const count = (t: string) => ofType(t).length;
+        expect(count("hcloud:index/network:Network")).toBe(1);
+        expect(count("hcloud:index/networkSubnet:NetworkSubnet")).toBe(1);
+        expect(count("hcloud:index/placementGroup:PlacementGroup")).toBe(1);
+        expect(count("hcloud:index/firewall:Firewall")).toBe(1);
+        expect(count("hcloud:index/sshKey:SshKey")).toBe(1);
+        expect(count("hcloud:index/server:Server")).toBe(n);
+        expect(count("tls:index/selfSignedCert:SelfSignedCert")).toBe(1);
+        expect(count("tls:index/locallySignedCert:LocallySignedCert")).toBe(2 * n + 2);
+        expect(count("tls:index/privateKey:PrivateKey")).toBe(1 + 2 * n + 2 + 1); // CA, members, clients, SSH
+        expect(count("command:remote:Command")).toBe(2 * n + 1); // install + configure per member, one check
+        expect(count("random:index/randomId:RandomId")).toBe(1);
+    });
+});
+
+describe("an hcloud cluster of 3", () => {
+    let cluster: EtcdCluster;
+    beforeEach(async () => {
+        cluster = new EtcdCluster("etcd", { hcloud: { labels: { cluster: "cluster-1" } } }, { transformations: [captureDependsOn] });
+        await settle(cluster);
+    });
+
+    it("pins private IPs, spreads servers and labels them", () => {
+        const servers = ofType("hcloud:index/server:Server");
+        expect(servers.map((s) => s.inputs.networks[0].ip)).toEqual(["10.1.1.11", "10.1.1.12", "10.1.1.13"]);
+        expect(servers.map((s) => s.inputs.name)).toEqual(["etcd-1", "etcd-2", "etcd-3"]);
+        for (const s of servers) {
+            expect(s.inputs).toMatchObject({ serverType: "cpx11", image: "ubuntu-22.04", location: "ash" });
+            expect(s.inputs.labels).toMatchObject({ cluster: "cluster-1", "etcd-cluster": "etcd" });
+            expect(s.inputs.placementGroupId).toBeDefined();
+        }
+        expect(find("hcloud:index/placementGroup:PlacementGroup", "etcd-spread").inputs.type).toBe("spread");
+        expect(find("hcloud:index/networkSubnet:NetworkSubnet", "etcd-subnet").inputs).toMatchObject({ ipRange: "10.1.1.0/24", networkZone: "us-east" });
+    });
+
+    it("opens SSH only, and never the peer port, on the public firewall", () => {
+        const rules = find("hcloud:index/firewall:Firewall", "etcd-firewall").inputs.rules;
+        expect(rules.map((r: any) => r.port)).toEqual(["22"]);
+    });
+
+    it("puts the member name, loopback and both IPs into the server and peer certificate SANs", () => {
+        for (const role of ["server", "peer"]) {
+            const csr = find("tls:index/certRequest:CertRequest", `etcd-etcd-2-${role}-csr`).inputs;
+            expect(csr.dnsNames).toEqual(["etcd-2", "localhost"]);
+            expect(csr.ipAddresses).toEqual(["127.0.0.1", "::1", "10.1.1.12", expect.stringMatching(/^203\.0\.113\.\d+$/)]);
+        }
+    });
+
+    it("gives each certificate the usages of its role", () => {
+        expect(find("tls:index/locallySignedCert:LocallySignedCert", "etcd-etcd-1-server-cert").inputs.allowedUses).toContain("server_auth");
+        expect(find("tls:index/locallySignedCert:LocallySignedCert", "etcd-etcd-1-peer-cert").inputs.allowedUses).toEqual(expect.arrayContaining(["server_auth", "client_auth"]));
+        const client = find("tls:index/locallySignedCert:LocallySignedCert", "etcd-kube-apiserver-etcd-client-cert").inputs;
+        expect(client.allowedUses).toContain("client_auth");
+        expect(client.allowedUses).not.toContain("server_auth");
+        expect(client).toMatchObject({ validityPeriodHours: 8760, earlyRenewalHours: 720 });
+        expect(find("tls:index/selfSignedCert:SelfSignedCert", "etcd-ca").inputs).toMatchObject({ isCaCertificate: true, validityPeriodHours: 87600 });
+    });
+
+    it("sends keys over stdin only, never on the command line", () => {
+        for (const c of ofType("command:remote:Command")) {
+            expect(c.inputs.create ?? "").not.toContain("PRIVATE KEY");
+            expect(c.inputs.delete ?? "").not.toContain("PRIVATE KEY");
+        }
+        const stdin = unwrapSecret(find("command:remote:Command", "etcd-etcd-1-configure").inputs.stdin);
+        expect(stdin.secret).toBe(true);
+        expect(stdin.value).toContain("--- FILE server.key\n-----BEGIN PRIVATE KEY-----");
+        // The private key makes the whole connection a secret (or at least the key in it).
+        const connection = unwrapSecret(find("command:remote:Command", "etcd-etcd-1-install").inputs.connection);
+        expect(connection.secret || unwrapSecret(connection.value.privateKey).secret).toBe(true);
+        expect(connection.value.privateKey).toBeDefined();
+    });
+
+    it("orders: server before install before configure, configure one member after another, the check after all", async () => {
+        expect(await dependencyNames("etcd-etcd-1-install")).toEqual(["etcd-etcd-1"]);
+        expect(await dependencyNames("etcd-etcd-1-configure")).toEqual(["etcd-etcd-1-install"]);
+        expect(await dependencyNames("etcd-etcd-2-configure")).toEqual(["etcd-etcd-2-install", "etcd-etcd-1-configure"]);
+        expect(await dependencyNames("etcd-etcd-3-configure")).toEqual(["etcd-etcd-3-install", "etcd-etcd-2-configure"]);
+        expect(await dependencyNames("etcd-cluster-check")).toEqual(["etcd-etcd-1-configure", "etcd-etcd-2-configure", "etcd-etcd-3-configure"]);
+        expect(await dependencyNames("etcd-etcd-1")).toEqual(["etcd-subnet"]);
+    });
+
+    it("exposes outputs for consumers, keys as secrets", async () => {
+        expect(await promiseOf(cluster.clientEndpoints)).toEqual(["https://10.1.1.11:2379", "https://10.1.1.12:2379", "https://10.1.1.13:2379"]);
+        expect((await promiseOf(cluster.members)).map((m) => m.name)).toEqual(["etcd-1", "etcd-2", "etcd-3"]);
+        expect(await promiseOf(cluster.caCertificate)).toContain("BEGIN CERTIFICATE");
+        expect(await isSecret(cluster.kubeApiserverClientKey)).toBe(true);
+        expect(await isSecret(cluster.adminClientKey)).toBe(true);
+        expect(await isSecret(cluster.sshPrivateKey)).toBe(true);
+        expect(await isSecret(cluster.kubeApiserverClientCertificate)).toBe(false);
+        expect(await promiseOf(cluster.etcdctlEnvironment)).toContain("ETCDCTL_ENDPOINTS=https://10.1.1.11:2379,https://10.1.1.12:2379,https://10.1.1.13:2379");
+    });
+});
+
+describe("existing hosts", () => {
+    it("create no Hetzner resources and use the given addresses", async () => {
+        const cluster = new EtcdCluster("local", {
+            existingHosts: [{ privateIp: "10.9.0.11", publicIp: "198.18.0.11" }, { privateIp: "10.9.0.12" }, { privateIp: "10.9.0.13" }],
+            sshPrivateKey: pulumi.secret("key"),
+        });
+        await settle(cluster);
+        expect(created.filter((c) => c.type.startsWith("hcloud:"))).toEqual([]);
+        expect(await promiseOf(cluster.clientEndpoints)).toEqual(["https://10.9.0.11:2379", "https://10.9.0.12:2379", "https://10.9.0.13:2379"]);
+        const csr = find("tls:index/certRequest:CertRequest", "local-local-1-server-csr").inputs;
+        expect(csr.ipAddresses).toEqual(["127.0.0.1", "::1", "10.9.0.11", "198.18.0.11"]);
+    });
+});
+
+describe("invalid arguments", () => {
+    it("throw before any resource is registered", () => {
+        expect(() => new EtcdCluster("bad", { memberCount: 4, hcloud: {} })).toThrow(EtcdClusterArgsError);
+        expect(created.filter((c) => c.type !== "etcd-cluster:index:EtcdCluster")).toEqual([]);
+    });
+});

@@ -1,0 +1,135 @@
+import { configureScript, renderBundle } from "../../components/etcd-cluster/render/configure-script";
+import { checkScript } from "../../components/etcd-cluster/render/check-script";
+import { etcdFlags, FlagsInput } from "../../components/etcd-cluster/render/flags";
+import { installScript, uninstallScript } from "../../components/etcd-cluster/render/install-script";
+import { PKI_FILES } from "../../components/etcd-cluster/render/layout";
+import { systemdUnit } from "../../components/etcd-cluster/render/systemd-unit";
+import { hcloudSpec } from "../helpers/spec";
+import { shellcheck } from "../helpers/shellcheck";
+
+const spec = hcloudSpec();
+const members = [
+    { name: "etcd-1", privateIp: "10.1.1.11", publicIp: "203.0.113.1" },
+    { name: "etcd-2", privateIp: "10.1.1.12", publicIp: "203.0.113.2" },
+    { name: "etcd-3", privateIp: "10.1.1.13", publicIp: "203.0.113.3" },
+];
+const flagsInput: FlagsInput = {
+    member: members[1], members, clusterToken: "etcd-0123456789abcdef", dataDir: spec.dataDir,
+    tuning: spec.tuning, ports: spec.ports, metricsOnPrivateNetwork: false,
+};
+const flagMap = (flags: string[]) => Object.fromEntries(flags.map((f) => f.replace(/^--/, "").split(/=(.*)/s).slice(0, 2)));
+
+describe("etcd flags", () => {
+    // given the second of three members, when rendered, then:
+    const flags = flagMap(etcdFlags(flagsInput));
+    it("name the member and list every initial member by private peer URL", () => {
+        expect(flags["name"]).toBe("etcd-2");
+        expect(flags["initial-cluster"]).toBe("etcd-1=https://10.1.1.11:2380,etcd-2=https://10.1.1.12:2380,etcd-3=https://10.1.1.13:2380");
+        expect(flags["initial-cluster-token"]).toBe("etcd-0123456789abcdef");
+        expect(flags["initial-cluster-state"]).toBe("new");
+    });
+    it("keep peers on the private network and serve clients on private, public and loopback", () => {
+        expect(flags["listen-peer-urls"]).toBe("https://10.1.1.12:2380");
+        expect(flags["initial-advertise-peer-urls"]).toBe("https://10.1.1.12:2380");
+        expect(flags["listen-client-urls"]).toBe("https://10.1.1.12:2379,https://203.0.113.2:2379,https://127.0.0.1:2379");
+        expect(flags["advertise-client-urls"]).toBe("https://10.1.1.12:2379");
+    });
+    it("turn on client and peer mTLS with TLS >= 1.2", () => {
+        expect(flags).toMatchObject({
+            "client-cert-auth": "true", "peer-client-cert-auth": "true", "tls-min-version": "TLS1.2",
+            "trusted-ca-file": "/etc/etcd/pki/ca.crt", "cert-file": "/etc/etcd/pki/server.crt", "key-file": "/etc/etcd/pki/server.key",
+            "peer-trusted-ca-file": "/etc/etcd/pki/ca.crt", "peer-cert-file": "/etc/etcd/pki/peer.crt", "peer-key-file": "/etc/etcd/pki/peer.key",
+        });
+    });
+    it("carry the tunables with their defaults", () => {
+        expect(flags).toMatchObject({
+            "heartbeat-interval": "100", "election-timeout": "1000", "quota-backend-bytes": String(2 * 1024 ** 3),
+            "snapshot-count": "10000", "auto-compaction-mode": "periodic", "auto-compaction-retention": "8h",
+        });
+    });
+    it("serve metrics on a separate listener, on loopback unless asked", () => {
+        expect(flags["listen-metrics-urls"]).toBe("http://127.0.0.1:2381");
+        expect(flagMap(etcdFlags({ ...flagsInput, metricsOnPrivateNetwork: true }))["listen-metrics-urls"]).toBe("http://127.0.0.1:2381,http://10.1.1.12:2381");
+    });
+    it("do not repeat the address when public and private are the same", () => {
+        const same = { name: "etcd-2", privateIp: "10.1.1.12", publicIp: "10.1.1.12" };
+        expect(flagMap(etcdFlags({ ...flagsInput, member: same }))["listen-client-urls"]).toBe("https://10.1.1.12:2379,https://127.0.0.1:2379");
+    });
+    it("are deterministic", () => {
+        expect(etcdFlags(flagsInput)).toEqual(etcdFlags(JSON.parse(JSON.stringify(flagsInput))));
+    });
+});
+
+describe("systemd unit", () => {
+    const unit = systemdUnit("/usr/local/lib/etcd/v3.6.14/etcd", etcdFlags(flagsInput));
+    it("runs the versioned binary as the etcd user with notify semantics", () => {
+        expect(unit).toContain("ExecStart=/usr/local/lib/etcd/v3.6.14/etcd \\\n  --name=etcd-2 \\\n");
+        expect(unit).toMatch(/^Type=notify$/m);
+        expect(unit).toMatch(/^User=etcd$/m);
+        expect(unit).toMatch(/^Restart=on-failure$/m);
+    });
+    it("refuses flags that systemd would reinterpret", () => {
+        expect(() => systemdUnit("/bin/etcd", ["--name=a b"])).toThrow("contains a character systemd would reinterpret");
+        expect(() => systemdUnit("/bin/etcd", ["--name=$HOME"])).toThrow();
+    });
+    it("matches its snapshot", () => expect(unit).toMatchSnapshot());
+});
+
+describe("host scripts", () => {
+    const install = installScript({ release: spec.release, dataDir: spec.dataDir });
+    const uninstall = uninstallScript({ release: spec.release, dataDir: spec.dataDir });
+    const configure = configureScript({
+        memberName: "etcd-2", version: "3.6.14", dataDir: "/var/lib/etcd", unit: systemdUnit("/usr/local/lib/etcd/v3.6.14/etcd", etcdFlags(flagsInput)),
+        localClientUrl: "https://127.0.0.1:2379", peerClientUrls: ["https://10.1.1.11:2379", "https://10.1.1.13:2379"], healthTimeoutSeconds: 120,
+    });
+    const check = checkScript({ version: "3.6.14", memberNames: members.map((m) => m.name), clientUrls: members.map((m) => `https://${m.privateIp}:2379`), timeoutSeconds: 120 });
+
+    it.each([["install", install], ["uninstall", uninstall], ["configure", configure], ["check", check]])("%s passes shellcheck and is strict", (_, script) => {
+        expect(script.startsWith("#!/usr/bin/env bash\nset -euo pipefail\n")).toBe(true);
+        expect(shellcheck(script)).toBe("");
+    });
+    it("install verifies the pinned sha256, refuses the distribution package and creates a 0700 data dir", () => {
+        expect(install).toContain(`sha256='${spec.release.sha256}'`);
+        expect(install).toContain("sha256sum --check");
+        expect(install).toContain(`url='${spec.release.url}'`);
+        expect(install).toContain("apt-get purge");
+        expect(install).toContain("install -d -m 0700 -o etcd -g etcd '/var/lib/etcd'");
+    });
+    it("uninstall keeps the data", () => {
+        expect(uninstall).toContain("mv '/var/lib/etcd' \"$kept\"");
+        expect(uninstall).not.toMatch(/rm -rf '\/var\/lib\/etcd'/);
+    });
+    it("configure installs keys 0600 owned by etcd and gates restarts on the other members' health", () => {
+        expect(configure).toContain("modes=('0644' '0644' '0600' '0644' '0600' '0644' '0600')");
+        expect(configure).toContain("files=('ca.crt' 'server.crt' 'server.key' 'peer.crt' 'peer.key' 'healthcheck-client.crt' 'healthcheck-client.key')");
+        expect(configure).toContain("install -m \"${modes[$i]}\" -o etcd -g etcd");
+        expect(configure).toContain("refusing to restart etcd on $member");
+        expect(configure).toContain("peers=('https://10.1.1.11:2379' 'https://10.1.1.13:2379')");
+    });
+    it("check demands every member started and healthy and a round trip through each", () => {
+        expect(check).toContain("names=('etcd-1' 'etcd-2' 'etcd-3')");
+        expect(check).toContain("-eq 3 ]");
+        expect(check).toContain("endpoint health");
+        expect(check).toContain("put \"$key\"");
+        expect(check).toContain("get --consistency=l --print-value-only");
+        expect(check).toContain("del \"$key\"");
+    });
+    it("no script carries key material", () => {
+        for (const s of [install, configure, check]) expect(s).not.toContain("PRIVATE KEY");
+    });
+});
+
+describe("certificate bundle", () => {
+    it("frames every PKI file in a fixed order", () => {
+        const files = Object.fromEntries(Object.keys(PKI_FILES).map((k) => [k, `-----BEGIN X-----\n${k}\n-----END X-----\n`])) as never;
+        const bundle = renderBundle(files);
+        expect(bundle.split("\n").filter((l) => l.startsWith("--- FILE "))).toEqual(Object.values(PKI_FILES).map((f) => `--- FILE ${f.file}`));
+        expect(bundle).toContain("--- FILE server.key\n-----BEGIN X-----\nserverKey\n-----END X-----\n");
+    });
+});
+
+describe("the shellcheck helper", () => {
+    it("does report a real finding, so a clean result means something", () => {
+        expect(shellcheck("#!/usr/bin/env bash\nrm -rf $dir/*\n")).toMatch(/SC2086|SC2115/);
+    });
+});
