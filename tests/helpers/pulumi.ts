@@ -1,0 +1,120 @@
+// Drives the real Pulumi CLI against a throwaway local file backend, one stack per test.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { logStep, mustRun, run, RunResult } from "./run";
+
+export const REPO_ROOT = path.resolve(__dirname, "../..");
+
+export interface StackOptions {
+    /** Folder holding Pulumi.yaml. @default the repository root (the real program) */
+    projectDir?: string;
+    stack: string;
+    /** Stack configuration, written to a config file outside the repository. */
+    config: Record<string, unknown>;
+    /** Keys of `config` to store as secrets. */
+    secretKeys?: string[];
+    env?: Record<string, string>;
+}
+
+export class TestStack {
+    readonly dir: string;
+    readonly configFile: string;
+    readonly env: NodeJS.ProcessEnv;
+    readonly projectDir: string;
+    /** Everything the engine printed, to search for leaked secrets. */
+    engineLog = "";
+
+    constructor(private readonly opts: StackOptions) {
+        this.projectDir = opts.projectDir ?? REPO_ROOT;
+        this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-${opts.stack}-`));
+        fs.mkdirSync(path.join(this.dir, "state"));
+        this.configFile = path.join(this.dir, `Pulumi.${opts.stack}.yaml`);
+        this.env = {
+            ...process.env,
+            PULUMI_BACKEND_URL: `file://${path.join(this.dir, "state")}`,
+            PULUMI_CONFIG_PASSPHRASE: "test-passphrase",
+            PULUMI_SKIP_UPDATE_CHECK: "1",
+            PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+            ...opts.env,
+        };
+        this.pulumi(["stack", "init", opts.stack, "--secrets-provider", "passphrase"]);
+        this.setConfig(opts.config, opts.secretKeys ?? []);
+    }
+
+    /**
+     * Sets configuration: scalars as they are, objects and lists leaf by leaf with `--path` (the CLI has no
+     * JSON input). Values go over stdin, so secrets never appear in a process list.
+     */
+    setConfig(config: Record<string, unknown>, secretKeys: string[] = []): void {
+        const leaves: [string, string, boolean][] = [];
+        const walk = (key: string, value: unknown, isPath: boolean) => {
+            if (value !== null && typeof value === "object") {
+                for (const [k, v] of Object.entries(value)) walk(Array.isArray(value) ? `${key}[${k}]` : `${key}.${k}`, v, true);
+            } else {
+                leaves.push([key, String(value), isPath]);
+            }
+        };
+        for (const [key, value] of Object.entries(config)) walk(key, value, false);
+        for (const [key, value, isPath] of leaves) {
+            const top = key.split(/[.[]/)[0];
+            const args = ["config", "set", key, ...(isPath ? ["--path"] : []), ...(secretKeys.includes(top) ? ["--secret"] : ["--plaintext"])];
+            this.pulumi(args, { input: value });
+        }
+    }
+
+    /** Runs `pulumi <args>` for this stack; returns the result without throwing. */
+    tryPulumi(args: string[], opts: { input?: string } = {}): RunResult {
+        const r = run("pulumi", [...args, "--stack", this.opts.stack, "--config-file", this.configFile, "--non-interactive"],
+            { cwd: this.projectDir, env: this.env, input: opts.input ?? "" });
+        this.engineLog += `\n$ pulumi ${args.join(" ")}\n${r.stdout}\n${r.stderr}`;
+        return r;
+    }
+
+    pulumi(args: string[], opts: { input?: string } = {}): RunResult {
+        const r = this.tryPulumi(args, opts);
+        if (r.status !== 0) {
+            throw new Error(`pulumi ${args.join(" ")} exited ${r.status}\n--- stdout\n${r.stdout.slice(-12000)}\n--- stderr\n${r.stderr.slice(-6000)}`);
+        }
+        return r;
+    }
+
+    up(label = "pulumi up", extra: string[] = []): RunResult {
+        const r = this.pulumi(["up", "--yes", "--skip-preview", "--diff", ...extra]);
+        logStep(label, r.seconds);
+        return r;
+    }
+
+    /** `pulumi preview --json`: the planned steps. */
+    previewSteps(): { op: string; urn: string; type?: string }[] {
+        const r = this.pulumi(["preview", "--json"]);
+        const parsed = JSON.parse(r.stdout);
+        return (parsed.steps ?? []).map((s: any) => ({ op: s.op, urn: s.urn, type: s.newState?.type ?? s.oldState?.type }));
+    }
+
+    outputs(showSecrets = false): Record<string, any> {
+        return JSON.parse(this.pulumi(["stack", "output", "--json", ...(showSecrets ? ["--show-secrets"] : [])]).stdout);
+    }
+
+    exportState(): string {
+        return this.pulumi(["stack", "export"]).stdout;
+    }
+
+    destroy(): RunResult {
+        const r = this.pulumi(["destroy", "--yes", "--skip-preview"]);
+        logStep("pulumi destroy", r.seconds);
+        return r;
+    }
+
+    /** Removes the stack and its temporary folder; safe after a failed test. */
+    dispose(): void {
+        this.tryPulumi(["stack", "rm", "--yes", "--force"]);
+        fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+}
+
+export function pulumiAvailable(): boolean {
+    return run("pulumi", ["version"]).status === 0;
+}
+
+export { mustRun };
