@@ -6,11 +6,14 @@ import { logStep, mustRun, run, RunResult } from "./run";
 
 export const REPO_ROOT = path.resolve(__dirname, "../..");
 
+/** What a copy of the program needs from the repository (node_modules is linked, not copied). */
+const PROGRAM_FILES = ["Pulumi.yaml", "index.ts", "components", "package.json", "tsconfig.json", "versions.json", "tests/integration"];
+
 export interface StackOptions {
-    /** Folder holding Pulumi.yaml. @default the repository root (the real program) */
+    /** Folder holding Pulumi.yaml, relative to the repository root. @default "" (the real program) */
     projectDir?: string;
     stack: string;
-    /** Stack configuration, written to a config file outside the repository. */
+    /** Stack configuration. */
     config: Record<string, unknown>;
     /** Keys of `config` to store as secrets. */
     secretKeys?: string[];
@@ -18,18 +21,20 @@ export interface StackOptions {
 }
 
 export class TestStack {
+    /** A scratch copy of the program with the state backend beside it, so the clone stays clean. */
     readonly dir: string;
-    readonly configFile: string;
     readonly env: NodeJS.ProcessEnv;
     readonly projectDir: string;
     /** Everything the engine printed, to search for leaked secrets. */
     engineLog = "";
 
     constructor(private readonly opts: StackOptions) {
-        this.projectDir = opts.projectDir ?? REPO_ROOT;
         this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-${opts.stack}-`));
         fs.mkdirSync(path.join(this.dir, "state"));
-        this.configFile = path.join(this.dir, `Pulumi.${opts.stack}.yaml`);
+        const copy = path.join(this.dir, "program");
+        for (const f of PROGRAM_FILES) fs.cpSync(path.join(REPO_ROOT, f), path.join(copy, f), { recursive: true });
+        fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(copy, "node_modules"));
+        this.projectDir = path.join(copy, opts.projectDir ?? "");
         this.env = {
             ...process.env,
             PULUMI_BACKEND_URL: `file://${path.join(this.dir, "state")}`,
@@ -38,7 +43,7 @@ export class TestStack {
             PULUMI_NODEJS_TRANSPILE_ONLY: "true",
             ...opts.env,
         };
-        this.pulumi(["stack", "init", opts.stack, "--secrets-provider", "passphrase"]);
+        this.pulumi(["stack", "init", "--secrets-provider", "passphrase"]);
         this.setConfig(opts.config, opts.secretKeys ?? []);
     }
 
@@ -65,7 +70,7 @@ export class TestStack {
 
     /** Runs `pulumi <args>` for this stack; returns the result without throwing. */
     tryPulumi(args: string[], opts: { input?: string } = {}): RunResult {
-        const r = run("pulumi", [...args, "--stack", this.opts.stack, "--config-file", this.configFile, "--non-interactive"],
+        const r = run("pulumi", [...args, "--stack", this.opts.stack, "--non-interactive"],
             { cwd: this.projectDir, env: this.env, input: opts.input ?? "" });
         this.engineLog += `\n$ pulumi ${args.join(" ")}\n${r.stdout}\n${r.stderr}`;
         return r;
