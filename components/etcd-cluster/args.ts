@@ -380,6 +380,9 @@ function resolveHcloud(args: HcloudHostsArgs, memberCount: number, sshPrivateKey
     cidrList("hcloud.sshAllowedCidrs", h.sshAllowedCidrs);
     cidrList("hcloud.clientAllowedCidrs", h.clientAllowedCidrs);
     for (const [k, v] of Object.entries(h.labels)) {
+        if (typeof v !== "string") {
+            fail(`hcloud.labels entry "${k}" must be a string (got ${typeof v} ${JSON.stringify(v)}); quote it in YAML: ${k}: "${v}".`);
+        }
         if (!/^([a-z0-9.-]+\/)?[a-zA-Z0-9]([a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?$/.test(k) || !/^([a-zA-Z0-9]([a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?)?$/.test(v)) {
             fail(`hcloud.labels entry "${k}=${v}" is not a valid Hetzner label (letters, digits, '-', '_', '.', at most 63 characters).`);
         }

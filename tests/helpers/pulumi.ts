@@ -2,6 +2,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { dump, load } from "js-yaml";
 import { logStep, mustRun, run, RunResult } from "./run";
 
 export const REPO_ROOT = path.resolve(__dirname, "../..");
@@ -43,28 +44,29 @@ export class TestStack {
             PULUMI_NODEJS_TRANSPILE_ONLY: "true",
             ...opts.env,
         };
+        const secretKeys = opts.secretKeys ?? [];
+        this.setConfig(Object.fromEntries(Object.entries(opts.config).filter(([k]) => !secretKeys.includes(k))));
         this.pulumi(["stack", "init", "--secrets-provider", "passphrase"]);
-        this.setConfig(opts.config, opts.secretKeys ?? []);
+        this.setConfig(opts.config, secretKeys);
     }
 
     /**
-     * Sets configuration: scalars as they are, objects and lists leaf by leaf with `--path` (the CLI has no
-     * JSON input). Values go over stdin, so secrets never appear in a process list.
+     * Sets configuration by editing the stack's config file (so lists and maps keep their types; the CLI's
+     * `--path` would turn "true" into a boolean). Secret values go through `pulumi config set --secret` over
+     * stdin, so they are encrypted and never appear in a process list.
      */
     setConfig(config: Record<string, unknown>, secretKeys: string[] = []): void {
-        const leaves: [string, string, boolean][] = [];
-        const walk = (key: string, value: unknown, isPath: boolean) => {
-            if (value !== null && typeof value === "object") {
-                for (const [k, v] of Object.entries(value)) walk(Array.isArray(value) ? `${key}[${k}]` : `${key}.${k}`, v, true);
-            } else {
-                leaves.push([key, String(value), isPath]);
-            }
-        };
-        for (const [key, value] of Object.entries(config)) walk(key, value, false);
-        for (const [key, value, isPath] of leaves) {
-            const top = key.split(/[.[]/)[0];
-            const args = ["config", "set", key, ...(isPath ? ["--path"] : []), ...(secretKeys.includes(top) ? ["--secret"] : ["--plaintext"])];
-            this.pulumi(args, { input: value });
+        const file = path.join(this.projectDir, `Pulumi.${this.opts.stack}.yaml`);
+        const doc = (fs.existsSync(file) ? load(fs.readFileSync(file, "utf8")) : {}) as { config?: Record<string, unknown> };
+        const project = (load(fs.readFileSync(path.join(this.projectDir, "Pulumi.yaml"), "utf8")) as { name: string }).name;
+        const qualify = (key: string) => (key.includes(":") ? key : `${project}:${key}`);
+        doc.config = { ...doc.config };
+        for (const [key, value] of Object.entries(config)) {
+            if (!secretKeys.includes(key)) doc.config[qualify(key)] = value;
+        }
+        fs.writeFileSync(file, dump(doc));
+        for (const key of secretKeys) {
+            this.pulumi(["config", "set", "--secret", qualify(key)], { input: String(config[key]) });
         }
     }
 

@@ -47,6 +47,7 @@ describe("validation errors name the argument, the value and the fix", () => {
         [hc({ clientAllowedCidrs: ["10.0.0.0/8", "nope"] }), 'hcloud.clientAllowedCidrs contains "nope"'],
         [hc({ sshKeyNames: ["mine"] }), "hcloud.sshKeyNames is set, so sshPrivateKey must be given too"],
         [hc({ labels: { "bad key!": "x" } }), 'hcloud.labels entry "bad key!=x" is not a valid Hetzner label'],
+        [hc({ labels: { etcd: true as unknown as string } }), 'hcloud.labels entry "etcd" must be a string (got boolean true); quote it in YAML: etcd: "true".'],
         [hc({}, { release: { version: "3.6" } }), 'release.version "3.6" is not a version like "3.6.16".'],
         [hc({}, { release: { version: "3.4.30", sha256: "a".repeat(64) } }), "release.version 3.4.30 is not supported"],
         [hc({}, { release: { version: "3.6.99" } }), "release.sha256 is required for etcd 3.6.99"],

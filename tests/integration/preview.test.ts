@@ -1,0 +1,84 @@
+// `pulumi preview` of the real program with the real engine and providers, offline: the dev stack as
+// `npm run preview` runs it, and the same program at other member counts.
+import * as path from "path";
+import { load } from "js-yaml";
+import * as fs from "fs";
+import { logStep, mustRun } from "../helpers/run";
+import { REPO_ROOT, TestStack } from "../helpers/pulumi";
+
+const TOKEN = "5ec7e7".repeat(10) + "0000"; // 64 characters, recognisable if it ever leaked
+const env = { HCLOUD_TOKEN: TOKEN, HCLOUD_ENDPOINT: "http://127.0.0.1:9/v1" };
+
+interface Step { op: string; urn: string; newState?: { type: string } }
+const typeOf = (s: Step) => s.newState?.type ?? s.urn.split("::")[2];
+function countByType(steps: Step[]): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const s of steps) counts[typeOf(s)] = (counts[typeOf(s)] ?? 0) + 1;
+    return counts;
+}
+function expected(n: number): Record<string, number> {
+    return {
+        "pulumi:pulumi:Stack": 1,
+        "etcd-cluster:index:EtcdCluster": 1,
+        "hcloud:index/network:Network": 1,
+        "hcloud:index/networkSubnet:NetworkSubnet": 1,
+        "hcloud:index/placementGroup:PlacementGroup": 1,
+        "hcloud:index/firewall:Firewall": 1,
+        "hcloud:index/sshKey:SshKey": 1,
+        "hcloud:index/server:Server": n,
+        "tls:index/privateKey:PrivateKey": 1 + 2 * n + 2 + 1,
+        "tls:index/selfSignedCert:SelfSignedCert": 1,
+        "tls:index/certRequest:CertRequest": 2 * n + 2,
+        "tls:index/locallySignedCert:LocallySignedCert": 2 * n + 2,
+        "random:index/randomId:RandomId": 1,
+        "command:remote:Command": 2 * n + 1,
+    };
+}
+
+describe("npm run preview (the dev stack)", () => {
+    it("plans the seed's 3-member cluster and leaks no secret", () => {
+        const r = mustRun("bash", [path.join(REPO_ROOT, "scripts/preview.sh"), "--json"], { env: { ...process.env, ...env } });
+        logStep("npm run preview (dev stack)", r.seconds);
+        const plan = JSON.parse(r.stdout);
+        const steps: Step[] = plan.steps;
+        expect(steps.every((s) => s.op === "create")).toBe(true);
+        expect(countByType(steps)).toEqual(expected(3));
+        const servers = steps.filter((s) => typeOf(s) === "hcloud:index/server:Server").map((s: any) => s.newState.inputs);
+        expect(servers.map((s) => s.networks[0].ip).sort()).toEqual(["10.1.1.11", "10.1.1.12", "10.1.1.13"]);
+        expect(servers[0]).toMatchObject({ serverType: "cpx11", image: "ubuntu-22.04", location: "ash", labels: { etcd: "true", cluster: "cluster-1" } });
+        for (const text of [r.stdout, r.stderr]) {
+            expect(text).not.toContain(TOKEN);
+            expect(text).not.toContain("PRIVATE KEY");
+        }
+    }, 180_000);
+});
+
+describe.each([1, 5])("the program previewed with %i members", (n) => {
+    let stack: TestStack;
+    beforeAll(() => {
+        const dev = load(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
+        stack = new TestStack({ stack: `preview${n}`, config: { ...dev.config, "etcd-cluster:memberCount": n }, env });
+    }, 60_000);
+    afterAll(() => stack?.dispose());
+
+    it("plans the resources of that many members", () => {
+        const steps = JSON.parse(stack.pulumi(["preview", "--json"]).stdout).steps as Step[];
+        expect(countByType(steps)).toEqual(expected(n));
+        expect(stack.engineLog).not.toContain(TOKEN);
+    }, 180_000);
+});
+
+describe("invalid configuration", () => {
+    it("fails the preview with the validation message and plans nothing", () => {
+        const dev = load(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
+        const stack = new TestStack({ stack: "invalid", config: { ...dev.config, "etcd-cluster:memberCount": 4 }, env });
+        try {
+            const r = stack.tryPulumi(["preview"]);
+            expect(r.status).not.toBe(0);
+            expect(r.stdout + r.stderr).toContain("memberCount must be odd to keep a majority (got 4); use 3 or 5.");
+            expect(r.stdout).not.toMatch(/hcloud:index:Server .* create/);
+        } finally {
+            stack.dispose();
+        }
+    }, 180_000);
+});
