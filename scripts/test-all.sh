@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `npm test`: every test of the project, cheapest first. Needs the toolchain (scripts/toolchain.sh) and,
+# for the end-to-end suite, root with systemd-nspawn and debootstrap (see README).
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/env.sh disable=SC1091
+source "$repo/scripts/env.sh"
+cd "$repo"
+
+step() { printf '\n=== %s\n' "$*"; }
+step "type check"
+npx tsc -p tsconfig.json --noEmit
+step "shellcheck of the project's scripts"
+shellcheck -S style -x scripts/*.sh scripts/lib/*.sh .ci/run
+step "unit tests"
+npx jest --selectProjects unit
+step "integration tests (real Pulumi engine and providers)"
+npx jest --selectProjects integration --runInBand
+step "end-to-end tests (real engine, local Debian hosts, real etcd)"
+npx jest --selectProjects e2e --runInBand

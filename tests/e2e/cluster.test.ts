@@ -1,0 +1,150 @@
+// End to end: the real program (index.ts, existing-hosts layer) with the real engine and providers deploys
+// etcd onto real local Debian hosts; checked from the outside, re-run, broken, healed and destroyed.
+import * as fs from "fs";
+import * as path from "path";
+import { TestStack } from "../helpers/pulumi";
+import { logStep, mustRun } from "../helpers/run";
+import { Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, rigDown, rigUp, ssh } from "../helpers/rig";
+
+const VERSION = process.env.ETCD_VERSION ?? "";
+
+describe.each([3, 5])("a %i-member cluster on local hosts", (n) => {
+    const rigName = `e2e${n}`;
+    let rig: Rig;
+    let stack: TestStack;
+    let admin: Etcdctl;
+    let endpoints: string[];
+    let destroyed = false;
+    const written = { key: `/e2e/${n}/written-in-step-1`, value: `value-${Date.now()}` };
+
+    beforeAll(() => {
+        expect(VERSION).toMatch(/^\d+\.\d+\.\d+$/);
+        rig = rigUp(rigName, n, { privatePrefix: `10.1.${n}`, publicPrefix: `198.18.${n}` }, [VERSION]);
+        stack = new TestStack({
+            stack: rigName,
+            config: {
+                existingHosts: rig.hosts.map((h) => ({ name: h.name, privateIp: h.privateIp, publicIp: h.publicIp })),
+                sshPrivateKeyPath: rig.sshPrivateKeyPath,
+                release: { version: VERSION, sha256: releaseSha256(VERSION), downloadBaseUrl: rig.releaseBaseUrl },
+                healthTimeoutSeconds: 90,
+            },
+        });
+    }, 20 * 60_000);
+
+    afterAll(() => {
+        try {
+            if (stack && !destroyed) stack.tryPulumi(["destroy", "--yes", "--skip-preview"]);
+            stack?.dispose();
+        } finally {
+            rigDown(rigName);
+        }
+    }, 10 * 60_000);
+
+    it("1. pulumi up builds the cluster, and it is healthy seen from outside", () => {
+        const up = stack.up(`${n} members: pulumi up from an empty stack`);
+        expect(up.stdout).toContain(`etcd cluster check passed: ${n} members started and healthy`);
+        const upLog = stack.engineLog;
+
+        const out = stack.outputs(true);
+        const files = fs.mkdtempSync(path.join(stack.dir, "client-"));
+        const save = (name: string, text: string) => { const p = path.join(files, name); fs.writeFileSync(p, text, { mode: 0o600 }); return p; };
+        const ca = save("ca.crt", out.caCertificate);
+        admin = new Etcdctl(localEtcdctl(VERSION, stack.dir), { ca, cert: save("admin.crt", out.adminClientCertificate), key: save("admin.key", out.adminClientKey) });
+        endpoints = out.clientEndpoints;
+        expect(endpoints).toEqual(rig.hosts.map((h) => `https://${h.privateIp}:2379`));
+
+        // Every member started (started members have a name) and lists the same n members.
+        for (const e of endpoints) {
+            const list = JSON.parse(admin.must([e], ["member", "list", "-w", "json"]));
+            expect(list.members.map((m: any) => m.name).sort()).toEqual(rig.hosts.map((h) => h.name).sort());
+            expect(list.members.every((m: any) => m.clientURLs?.length === 1 && !m.isLearner)).toBe(true);
+        }
+        // Every endpoint healthy over mTLS.
+        const health = JSON.parse(admin.must(endpoints, ["endpoint", "health", "-w", "json"]));
+        expect(health.map((h: any) => h.health)).toEqual(Array(n).fill(true));
+        // Written through one member, read back through each of the others.
+        admin.must([endpoints[0]], ["put", written.key, written.value]);
+        for (const e of endpoints.slice(1)) {
+            expect(admin.must([e], ["get", "--consistency=l", "--print-value-only", written.key]).trim()).toBe(written.value);
+        }
+        // A client without a CA-signed certificate is refused: none at all, and one from another CA.
+        const anonymous = new Etcdctl(admin["binary"], { ca });
+        const noCert = anonymous.run([endpoints[0]], ["get", written.key]);
+        expect(noCert.status).not.toBe(0);
+        expect(noCert.stdout).not.toContain(written.value);
+        mustRun("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=intruder",
+            "-keyout", path.join(files, "rogue.key"), "-out", path.join(files, "rogue.crt")]);
+        const rogue = new Etcdctl(admin["binary"], { ca, cert: path.join(files, "rogue.crt"), key: path.join(files, "rogue.key") });
+        const rogueGet = rogue.run([endpoints[0]], ["get", written.key]);
+        expect(rogueGet.status).not.toBe(0);
+        expect(rogueGet.stdout).not.toContain(written.value);
+
+        // Key files 0600 owned by etcd; data dir 0700.
+        for (const h of rig.hosts) {
+            const stat = mustSsh(rig, h, "stat -c '%n %a %U' /etc/etcd/pki/*.key /var/lib/etcd").trim().split("\n");
+            expect(stat).toEqual([
+                "/etc/etcd/pki/healthcheck-client.key 600 etcd", "/etc/etcd/pki/peer.key 600 etcd", "/etc/etcd/pki/server.key 600 etcd",
+                "/var/lib/etcd 700 etcd",
+            ]);
+        }
+        // No private key text in the state nor in what the engine printed.
+        const state = stack.exportState();
+        const keyBody = (pem: string) => pem.split("\n").filter((l) => l && !l.startsWith("-----")).join("");
+        for (const text of [state, upLog]) {
+            expect(text).not.toContain("PRIVATE KEY");
+            expect(text).not.toContain(keyBody(out.adminClientKey).slice(0, 40));
+            expect(text).not.toContain(keyBody(out.kubeApiserverClientKey).slice(0, 40));
+        }
+    }, 20 * 60_000);
+
+    it("2. a second pulumi up and a preview change nothing", () => {
+        const started = Date.now();
+        const steps = stack.previewSteps();
+        logStep(`${n} members: pulumi preview (no changes)`, (Date.now() - started) / 1000);
+        expect(steps.filter((s) => s.op !== "same")).toEqual([]);
+        stack.up(`${n} members: pulumi up (no changes)`, ["--expect-no-changes"]);
+    }, 10 * 60_000);
+
+    it("3. with a member down, a changed tunable fails clearly and never reports a broken cluster healthy; after it is back, up converges", () => {
+        const down = rig.hosts[1];
+        mustSsh(rig, down, "systemctl stop etcd");
+        stack.setConfig({ tuning: { snapshotCount: 5000 } });
+        const failed = stack.tryPulumi(["up", "--yes", "--skip-preview"]);
+        logStep(`${n} members: pulumi up with a member down`, failed.seconds);
+        const text = failed.stdout + failed.stderr;
+        if (failed.status === 0) {
+            // Healing is the other acceptable outcome: then the whole cluster must really be healthy.
+            const health = JSON.parse(admin.must(endpoints, ["endpoint", "health", "-w", "json"]));
+            expect(health.every((h: any) => h.health)).toBe(true);
+        } else {
+            expect(text).toMatch(/refusing to restart etcd on etcd-1: not every other member is healthy/);
+            expect(text).toContain(`${down.privateIp}:2379 is unhealthy`);
+        }
+        // The members that were up are untouched and still serve the data.
+        for (const e of endpoints.filter((_, i) => i !== 1)) {
+            expect(admin.must([e], ["get", "--consistency=l", "--print-value-only", written.key]).trim()).toBe(written.value);
+        }
+        mustSsh(rig, down, "systemctl start etcd");
+        stack.up(`${n} members: pulumi up after the member is back`);
+        for (const h of rig.hosts) {
+            expect(mustSsh(rig, h, "grep -c -- '--snapshot-count=5000' /etc/systemd/system/etcd.service").trim()).toBe("1");
+        }
+        for (const e of endpoints) {
+            expect(admin.must([e], ["get", "--consistency=l", "--print-value-only", written.key]).trim()).toBe(written.value);
+        }
+        const health = JSON.parse(admin.must(endpoints, ["endpoint", "health", "-w", "json"]));
+        expect(health.map((h: any) => h.health)).toEqual(Array(n).fill(true));
+        stack.up(`${n} members: pulumi up after convergence (no changes)`, ["--expect-no-changes"]);
+    }, 20 * 60_000);
+
+    it("4. pulumi destroy removes what it created and keeps the data aside", () => {
+        stack.destroy();
+        destroyed = true;
+        expect(JSON.parse(stack.exportState()).deployment.resources ?? []).toEqual([]);
+        for (const h of rig.hosts) {
+            expect(ssh(rig, h, "systemctl is-active etcd").stdout.trim()).not.toBe("active");
+            expect(mustSsh(rig, h, "ls /etc/systemd/system/etcd.service /etc/etcd/pki 2>/dev/null | wc -l").trim()).toBe("0");
+            expect(mustSsh(rig, h, "ls -d /var/lib/etcd.removed-*").trim()).toMatch(/^\/var\/lib\/etcd\.removed-\d{8}T\d{6}$/);
+        }
+    }, 10 * 60_000);
+});

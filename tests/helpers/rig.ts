@@ -1,0 +1,106 @@
+// Local test hosts (scripts/testhosts.sh) and the tools to look at them from the outside: SSH, and an
+// etcdctl from the same release the hosts install.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { logStep, mustRun, run, RunResult } from "./run";
+import { REPO_ROOT } from "./pulumi";
+
+export interface RigHost {
+    name: string;
+    machine: string;
+    privateIp: string;
+    publicIp: string;
+    sshUser: string;
+    sshPrivateKeyPath: string;
+}
+
+export interface Rig {
+    name: string;
+    hosts: RigHost[];
+    sshPrivateKeyPath: string;
+    /** Where the hosts download etcd releases from: `<url>/v<version>/etcd-v<version>-linux-amd64.tar.gz`. */
+    releaseBaseUrl: string;
+}
+
+const TESTHOSTS = path.join(REPO_ROOT, "scripts/testhosts.sh");
+
+export function releaseDir(): string {
+    const dir = process.env.ETCD_RELEASE_DIR;
+    if (!dir) throw new Error("ETCD_RELEASE_DIR is not set: source scripts/env.sh after running scripts/toolchain.sh");
+    return dir;
+}
+
+export function releaseSha256(version: string): string {
+    return fs.readFileSync(path.join(releaseDir(), `etcd-v${version}-linux-amd64.tar.gz.sha256`), "utf8").trim();
+}
+
+/** Lays out the toolchain's etcd tarballs the way the official download URL does, for the rig's HTTP server. */
+function releaseMirror(versions: string[]): string {
+    const www = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-www-"));
+    for (const v of versions) {
+        const file = `etcd-v${v}-linux-amd64.tar.gz`;
+        fs.mkdirSync(path.join(www, `v${v}`));
+        fs.copyFileSync(path.join(releaseDir(), file), path.join(www, `v${v}`, file));
+    }
+    return www;
+}
+
+export function rigUp(name: string, count: number, prefixes: { privatePrefix: string; publicPrefix: string }, versions: string[]): Rig {
+    const www = releaseMirror(versions);
+    const r = mustRun("bash", [TESTHOSTS, "up", "--rig", name, "--count", String(count), "--private-prefix", prefixes.privatePrefix,
+        "--public-prefix", prefixes.publicPrefix, "--serve", www], { timeout: 15 * 60 * 1000 });
+    logStep(`${count} local hosts up`, r.seconds);
+    const doc = JSON.parse(r.stdout);
+    return { name, hosts: doc.hosts, sshPrivateKeyPath: doc.sshPrivateKeyPath, releaseBaseUrl: doc.serveUrl.replace(/\/$/, "") };
+}
+
+export function rigDown(name: string): void {
+    const r = run("bash", [TESTHOSTS, "down", "--rig", name], { timeout: 5 * 60 * 1000 });
+    logStep(`rig ${name} down (exit ${r.status})`, r.seconds);
+    if (r.status !== 0) process.stderr.write(r.stderr);
+}
+
+export function rigHostCommand(rig: Rig, verb: "stop-host" | "start-host", index: number): void {
+    const r = mustRun("bash", [TESTHOSTS, verb, "--rig", rig.name, "--index", String(index)]);
+    logStep(`${verb} ${index}`, r.seconds);
+}
+
+export function ssh(rig: Rig, host: RigHost, command: string): RunResult {
+    return run("ssh", ["-i", rig.sshPrivateKeyPath, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+        "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR", `${host.sshUser}@${host.publicIp}`, command],
+    { timeout: 120_000 });
+}
+
+export function mustSsh(rig: Rig, host: RigHost, command: string): string {
+    const r = ssh(rig, host, command);
+    if (r.status !== 0) throw new Error(`ssh ${host.name} '${command}' exited ${r.status}: ${r.stderr}${r.stdout}`);
+    return r.stdout;
+}
+
+/** An etcdctl binary on this machine, from the toolchain's tarball of `version`. */
+export function localEtcdctl(version: string, workDir: string): string {
+    const dir = path.join(workDir, `etcd-v${version}`);
+    if (!fs.existsSync(path.join(dir, "etcdctl"))) {
+        fs.mkdirSync(dir, { recursive: true });
+        mustRun("tar", ["-xzf", path.join(releaseDir(), `etcd-v${version}-linux-amd64.tar.gz`), "-C", dir, "--strip-components=1"]);
+    }
+    return path.join(dir, "etcdctl");
+}
+
+/** etcdctl against the cluster with the given client credentials (files), bounded in time. */
+export class Etcdctl {
+    constructor(private readonly binary: string, private readonly creds: { ca: string; cert?: string; key?: string }) {}
+
+    run(endpoints: string[], args: string[]): RunResult {
+        const tls = [`--cacert=${this.creds.ca}`, ...(this.creds.cert ? [`--cert=${this.creds.cert}`, `--key=${this.creds.key}`] : [])];
+        return run(this.binary, [`--endpoints=${endpoints.join(",")}`, ...tls, "--dial-timeout=3s", "--command-timeout=5s", ...args],
+            { timeout: 30_000, env: { ...process.env, ETCDCTL_API: "3" } });
+    }
+
+    must(endpoints: string[], args: string[]): string {
+        const r = this.run(endpoints, args);
+        if (r.status !== 0) throw new Error(`etcdctl ${args.join(" ")} on ${endpoints.join(",")} exited ${r.status}: ${r.stderr}`);
+        return r.stdout;
+    }
+}
