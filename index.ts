@@ -37,3 +37,5 @@ export const adminClientKey = cluster.adminClientKey;
 export const members = cluster.members;
 export const sshPrivateKeyOpenssh = cluster.sshPrivateKey;
 export const etcdctlEnvironment = cluster.etcdctlEnvironment;
+/** What the last cluster check printed. */
+export const clusterCheck = cluster.checkResult;
