@@ -6,7 +6,8 @@ set -euo pipefail
 needed=(debootstrap systemd-container shellcheck iproute2 openssl curl python3 xz-utils openssh-client util-linux)
 missing=()
 for pkg in "${needed[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+  [ "$status" = "install ok installed" ] || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "Debian packages: all present"

@@ -114,6 +114,9 @@ describe("host scripts", () => {
         expect(check).toContain("get --consistency=l --print-value-only");
         expect(check).toContain("del \"$key\"");
     });
+    it("no script pipes into grep -q, which fails at random under pipefail when grep exits early", () => {
+        for (const s of [install, uninstall, configure, check]) expect(s).not.toMatch(/\|\s*grep\s+-\w*q/);
+    });
     it("no script carries key material", () => {
         for (const s of [install, configure, check]) expect(s).not.toContain("PRIVATE KEY");
     });

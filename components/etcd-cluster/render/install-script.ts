@@ -20,7 +20,8 @@ dest=${shellQuote(dest)}
 # The distribution package starts a single-member cluster of its own as soon as it is installed, whose data
 # would shadow ours; refuse rather than fight it.
 for pkg in etcd etcd-server; do
-  if dpkg-query -W -f='\${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+  status=$(dpkg-query -W -f='\${Status}' "$pkg" 2>/dev/null || true)
+  if [ "$status" = "install ok installed" ]; then
     echo "the distribution package $pkg is installed; remove it first (apt-get purge $pkg) and run pulumi up again" >&2
     exit 1
   fi
@@ -52,10 +53,12 @@ install -d -m 0755 "$work/release"
 for bin in etcd etcdctl etcdutl; do
   install -m 0755 "$work/unpacked/$bin" "$work/release/$bin"
 done
-"$work/release/etcd" --version | grep -q "etcd Version: $version\$" || {
-  echo "the tarball at $url does not contain etcd $version" >&2
+# Captured first: piping into grep -q under pipefail fails at random when grep exits before etcd is done.
+reported=$("$work/release/etcd" --version)
+if [[ "$reported" != *"etcd Version: $version"$'\n'* ]]; then
+  echo "the tarball at $url does not contain etcd $version (it says: \${reported%%$'\n'*})" >&2
   exit 1
-}
+fi
 echo "$sha256" > "$work/release/.sha256"
 # Swap the directory in whole, so a failed run never leaves half a release behind.
 rm -rf "$dest.old"
