@@ -5,10 +5,14 @@ import * as tls from "@pulumi/tls";
 import { ClusterSpec } from "./args";
 import { EtcdHost } from "./hosts/types";
 
-/** Key usages per certificate role (RFC 5280 extended key usages as the tls provider names them). */
+/**
+ * Key usages per certificate role (RFC 5280 extended key usages as the tls provider names them). The server
+ * certificate also carries client_auth, as kubeadm's does: etcd's gRPC gateway dials its own client port
+ * with it, and without client_auth every such dial is refused ("certificate specifies an incompatible key usage").
+ */
 export const CERT_USAGES = {
     ca: ["cert_signing", "crl_signing", "digital_signature"],
-    server: ["digital_signature", "key_encipherment", "server_auth"],
+    server: ["digital_signature", "key_encipherment", "server_auth", "client_auth"],
     peer: ["digital_signature", "key_encipherment", "server_auth", "client_auth"],
     client: ["digital_signature", "key_encipherment", "client_auth"],
 };

@@ -67,6 +67,10 @@ describe.each([3, 5])("a %i-member cluster on local hosts", (n) => {
         for (const e of endpoints.slice(1)) {
             expect(admin.must([e], ["get", "--consistency=l", "--print-value-only", written.key]).trim()).toBe(written.value);
         }
+        // No member (before the rogue clients below, which are rightly rejected) refused its own gateway's or a peer's certificate.
+        for (const h of rig.hosts) {
+            expect(mustSsh(rig, h, "journalctl -u etcd --no-pager | grep -c 'rejected connection' || true").trim()).toBe("0");
+        }
         // A client without a CA-signed certificate is refused: none at all, and one from another CA.
         const anonymous = new Etcdctl(admin["binary"], { ca });
         const noCert = anonymous.run([endpoints[0]], ["get", written.key]);

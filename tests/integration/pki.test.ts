@@ -64,7 +64,8 @@ describe("PKI with the real engine and tls provider", () => {
 
     it("key usages fit each role", () => {
         const eku = (pem: string) => text(pem).split("X509v3 Extended Key Usage:")[1].split("\n")[1].trim();
-        expect(eku(out.members[0].serverCert)).toBe("TLS Web Server Authentication");
+        // Server certificates are also clients: etcd's gRPC gateway dials the member's own client port with them.
+        expect(eku(out.members[0].serverCert).split(", ").sort()).toEqual(["TLS Web Client Authentication", "TLS Web Server Authentication"]);
         expect(eku(out.members[0].peerCert).split(", ").sort()).toEqual(["TLS Web Client Authentication", "TLS Web Server Authentication"]);
         expect(eku(out.kubeApiserverCert)).toBe("TLS Web Client Authentication");
         expect(eku(out.healthcheckCert)).toBe("TLS Web Client Authentication");
