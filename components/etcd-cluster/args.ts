@@ -117,6 +117,8 @@ export interface EtcdClusterArgs {
     pki?: PkiArgs;
     /** etcd data directory on the hosts (created 0700, owned by `etcd`). @default "/var/lib/etcd" */
     dataDir?: string;
+    /** Where snapshots are kept on the hosts (pre-upgrade snapshots, scheduled backups); 0700, owned by `etcd`. @default "/var/backups/etcd" */
+    snapshotDir?: string;
     /** Serve Prometheus metrics on the private IP too (plain HTTP, port 2381), not only on 127.0.0.1. @default false */
     metricsOnPrivateNetwork?: boolean;
     /** Seconds a rolling restart waits for a member to become healthy before failing the deployment. @default 120 */
@@ -171,6 +173,7 @@ export const defaults = {
         extraSans: [] as string[],
     },
     dataDir: "/var/lib/etcd",
+    snapshotDir: "/var/backups/etcd",
     metricsOnPrivateNetwork: false,
     healthTimeoutSeconds: 120,
     ports: { client: 2379, peer: 2380, metrics: 2381 },
@@ -211,6 +214,7 @@ export interface ClusterSpec {
     tuning: Required<EtcdTuningArgs>;
     pki: Required<PkiArgs>;
     dataDir: string;
+    snapshotDir: string;
     metricsOnPrivateNetwork: boolean;
     healthTimeoutSeconds: number;
     ports: typeof defaults.ports;
@@ -254,6 +258,13 @@ function cidrList(name: string, values: string[]): string[] {
         if (!isCidr(c)) fail(`${name} contains "${c}", which is not a CIDR; write e.g. "203.0.113.0/24" or "::/0".`);
     }
     return values;
+}
+
+function hostPath(name: string, value: string): string {
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(value) || value.split("/").includes("..") || value === "/" || value.endsWith("/")) {
+        fail(`${name} "${value}" must be an absolute path of letters, digits, '.', '_', '-' and '/' (no '..', no trailing '/').`);
+    }
+    return value;
 }
 
 function isIpAddress(text: string): boolean {
@@ -323,9 +334,10 @@ export function resolveArgs(name: string, args: EtcdClusterArgs): ClusterSpec {
         if (!isIpAddress(san) && !DNS_NAME.test(san)) fail(`pki.extraSans contains "${san}", which is neither an IP address nor a DNS name.`);
     }
 
-    const dataDir = args.dataDir ?? defaults.dataDir;
-    if (!/^\/[A-Za-z0-9._/-]+$/.test(dataDir) || dataDir.split("/").includes("..") || dataDir === "/") {
-        fail(`dataDir "${dataDir}" must be an absolute path of letters, digits, '.', '_', '-' and '/' (no '..').`);
+    const dataDir = hostPath("dataDir", args.dataDir ?? defaults.dataDir);
+    const snapshotDir = hostPath("snapshotDir", args.snapshotDir ?? defaults.snapshotDir);
+    if (snapshotDir === dataDir || snapshotDir.startsWith(`${dataDir}/`)) {
+        fail(`snapshotDir ${snapshotDir} must not lie inside dataDir ${dataDir}: a snapshot must survive the loss of the data directory.`);
     }
     const healthTimeoutSeconds = positiveInteger("healthTimeoutSeconds", args.healthTimeoutSeconds ?? defaults.healthTimeoutSeconds, 3600);
 
@@ -338,6 +350,7 @@ export function resolveArgs(name: string, args: EtcdClusterArgs): ClusterSpec {
         tuning,
         pki,
         dataDir,
+        snapshotDir,
         metricsOnPrivateNetwork: args.metricsOnPrivateNetwork ?? defaults.metricsOnPrivateNetwork,
         healthTimeoutSeconds,
         ports: defaults.ports,

@@ -8,6 +8,7 @@ import { EtcdHost } from "./hosts/types";
 import { MemberResources } from "./member";
 import { Pki } from "./pki";
 import { checkScript } from "./render/check-script";
+import { preflightScript } from "./render/preflight-script";
 import { clientUrl } from "./render/flags";
 
 export function createCheck(name: string, spec: ClusterSpec, hosts: EtcdHost[], members: MemberResources[], pki: Pki,
@@ -30,4 +31,13 @@ export function createCheck(name: string, spec: ClusterSpec, hosts: EtcdHost[], 
         })),
         triggers: [fingerprint],
     }, { parent, dependsOn: members.map((m) => m.configure) });
+}
+
+/** The version preflight: runs on the first member before anything is installed or restarted. */
+export function createPreflight(name: string, spec: ClusterSpec, hosts: EtcdHost[], parent: pulumi.Resource): command.remote.Command {
+    const clientUrls = pulumi.all(hosts.map((h) => h.privateIp)).apply((ips) => ips.map((ip) => clientUrl(ip, spec.ports.client)));
+    return new command.remote.Command(`${name}-preflight`, {
+        connection: hosts[0].connection,
+        create: clientUrls.apply((urls) => preflightScript({ targetVersion: spec.release.version, clientUrls: urls })),
+    }, { parent, dependsOn: hosts[0].dependsOn });
 }

@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { EtcdClusterArgs, resolveArgs } from "./args";
-import { createCheck } from "./check";
+import { createCheck, createPreflight } from "./check";
 import { existingHosts } from "./hosts/existing";
 import { hcloudHosts } from "./hosts/hcloud";
 import { HostsResult } from "./hosts/types";
@@ -58,10 +58,11 @@ export class EtcdCluster extends pulumi.ComponentResource {
         const addresses = pulumi.all(hosts.map((h) => pulumi.all([h.privateIp, h.publicIp])))
             .apply((ips) => ips.map(([privateIp, publicIp], i) => ({ name: hosts[i].name, privateIp, publicIp })));
 
+        const preflight = createPreflight(name, spec, hosts, this);
         const members: MemberResources[] = [];
         for (let index = 0; index < hosts.length; index++) {
             members.push(createMember({
-                name, spec, index, hosts, addresses, pki, parent: this,
+                name, spec, index, hosts, addresses, pki, preflight, parent: this,
                 clusterToken: token.hex.apply((hex) => `${name}-${hex}`),
                 previous: members[index - 1]?.configure,
             }));

@@ -27,6 +27,8 @@ export interface MemberInput {
     pki: Pki;
     /** The previous member's configure step: this member restarts only after it has succeeded. */
     previous?: pulumi.Resource;
+    /** The version preflight: nothing is installed before it has passed. */
+    preflight: pulumi.Resource;
     parent: pulumi.Resource;
 }
 
@@ -38,7 +40,7 @@ export function createMember(input: MemberInput): MemberResources {
         connection: host.connection,
         create: installScript(installInput),
         delete: uninstallScript(installInput),
-    }, { parent, dependsOn: host.dependsOn });
+    }, { parent, dependsOn: [...host.dependsOn, input.preflight] });
 
     const script = pulumi.all([input.addresses, input.clusterToken]).apply(([members, token]) => {
         const flags = etcdFlags({
@@ -54,6 +56,7 @@ export function createMember(input: MemberInput): MemberResources {
             memberName: host.name,
             version: spec.release.version,
             dataDir: spec.dataDir,
+            snapshotDir: spec.snapshotDir,
             unit: systemdUnit(`${releaseDir(spec.release.version)}/etcd`, flags),
             localClientUrl: clientUrl("127.0.0.1", spec.ports.client),
             peerClientUrls: members.filter((_, i) => i !== index).map((m) => clientUrl(m.privateIp, spec.ports.client)),

@@ -21,7 +21,7 @@ describe("defaults", () => {
         const implicit = resolve({ hcloud: {} });
         const explicit = resolve({
             memberCount: defaults.memberCount, hcloud: { ...defaults.hcloud }, release: { ...defaults.release, sha256: implicit.release.sha256 },
-            tuning: { ...defaults.tuning }, pki: { ...defaults.pki }, dataDir: defaults.dataDir,
+            tuning: { ...defaults.tuning }, pki: { ...defaults.pki }, dataDir: defaults.dataDir, snapshotDir: defaults.snapshotDir,
             metricsOnPrivateNetwork: defaults.metricsOnPrivateNetwork, healthTimeoutSeconds: defaults.healthTimeoutSeconds,
         });
         expect(explicit).toEqual(implicit);
@@ -60,6 +60,7 @@ describe("validation errors name the argument, the value and the fix", () => {
         [hc({}, { pki: { earlyRenewalHours: 9000 } }), "pki.earlyRenewalHours (9000) must be a whole number from 0 to below pki.certValidityHours (8760)."],
         [hc({}, { pki: { extraSans: ["etcd.example.com", "not a name"] } }), 'pki.extraSans contains "not a name"'],
         [hc({}, { dataDir: "var/lib/etcd" }), 'dataDir "var/lib/etcd" must be an absolute path'],
+        [hc({}, { snapshotDir: "/var/lib/etcd/backups" }), "snapshotDir /var/lib/etcd/backups must not lie inside dataDir /var/lib/etcd"],
         [hc({}, { memberNamePrefix: "Etcd_" }), 'memberNamePrefix "Etcd_" must be lowercase letters'],
         [() => resolve({}), "Give exactly one of `hcloud`"],
         [() => resolve({ hcloud: {}, existingHosts: [{ privateIp: "10.0.0.1" }], sshPrivateKey: key }), "Give exactly one of `hcloud`"],

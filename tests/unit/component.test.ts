@@ -83,7 +83,7 @@ describe.each([1, 3, 5])("an hcloud cluster of %i", (n) => {
         expect(count("tls:index/selfSignedCert:SelfSignedCert")).toBe(1);
         expect(count("tls:index/locallySignedCert:LocallySignedCert")).toBe(2 * n + 2);
         expect(count("tls:index/privateKey:PrivateKey")).toBe(1 + 2 * n + 2 + 1); // CA, members, clients, SSH
-        expect(count("command:remote:Command")).toBe(2 * n + 1); // install + configure per member, one check
+        expect(count("command:remote:Command")).toBe(2 * n + 2); // install + configure per member, preflight, check
         expect(count("random:index/randomId:RandomId")).toBe(1);
     });
 });
@@ -146,7 +146,9 @@ describe("an hcloud cluster of 3", () => {
     });
 
     it("orders: server before install before configure, configure one member after another, the check after all", async () => {
-        expect(await dependencyNames("etcd-etcd-1-install")).toEqual(["etcd-etcd-1"]);
+        expect(await dependencyNames("etcd-preflight")).toEqual(["etcd-etcd-1"]);
+        expect(await dependencyNames("etcd-etcd-1-install")).toEqual(["etcd-etcd-1", "etcd-preflight"]);
+        expect(await dependencyNames("etcd-etcd-2-install")).toEqual(["etcd-etcd-2", "etcd-preflight"]);
         expect(await dependencyNames("etcd-etcd-1-configure")).toEqual(["etcd-etcd-1-install"]);
         expect(await dependencyNames("etcd-etcd-2-configure")).toEqual(["etcd-etcd-2-install", "etcd-etcd-1-configure"]);
         expect(await dependencyNames("etcd-etcd-3-configure")).toEqual(["etcd-etcd-3-install", "etcd-etcd-2-configure"]);

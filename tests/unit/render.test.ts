@@ -79,7 +79,7 @@ describe("host scripts", () => {
     const install = installScript({ release: spec.release, dataDir: spec.dataDir });
     const uninstall = uninstallScript({ release: spec.release, dataDir: spec.dataDir });
     const configure = configureScript({
-        memberName: "etcd-2", version: "3.6.14", dataDir: "/var/lib/etcd", unit: systemdUnit("/usr/local/lib/etcd/v3.6.14/etcd", etcdFlags(flagsInput)),
+        memberName: "etcd-2", version: "3.6.14", dataDir: "/var/lib/etcd", snapshotDir: "/var/backups/etcd", unit: systemdUnit("/usr/local/lib/etcd/v3.6.14/etcd", etcdFlags(flagsInput)),
         localClientUrl: "https://127.0.0.1:2379", peerClientUrls: ["https://10.1.1.11:2379", "https://10.1.1.13:2379"], healthTimeoutSeconds: 120,
     });
     const check = checkScript({ version: "3.6.14", memberNames: members.map((m) => m.name), clientUrls: members.map((m) => `https://${m.privateIp}:2379`), timeoutSeconds: 120 });
@@ -105,6 +105,12 @@ describe("host scripts", () => {
         expect(configure).toContain("install -m \"${modes[$i]}\" -o etcd -g etcd");
         expect(configure).toContain("refusing to restart etcd on $member");
         expect(configure).toContain("peers=('https://10.1.1.11:2379' 'https://10.1.1.13:2379')");
+    });
+    it("configure snapshots the data before a member changes etcd version, and waits for all members after", () => {
+        expect(configure).toContain("snapshot save \"$snapshot.part\"");
+        expect(configure).toContain("etcdutl\" snapshot status");
+        expect(configure).toContain("pre-upgrade-v$running_version-to-v3.6.14");
+        expect(configure).toContain("', unstarted, '");
     });
     it("check demands every member started and healthy and a round trip through each", () => {
         expect(check).toContain("names=('etcd-1' 'etcd-2' 'etcd-3')");

@@ -1,12 +1,14 @@
 // Configures and (re)starts etcd on one member, behind a health gate. The certificate bundle arrives on
 // stdin (never on the command line, never in a log). Members run this one after another, so a rolling
 // change never takes two members down at once.
-import { PKI_DIR, PKI_FILES, PkiFileKey, releaseDir, SERVICE_USER, UNIT_PATH } from "./layout";
+import { PKI_DIR, PKI_FILES, PkiFileKey, releaseDir, RELEASES_DIR, SERVICE_USER, UNIT_PATH } from "./layout";
 import { etcdctlFunction, SCRIPT_HEADER, shellArray, shellQuote, waitUntil } from "./shell";
 
 export interface ConfigureInput {
     memberName: string;
     version: string;
+    /** Where a snapshot is saved before this member moves to another etcd version. */
+    snapshotDir: string;
     dataDir: string;
     unit: string;
     /** This member's loopback client URL, for its own health. */
@@ -82,7 +84,19 @@ if [ "$established" = 1 ] && systemctl is-active --quiet etcd.service && [ "\${#
   fi
 fi
 
-# 4. Put the files in place (keys 0600, owned by ${SERVICE_USER}) and restart.
+# 4. Before this member changes etcd version, save a snapshot of the data (verified), to go back to.
+running_version=$(sed -n -E 's|^ExecStart=${RELEASES_DIR}/v([0-9.]+)/etcd.*|\\1|p' ${UNIT_PATH} 2>/dev/null || true)
+if [ "$established" = 1 ] && [ -n "$running_version" ] && [ "$running_version" != ${shellQuote(input.version)} ] \
+   && systemctl is-active --quiet etcd.service; then
+  install -d -m 0700 -o ${SERVICE_USER} -g ${SERVICE_USER} ${shellQuote(input.snapshotDir)}
+  snapshot=${shellQuote(input.snapshotDir)}/pre-upgrade-v$running_version-to-v${input.version}-$(date +%Y%m%dT%H%M%S).db
+  etcdctl_mtls --endpoints=${input.localClientUrl} snapshot save "$snapshot.part" >/dev/null
+  "$bin/etcdutl" snapshot status "$snapshot.part" >/dev/null
+  chown ${SERVICE_USER}:${SERVICE_USER} "$snapshot.part" && chmod 0600 "$snapshot.part" && mv "$snapshot.part" "$snapshot"
+  echo "etcd on $member: snapshot before $running_version -> ${input.version} saved to $snapshot"
+fi
+
+# 5. Put the files in place (keys 0600, owned by ${SERVICE_USER}) and restart.
 for i in "\${!files[@]}"; do
   install -m "\${modes[$i]}" -o ${SERVICE_USER} -g ${SERVICE_USER} "$stage/\${files[$i]}" "${PKI_DIR}/\${files[$i]}"
 done
@@ -98,8 +112,14 @@ if [ "$established" = 0 ]; then
   exit 0
 fi
 
-# 5. Health gate after: this member serves again (healthy implies a leader and a committed proposal).
-${waitUntil(`etcdctl_mtls --endpoints=${input.localClientUrl} endpoint health >/dev/null 2>&1`, input.healthTimeoutSeconds,
-        `etcd on ${input.memberName} did not become healthy within ${input.healthTimeoutSeconds}s after the restart; see journalctl -u etcd on that host. The remaining members were not touched.`)}echo "etcd on $member: restarted and healthy"
+# 6. Health gate after: this member serves again, every member is healthy (so there is a leader and a
+#    quorum commits) and every member is started; only then may the next member restart.
+member_ready() {
+  etcdctl_mtls --endpoints="$(IFS=,; echo "${input.localClientUrl},\${peers[*]}")" endpoint health >/dev/null 2>&1 || return 1
+  list=$(etcdctl_mtls --endpoints=${input.localClientUrl} member list) || return 1
+  ! grep -q ', unstarted, ' <<<"$list"
+}
+${waitUntil("member_ready", input.healthTimeoutSeconds,
+        `etcd on ${input.memberName} or the cluster was not healthy within ${input.healthTimeoutSeconds}s after the restart; see journalctl -u etcd on that host. The roll stops here; the members after it were not touched.`)}echo "etcd on $member: restarted and healthy; all members healthy"
 `;
 }
