@@ -96,7 +96,19 @@ export interface PkiArgs {
     earlyRenewalHours?: number;
     /** Extra subject alternative names on every member's server and peer certificate: IPs or DNS names. @default [] */
     extraSans?: string[];
+    /**
+     * CA rotation. There are two CA slots, "a" and "b". `activeCa` signs every leaf certificate; `trustedCas` is
+     * what members and clients trust (the `caCertificate` output is their bundle). Rotate a -> b in three
+     * `pulumi up`s, each rolled one member at a time: trust both (active a, trusted [a, b]); sign with the new
+     * one (active b, trusted [a, b]) — hand the new client certificates to consumers now; drop the old one
+     * (active b, trusted [b]). @default "a"
+     */
+    activeCa?: CaSlot;
+    /** CAs trusted during a rotation; must include `activeCa`. @default [activeCa] */
+    trustedCas?: CaSlot[];
 }
+
+export type CaSlot = "a" | "b";
 
 export interface EtcdClusterArgs {
     /** Number of members: odd, so that a majority survives the loss of (n-1)/2 members; 1 to 9. @default 3 */
@@ -171,6 +183,7 @@ export const defaults = {
         certValidityHours: 8760,
         earlyRenewalHours: 30 * 24,
         extraSans: [] as string[],
+        activeCa: "a" as CaSlot,
     },
     dataDir: "/var/lib/etcd",
     snapshotDir: "/var/backups/etcd",
@@ -321,7 +334,16 @@ export function resolveArgs(name: string, args: EtcdClusterArgs): ClusterSpec {
         fail(`tuning.autoCompactionRetention "${retention}" must be a duration like "8h" (periodic) or a revision count like "10000" (revision).`);
     }
 
-    const pki = { ...defaults.pki, ...args.pki };
+    const pki = { ...defaults.pki, trustedCas: [args.pki?.activeCa ?? defaults.pki.activeCa], ...args.pki };
+    const slots: CaSlot[] = ["a", "b"];
+    if (!slots.includes(pki.activeCa)) fail(`pki.activeCa must be "a" or "b" (got ${JSON.stringify(pki.activeCa)}).`);
+    if (pki.trustedCas.length === 0 || pki.trustedCas.some((c) => !slots.includes(c)) || new Set(pki.trustedCas).size !== pki.trustedCas.length) {
+        fail(`pki.trustedCas must be "a", "b" or both, each once (got ${JSON.stringify(pki.trustedCas)}).`);
+    }
+    if (!pki.trustedCas.includes(pki.activeCa)) {
+        fail(`pki.trustedCas ${JSON.stringify(pki.trustedCas)} must include pki.activeCa "${pki.activeCa}": members would not trust their own certificates.`);
+    }
+    pki.trustedCas = slots.filter((c) => pki.trustedCas.includes(c)); // fixed order: the bundle text stays stable
     positiveInteger("pki.caValidityHours", pki.caValidityHours);
     positiveInteger("pki.certValidityHours", pki.certValidityHours);
     if (!Number.isInteger(pki.earlyRenewalHours) || pki.earlyRenewalHours < 0 || pki.earlyRenewalHours >= pki.certValidityHours) {

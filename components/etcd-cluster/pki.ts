@@ -2,7 +2,7 @@
 // come from the hosts' IP outputs, and client certificates for consumers. Private keys are Pulumi secrets.
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { ClusterSpec } from "./args";
+import { CaSlot, ClusterSpec } from "./args";
 import { EtcdHost } from "./hosts/types";
 
 /**
@@ -36,6 +36,7 @@ export interface MemberPki {
 }
 
 export interface Pki {
+    /** The trusted CA certificates, concatenated: what members and clients trust. */
     caCertPem: pulumi.Output<string>;
     members: MemberPki[];
     clients: Record<ClientCertName, KeyPair>;
@@ -58,16 +59,29 @@ export function createPki(name: string, spec: ClusterSpec, hosts: EtcdHost[], pa
     const opts = { parent };
     const newKey = (resourceName: string) => new tls.PrivateKey(resourceName, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opts);
 
-    const caKey = newKey(`${name}-ca-key`);
-    const ca = new tls.SelfSignedCert(`${name}-ca`, {
-        privateKeyPem: caKey.privateKeyPem,
-        isCaCertificate: true,
-        subject: { commonName: `${name}-etcd-ca`, organization: "etcd" },
-        validityPeriodHours: spec.pki.caValidityHours,
-        // The CA is rotated deliberately (a bundle roll), never silently: no early renewal.
-        earlyRenewalHours: 0,
-        allowedUses: CERT_USAGES.ca,
-    }, opts);
+    // Slot "a" keeps the plain resource names, so clusters that never rotated see no change.
+    const cas = new Map<CaSlot, { key: tls.PrivateKey; cert: tls.SelfSignedCert }>();
+    for (const slot of new Set<CaSlot>([spec.pki.activeCa, ...spec.pki.trustedCas])) {
+        const base = slot === "a" ? `${name}-ca` : `${name}-ca-${slot}`;
+        const key = newKey(`${base}-key`);
+        cas.set(slot, {
+            key,
+            cert: new tls.SelfSignedCert(base, {
+                privateKeyPem: key.privateKeyPem,
+                isCaCertificate: true,
+                subject: { commonName: `${name}-etcd-ca${slot === "a" ? "" : `-${slot}`}`, organization: "etcd" },
+                validityPeriodHours: spec.pki.caValidityHours,
+                // The CA is rotated deliberately (a bundle roll), never silently: no early renewal.
+                earlyRenewalHours: 0,
+                allowedUses: CERT_USAGES.ca,
+            }, opts),
+        });
+    }
+    const active = cas.get(spec.pki.activeCa)!;
+    const caKey = active.key;
+    const ca = active.cert;
+    const bundle = pulumi.all(spec.pki.trustedCas.map((slot) => cas.get(slot)!.cert.certPem))
+        .apply((pems) => pems.map((p) => p.trimEnd() + "\n").join(""));
 
     const sign = (resourceName: string, key: tls.PrivateKey, request: Omit<tls.CertRequestArgs, "privateKeyPem">,
         usages: string[]): KeyPair => {
@@ -103,7 +117,7 @@ export function createPki(name: string, spec: ClusterSpec, hosts: EtcdHost[], pa
         return sign(resourceName, newKey(`${resourceName}-key`), { subject }, CERT_USAGES.client);
     };
     return {
-        caCertPem: ca.certPem,
+        caCertPem: bundle,
         members,
         clients: { kubeApiserver: client("kubeApiserver"), healthcheck: client("healthcheck") },
     };

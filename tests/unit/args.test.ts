@@ -15,7 +15,7 @@ describe("defaults", () => {
         expect(spec.release.version).toBe(versions.etcd.default);
         expect(spec.release.sha256).toBe(KNOWN_RELEASE_SHA256[versions.etcd.default]);
         expect(spec.release.url).toBe(`https://github.com/etcd-io/etcd/releases/download/v${versions.etcd.default}/etcd-v${versions.etcd.default}-linux-amd64.tar.gz`);
-        expect(spec.pki).toEqual({ caValidityHours: 87600, certValidityHours: 8760, earlyRenewalHours: 720, extraSans: [] });
+        expect(spec.pki).toEqual({ caValidityHours: 87600, certValidityHours: 8760, earlyRenewalHours: 720, extraSans: [], activeCa: "a", trustedCas: ["a"] });
     });
     it("resolving with no overrides equals resolving with the defaults passed explicitly", () => {
         const implicit = resolve({ hcloud: {} });
@@ -59,6 +59,9 @@ describe("validation errors name the argument, the value and the fix", () => {
         [hc({}, { pki: { certValidityHours: 100000 } }), "pki.certValidityHours (100000) must not exceed pki.caValidityHours (87600)"],
         [hc({}, { pki: { earlyRenewalHours: 9000 } }), "pki.earlyRenewalHours (9000) must be a whole number from 0 to below pki.certValidityHours (8760)."],
         [hc({}, { pki: { extraSans: ["etcd.example.com", "not a name"] } }), 'pki.extraSans contains "not a name"'],
+        [hc({}, { pki: { activeCa: "b", trustedCas: ["a"] } }), 'pki.trustedCas ["a"] must include pki.activeCa "b"'],
+        [hc({}, { pki: { trustedCas: [] } }), "pki.trustedCas must be \"a\", \"b\" or both, each once (got [])."],
+        [hc({}, { pki: { activeCa: "c" as never } }), 'pki.activeCa must be "a" or "b" (got "c").'],
         [hc({}, { dataDir: "var/lib/etcd" }), 'dataDir "var/lib/etcd" must be an absolute path'],
         [hc({}, { snapshotDir: "/var/lib/etcd/backups" }), "snapshotDir /var/lib/etcd/backups must not lie inside dataDir /var/lib/etcd"],
         [hc({}, { memberNamePrefix: "Etcd_" }), 'memberNamePrefix "Etcd_" must be lowercase letters'],
@@ -71,6 +74,13 @@ describe("validation errors name the argument, the value and the fix", () => {
         [() => resolve({ memberCount: 5, existingHosts: [{ privateIp: "10.0.0.1" }], sshPrivateKey: key }), "memberCount is 5 but 1 existingHosts were given"],
     ])("%#: %s", (run, message) => {
         expect(run).toThrow(message);
+    });
+});
+
+describe("CA rotation phases", () => {
+    it("trusted CAs come out in a fixed order and default to the active one", () => {
+        expect(resolve({ hcloud: {}, pki: { activeCa: "b" } }).pki.trustedCas).toEqual(["b"]);
+        expect(resolve({ hcloud: {}, pki: { activeCa: "b", trustedCas: ["b", "a"] } }).pki.trustedCas).toEqual(["a", "b"]);
     });
 });
 

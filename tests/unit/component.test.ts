@@ -182,6 +182,26 @@ describe("existing hosts", () => {
     });
 });
 
+describe("CA rotation", () => {
+    const hosts = [{ privateIp: "10.9.0.11" }, { privateIp: "10.9.0.12" }, { privateIp: "10.9.0.13" }];
+    it.each([
+        ["a", ["a"], ["local-ca"], "local-ca", 1],
+        ["a", ["a", "b"], ["local-ca", "local-ca-b"], "local-ca", 2],
+        ["b", ["a", "b"], ["local-ca", "local-ca-b"], "local-ca-b", 2],
+        ["b", ["b"], ["local-ca-b"], "local-ca-b", 1],
+    ] as const)("active %s, trusted %j: CAs %j, leaves signed by %s, bundle of %i", async (activeCa, trustedCas, caNames, signer, bundled) => {
+        const cluster = new EtcdCluster("local", { existingHosts: hosts, sshPrivateKey: pulumi.secret("key"), pki: { activeCa, trustedCas: [...trustedCas] } });
+        await settle(cluster);
+        expect(ofType("tls:index/selfSignedCert:SelfSignedCert").map((c) => c.name).sort()).toEqual([...caNames]);
+        const leaf = find("tls:index/locallySignedCert:LocallySignedCert", "local-local-2-peer-cert").inputs;
+        expect(leaf.caCertPem).toContain(`\n${signer}\n`);
+        const bundle = await promiseOf(cluster.caCertificate);
+        expect(bundle.match(/BEGIN CERTIFICATE/g)).toHaveLength(bundled);
+        const stdin = unwrapSecret(find("command:remote:Command", "local-local-1-configure").inputs.stdin).value as string;
+        expect(stdin.split("--- FILE server.crt")[0].match(/BEGIN CERTIFICATE/g)).toHaveLength(bundled);
+    });
+});
+
 describe("invalid arguments", () => {
     it("throw before any resource is registered", () => {
         expect(() => new EtcdCluster("bad", { memberCount: 4, hcloud: {} })).toThrow(EtcdClusterArgsError);
