@@ -1,0 +1,31 @@
+// The outputs a kube-apiserver stack reads from an EtcdCluster stack, made without hosts: member addresses come
+// from configuration, the CA and the kube-apiserver client certificate from the component's createPki() with the
+// real tls provider, the endpoints from the component's own URL renderer.
+import * as pulumi from "@pulumi/pulumi";
+import { resolveArgs } from "../../../components/etcd-cluster/args";
+import { EtcdHost } from "../../../components/etcd-cluster/hosts/types";
+import { createPki } from "../../../components/etcd-cluster/pki";
+import { clientUrl } from "../../../components/etcd-cluster/render/flags";
+
+const config = new pulumi.Config();
+const addresses: { privateIp: string; publicIp?: string }[] = config.requireObject("addresses");
+const spec = resolveArgs("etcd", { existingHosts: addresses, sshPrivateKey: "not used: no host is contacted" });
+const hosts: EtcdHost[] = spec.existingHosts!.map((h) => ({
+    name: h.name,
+    privateIp: pulumi.output(h.privateIp),
+    publicIp: pulumi.output(h.publicIp),
+    connection: { host: h.sshHost },
+    dependsOn: [],
+}));
+
+class EtcdClusterPkiStandIn extends pulumi.ComponentResource {
+    constructor() {
+        super("test:index:EtcdClusterPkiStandIn", "etcd", {});
+    }
+}
+const pki = createPki("etcd", spec, hosts, new EtcdClusterPkiStandIn());
+
+export const clientEndpoints = spec.existingHosts!.map((h) => clientUrl(h.privateIp, spec.ports.client));
+export const caCertificate = pki.caCertPem;
+export const kubeApiserverClientCertificate = pki.clients.kubeApiserver.certPem;
+export const kubeApiserverClientKey = pki.clients.kubeApiserver.keyPem;
