@@ -67,9 +67,11 @@ describe.each([3, 5])("a %i-member cluster on local hosts", (n) => {
         for (const e of endpoints.slice(1)) {
             expect(admin.must([e], ["get", "--consistency=l", "--print-value-only", written.key]).trim()).toBe(written.value);
         }
-        // No member (before the rogue clients below, which are rightly rejected) refused its own gateway's or a peer's certificate.
+        // No member refused a certificate of ours for its key usage (etcd's gRPC gateway dials its own client
+        // port with the server certificate; that needs client_auth). Other rejections, e.g. a peer's
+        // connection cut during start-up, are not what this guards.
         for (const h of rig.hosts) {
-            expect(mustSsh(rig, h, "journalctl -u etcd --no-pager | grep -c 'rejected connection' || true").trim()).toBe("0");
+            expect(mustSsh(rig, h, "journalctl -u etcd --no-pager | grep -c 'incompatible key usage' || true").trim()).toBe("0");
         }
         // A client without a CA-signed certificate is refused: none at all, and one from another CA.
         const anonymous = new Etcdctl(admin["binary"], { ca });
