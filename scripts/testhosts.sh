@@ -11,6 +11,22 @@
 #   scripts/testhosts.sh stop-host  --rig NAME --index K   # power host K off, keep its disk
 #   scripts/testhosts.sh start-host --rig NAME --index K   # boot host K again, same disk/addresses
 #
+# Hosts on demand (the Hetzner Cloud API stand-in, tools/hcloud-standin, makes each server one):
+#   scripts/testhosts.sh rig-create --rig NAME --public-prefix P [--serve DIR]
+#   scripts/testhosts.sh add-host   --rig NAME --id ID --hostname H --authorized-keys FILE
+#                                   [--public-ip IP] [--private-ip IP/LEN]... [--user-data FILE]
+#   scripts/testhosts.sh start-host --rig NAME --id ID      # boot; waits for sshd
+#   scripts/testhosts.sh stop-host  --rig NAME --id ID [--hard yes]
+#   scripts/testhosts.sh set-host-networks --rig NAME --id ID [--private-ip IP/LEN]...
+#   scripts/testhosts.sh remove-host --rig NAME --id ID
+#   scripts/testhosts.sh running-hosts --rig NAME         # ids of running hosts
+# A rig made by rig-create has no numbered hosts: its bridge carries P.1/24 (and
+# the HTTP server of --serve on P.1), and, for each private subnet a host is on,
+# the subnet's first address. Host ID is machine NAME-ID with the given
+# hostname and addresses; root's authorized_keys is exactly FILE (as cloud-init
+# writes it); user data is stored at /var/lib/cloud/instance/user-data.txt and,
+# when it is a script (#!), run once at first boot. `down` removes it all.
+#
 # Needs root and the Debian packages debootstrap, systemd-container,
 # iproute2, openssh-client (and python3 for --serve).
 #
@@ -25,6 +41,8 @@
 #       http.pid, http.log       the --serve HTTP server
 #       host-K/                  host K: overlay upper/, work/, merged root/,
 #                                nspawn.pid, console.log
+#       host-ID/host.env         an on-demand host's hostname and addresses
+#       bridge-nets              subnet addresses add-host put on the bridge
 #
 # Host K (1..N): machine NAME-K, hostname etcd-K, private IP ${private}.(10+K),
 # public IP ${public}.(10+K); the bridge has ${private}.1 and ${public}.1.
@@ -59,6 +77,14 @@ PRIVATE_PREFIX=10.1.1
 PUBLIC_PREFIX=198.18.1
 SERVE_DIR=""
 INDEX=""
+HOST_ID=""
+HOSTNAME_ARG=""
+PUBLIC_IP=""
+PRIVATE_IPS=()
+KEYS_FILE=""
+USER_DATA_FILE=""
+HARD_STOP=0
+HTTP_BIND=""
 RIG_DIR=""
 BRIDGE=""
 ROOTFS=""
@@ -68,7 +94,7 @@ log() { printf 'testhosts: %s\n' "$*" >&2; }
 die() { printf 'testhosts: error: %s\n' "$*" >&2; exit 1; }
 usage_error() {
   printf 'testhosts: %s\n' "$*" >&2
-  sed -n '6,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '6,22p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -91,6 +117,15 @@ parse_args() {
       --public-prefix) PUBLIC_PREFIX=$val ;;
       --serve) SERVE_DIR=$val ;;
       --index) INDEX=$val ;;
+      --id) HOST_ID=$val ;;
+      --hostname) HOSTNAME_ARG=$val ;;
+      --public-ip) PUBLIC_IP=$val ;;
+      --private-ip) PRIVATE_IPS+=("$val") ;;
+      --authorized-keys) KEYS_FILE=$val ;;
+      --user-data) USER_DATA_FILE=$val ;;
+      --hard)
+        [[ $val == yes || $val == no ]] || usage_error "--hard takes yes or no"
+        [[ $val == yes ]] && HARD_STOP=1 ;;
       *) usage_error "unknown option: $opt" ;;
     esac
   done
@@ -190,11 +225,15 @@ nets_overlap() {
 
 # Refuse prefixes that any interface address or (non-default) route already covers.
 check_prefix_free() {
-  local prefix=$1 line dev cidr addr len
+  check_cidr_free "$1.0" 24
+}
+
+check_cidr_free() { # NETWORK LEN
+  local net=$1 want=$2 line dev cidr addr len
   while read -r _ dev _ cidr _; do
     addr=${cidr%/*} len=${cidr#*/}
-    if nets_overlap "$addr" "$len" "$prefix.0" 24; then
-      die "prefix $prefix.0/24 overlaps address $cidr on interface $dev; pick another --private-prefix/--public-prefix"
+    if nets_overlap "$addr" "$len" "$net" "$want"; then
+      die "prefix $net/$want overlaps address $cidr on interface $dev; pick another --private-prefix/--public-prefix"
     fi
   done < <(ip -o -4 addr show)
   while read -r line; do
@@ -202,8 +241,8 @@ check_prefix_free() {
     case $cidr in default | unreachable | prohibit | blackhole | broadcast | local | multicast | throw) continue ;; esac
     [[ $cidr == */* ]] || cidr=$cidr/32
     [[ ${cidr%/*} =~ ^[0-9.]+$ ]] || continue
-    if nets_overlap "${cidr%/*}" "${cidr#*/}" "$prefix.0" 24; then
-      die "prefix $prefix.0/24 overlaps route '$line'; pick another prefix"
+    if nets_overlap "${cidr%/*}" "${cidr#*/}" "$net" "$want"; then
+      die "prefix $net/$want overlaps route '$line'; pick another prefix"
     fi
   done < <(ip -4 route show table main)
 }
@@ -370,6 +409,7 @@ save_rig() {
     printf 'PRIVATE_PREFIX=%q\n' "$PRIVATE_PREFIX"
     printf 'PUBLIC_PREFIX=%q\n' "$PUBLIC_PREFIX"
     printf 'SERVE_DIR=%q\n' "$SERVE_DIR"
+    printf 'HTTP_BIND=%q\n' "$HTTP_BIND"
     printf 'BRIDGE=%q\n' "$BRIDGE"
     printf 'ROOTFS=%q\n' "$ROOTFS"
   } >"$RIG_DIR/rig.env.tmp"
@@ -487,7 +527,7 @@ cgroup_remove_rig() { # kill what is left in any cgroup of the rig, remove them 
 
 create_bridge() {
   [[ -e /sys/class/net/$BRIDGE ]] && die "interface $BRIDGE already exists; run '$0 down --rig $RIG' or pick another rig name"
-  check_prefix_free "$PRIVATE_PREFIX"
+  [[ -z $PRIVATE_PREFIX ]] || check_prefix_free "$PRIVATE_PREFIX"
   check_prefix_free "$PUBLIC_PREFIX"
   : >"$RIG_DIR/bridge.ours" # before creating it, so a killed up still deletes it
   ip link add name "$BRIDGE" type bridge
@@ -495,7 +535,7 @@ create_bridge() {
   if [[ -w /proc/sys/net/ipv6/conf/$BRIDGE/disable_ipv6 ]]; then
     echo 1 >"/proc/sys/net/ipv6/conf/$BRIDGE/disable_ipv6"
   fi
-  ip addr add "$PRIVATE_PREFIX.1/24" dev "$BRIDGE"
+  [[ -z $PRIVATE_PREFIX ]] || ip addr add "$PRIVATE_PREFIX.1/24" dev "$BRIDGE"
   ip addr add "$PUBLIC_PREFIX.1/24" dev "$BRIDGE"
   ip link set dev "$BRIDGE" up
 }
@@ -556,7 +596,7 @@ boot_host() { # K: start nspawn in the background, in its own cgroup
     cgroup_enter "$machine"
     [[ -n $LOCK_FD ]] && exec {LOCK_FD}>&- # the children must not hold the rig lock
     exec setsid systemd-nspawn --boot --register=no --keep-unit --settings=false \
-      --network-bridge="$BRIDGE" -D "$d/root" -M "$machine" --hostname="etcd-$k" \
+      --network-bridge="$BRIDGE" -D "$d/root" -M "$machine" --hostname="$(host_hostname "$k")" \
       --kill-signal=SIGRTMIN+4 --console=read-only --link-journal=no \
       --resolv-conf=off --timezone=off
   ) </dev/null >>"$d/console.log" 2>&1 &
@@ -626,7 +666,11 @@ stop_hosts() {
   for k in "$@"; do
     d=$(host_dir "$k")
     if pid=$(pidfile_alive "$d/nspawn.pid"); then
-      kill -TERM "$pid" 2>/dev/null || true
+      if ((HARD_STOP)); then
+        kill -KILL "$pid" 2>/dev/null || true # power cut: no clean shutdown
+      else
+        kill -TERM "$pid" 2>/dev/null || true
+      fi
       waiting+=("$k")
     fi
   done
@@ -656,7 +700,7 @@ stop_hosts() {
 # ------------------------------------------------------------------ http
 
 start_http() {
-  local py ip=$PRIVATE_PREFIX.1 pid i
+  local py ip=${HTTP_BIND:-$PRIVATE_PREFIX.1} pid i
   py=/usr/bin/python3
   [[ -x $py ]] || py=$(command -v python3) || die "--serve needs python3"
   (
@@ -699,7 +743,7 @@ write_hosts_json() {
     printf '{\n  "rig": %s,\n  "bridge": %s,\n' "$(json_str "$RIG")" "$(json_str "$BRIDGE")"
     printf '  "privatePrefix": %s,\n  "publicPrefix": %s,\n' "$(json_str "$PRIVATE_PREFIX")" "$(json_str "$PUBLIC_PREFIX")"
     printf '  "bridgePrivateIp": %s,\n  "bridgePublicIp": %s,\n' "$(json_str "$PRIVATE_PREFIX.1")" "$(json_str "$PUBLIC_PREFIX.1")"
-    [[ -n $SERVE_DIR ]] && printf '  "serveUrl": %s,\n' "$(json_str "http://$PRIVATE_PREFIX.1:$HTTP_PORT")"
+    [[ -n $SERVE_DIR ]] && printf '  "serveUrl": %s,\n' "$(json_str "http://${HTTP_BIND:-$PRIVATE_PREFIX.1}:$HTTP_PORT")"
     printf '  "sshUser": "root",\n  "sshPrivateKeyPath": %s,\n  "hosts": [' "$(json_str "$key")"
     for ((k = 1; k <= COUNT; k++)); do
       d=$(host_dir "$k")
@@ -867,7 +911,7 @@ cmd_status() {
   [[ -e /sys/class/net/$BRIDGE ]] || ok=1
   if [[ -n $SERVE_DIR ]]; then
     if pid=$(pidfile_alive "$RIG_DIR/http.pid"); then
-      printf 'http: http://%s.1:%s serving %s (pid %s)\n' "$PRIVATE_PREFIX" "$HTTP_PORT" "$SERVE_DIR" "$pid"
+      printf 'http: http://%s:%s serving %s (pid %s)\n' "${HTTP_BIND:-$PRIVATE_PREFIX.1}" "$HTTP_PORT" "$SERVE_DIR" "$pid"
     else
       printf 'http: NOT RUNNING\n'
       ok=1
@@ -885,7 +929,373 @@ cmd_status() {
     printf '%s etcd-%s private=%s public=%s %s ssh=%s\n' "$(machine_name "$k")" "$k" \
       "$(private_ip "$k")" "$(public_ip "$k")" "$state" "$ssh_state"
   done
+  if ((COUNT == 0)); then # a rig from rig-create: its on-demand hosts
+    for d in "$RIG_DIR"/host-*; do
+      [[ -f $d/host.env ]] || continue
+      k=${d##*/host-}
+      (
+        # shellcheck source=/dev/null
+        source "$d/host.env"
+        state=stopped
+        if pid=$(pidfile_alive "$d/nspawn.pid"); then state="running pid=$pid"; fi
+        printf '%s %s private=%s public=%s %s\n' "$(machine_name "$k")" "$HOST_HOSTNAME" \
+          "${HOST_PRIVATE_IPS:-none}" "${HOST_PUBLIC_IP:-none}" "$state"
+      )
+    done
+  fi
   return "$ok"
+}
+
+# ------------------------------------------------------- hosts on demand
+
+# Hostname of host K: from its host.env (on-demand hosts), else etcd-K.
+host_hostname() {
+  local f
+  f=$(host_dir "$1")/host.env
+  if [[ -f $f ]]; then
+    (
+      # shellcheck source=/dev/null
+      source "$f"
+      printf '%s\n' "$HOST_HOSTNAME"
+    )
+  else
+    printf 'etcd-%s\n' "$1"
+  fi
+}
+
+int2ip() {
+  printf '%s.%s.%s.%s\n' $((($1 >> 24) & 255)) $((($1 >> 16) & 255)) $((($1 >> 8) & 255)) $(($1 & 255))
+}
+
+valid_ip() {
+  local o
+  [[ $1 =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || return 1
+  IFS=. read -r -a o <<<"$1"
+  ((10#${o[0]} <= 255 && 10#${o[1]} <= 255 && 10#${o[2]} <= 255 && 10#${o[3]} <= 255))
+}
+
+valid_cidr() { # IP/LEN with LEN 8..30
+  [[ $1 == */* ]] || return 1
+  valid_ip "${1%/*}" && [[ ${1#*/} =~ ^[0-9]{1,2}$ ]] && ((10#${1#*/} >= 8 && 10#${1#*/} <= 30))
+}
+
+# The bridge address for the subnet of IP/LEN: the subnet's first address, same length.
+subnet_gateway() {
+  local ip len n mask
+  ip=$(ip2int "${1%/*}") len=${1#*/}
+  mask=$(((0xffffffff << (32 - len)) & 0xffffffff))
+  n=$((ip & mask))
+  printf '%s/%s\n' "$(int2ip $((n + 1)))" "$len"
+}
+
+need_dynamic_rig() {
+  load_rig || die "rig $RIG does not exist (no $RIG_DIR/rig.env); run rig-create first"
+  [[ $COUNT == 0 ]] || die "rig $RIG was made by up (numbered hosts); on-demand hosts need a rig from rig-create"
+  [[ -e /sys/class/net/$BRIDGE ]] || die "bridge $BRIDGE is gone; run down and rig-create again"
+}
+
+need_host_id() {
+  [[ $HOST_ID =~ ^[1-9][0-9]{0,11}$ ]] || usage_error "--id must be a positive integer of at most 12 digits"
+}
+
+load_host_env() { # sets HOST_HOSTNAME HOST_PUBLIC_IP HOST_PRIVATE_IPS of host HOST_ID
+  local f
+  f=$(host_dir "$HOST_ID")/host.env
+  [[ -f $f ]] || die "rig $RIG has no host $HOST_ID"
+  # shellcheck source=/dev/null
+  source "$f"
+}
+
+write_host_env() { # ID HOSTNAME PUBLIC_IP PRIVATE_IPS...
+  local d
+  d=$(host_dir "$1")
+  {
+    printf 'HOST_HOSTNAME=%q\n' "$2"
+    printf 'HOST_PUBLIC_IP=%q\n' "$3"
+    printf 'HOST_PRIVATE_IPS=%q\n' "${*:4}"
+  } >"$d/host.env.tmp"
+  mv -f "$d/host.env.tmp" "$d/host.env"
+}
+
+# The host's systemd-networkd configuration: one interface, every address on it.
+write_host_network() { # ROOT PUBLIC_IP PRIVATE_CIDRS...
+  local root=$1 pub=$2 a
+  shift 2
+  {
+    printf '# testhosts: sorts before 80-container-host0.network (which would run DHCP)\n'
+    printf '[Match]\nName=host0\n\n[Network]\n'
+    [[ -z $pub ]] || printf 'Address=%s/24\n' "$pub"
+    for a in "$@"; do printf 'Address=%s\n' "$a"; done
+    printf 'LinkLocalAddressing=no\nIPv6AcceptRA=no\n'
+  } >"$root/etc/systemd/network/10-static.network"
+}
+
+# Put on the bridge the gateway address of every private subnet some host is on; take off the ones no
+# host needs any more (only those this rig added). Runs under the rig lock.
+sync_bridge_nets() {
+  local f gw cidr net len
+  local -a want=() have=() kept=()
+  for f in "$RIG_DIR"/host-*/host.env; do
+    [[ -f $f ]] || continue
+    local HOST_PRIVATE_IPS=""
+    # shellcheck source=/dev/null
+    source "$f"
+    for cidr in $HOST_PRIVATE_IPS; do
+      gw=$(subnet_gateway "$cidr")
+      [[ " ${want[*]} " == *" $gw "* ]] || want+=("$gw")
+    done
+  done
+  [[ -f $RIG_DIR/bridge-nets ]] && mapfile -t have <"$RIG_DIR/bridge-nets"
+  for gw in "${have[@]}"; do
+    [[ -n $gw ]] || continue
+    if [[ " ${want[*]} " != *" $gw "* ]]; then
+      ip addr del "$gw" dev "$BRIDGE" 2>/dev/null || log "warning: could not remove $gw from $BRIDGE"
+      log "bridge $BRIDGE: removed $gw"
+    fi
+  done
+  for gw in "${want[@]}"; do
+    if [[ " ${have[*]} " != *" $gw "* ]]; then
+      len=${gw#*/}
+      net=$(int2ip $(($(ip2int "${gw%/*}") - 1)))
+      check_cidr_free "$net" "$len"
+      ip addr add "$gw" dev "$BRIDGE"
+      log "bridge $BRIDGE: added $gw"
+    fi
+    kept+=("$gw")
+  done
+  if ((${#kept[@]} > 0)); then printf '%s\n' "${kept[@]}"; fi >"$RIG_DIR/bridge-nets.tmp"
+  mv -f "$RIG_DIR/bridge-nets.tmp" "$RIG_DIR/bridge-nets"
+}
+
+# sync_bridge_nets in a subshell: its die (a subnet that overlaps something) becomes a return code.
+sync_bridge_nets_checked() {
+  (sync_bridge_nets)
+}
+
+cmd_rig_create() {
+  valid_prefix "$PUBLIC_PREFIX" || usage_error "bad --public-prefix: $PUBLIC_PREFIX (want A.B.C)"
+  if [[ -n $SERVE_DIR ]]; then
+    [[ -d $SERVE_DIR ]] || usage_error "--serve: no such directory: $SERVE_DIR"
+    SERVE_DIR=$(cd "$SERVE_DIR" && pwd -P)
+  fi
+  need_root_and_tools debootstrap systemd-nspawn ip ssh-keygen flock findmnt mountpoint setsid timeout nsenter
+  [[ $CACHE_DIR == /* && $CACHE_DIR != *[,:[:space:]]* ]] \
+    || die "ETCD_CLUSTER_CACHE must be an absolute path without spaces, commas or colons: $CACHE_DIR"
+  grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || die "overlayfs is not available"
+  local t0=$SECONDS
+  lock_rig
+  if [[ -f $RIG_DIR/rig.env ]] || compgen -G "$RIG_DIR/host-*" >/dev/null; then
+    die "rig $RIG already exists ($RIG_DIR); run '$0 down --rig $RIG' first"
+  fi
+  mkdir -p "$RIG_DIR"
+  trap on_up_exit EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  trap 'exit 129' HUP
+  COUNT=0 PRIVATE_PREFIX="" HTTP_BIND=$PUBLIC_PREFIX.1
+  ensure_rootfs
+  save_rig
+  create_bridge
+  : >"$RIG_DIR/bridge-nets"
+  [[ -n $SERVE_DIR ]] && start_http
+  UP_DONE=1
+  trap - EXIT INT TERM HUP
+  log "rig $RIG created: bridge $BRIDGE with $PUBLIC_PREFIX.1/24 in $((SECONDS - t0)) s"
+  printf '{\n  "rig": %s,\n  "bridge": %s,\n  "publicPrefix": %s,\n  "bridgePublicIp": %s' "$(json_str "$RIG")" \
+    "$(json_str "$BRIDGE")" "$(json_str "$PUBLIC_PREFIX")" "$(json_str "$PUBLIC_PREFIX.1")"
+  [[ -z $SERVE_DIR ]] || printf ',\n  "serveUrl": %s' "$(json_str "http://$HTTP_BIND:$HTTP_PORT")"
+  printf '\n}\n'
+}
+
+cmd_add_host() {
+  need_host_id
+  [[ $HOSTNAME_ARG =~ ^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,61}[a-zA-Z0-9])?$ ]] || usage_error "--hostname must be a host name"
+  [[ -n $KEYS_FILE && -f $KEYS_FILE ]] || usage_error "--authorized-keys FILE is required"
+  [[ -z $USER_DATA_FILE || -f $USER_DATA_FILE ]] || usage_error "--user-data: no such file: $USER_DATA_FILE"
+  [[ -z $PUBLIC_IP ]] || valid_ip "$PUBLIC_IP" || usage_error "bad --public-ip: $PUBLIC_IP"
+  local c
+  for c in "${PRIVATE_IPS[@]}"; do valid_cidr "$c" || usage_error "bad --private-ip: $c (want IP/LEN, LEN 8..30)"; done
+  [[ -n $PUBLIC_IP || ${#PRIVATE_IPS[@]} -gt 0 ]] || usage_error "a host needs --public-ip or --private-ip"
+  need_root_and_tools ip ssh-keygen flock mountpoint
+  lock_rig
+  need_dynamic_rig
+  if [[ -n $PUBLIC_IP ]] && ! nets_overlap "$PUBLIC_IP" 32 "$PUBLIC_PREFIX.0" 24; then
+    die "--public-ip $PUBLIC_IP is outside the rig's public range $PUBLIC_PREFIX.0/24"
+  fi
+  local d root
+  d=$(host_dir "$HOST_ID")
+  [[ ! -e $d ]] || die "rig $RIG already has host $HOST_ID"
+  root=$d/root
+  mkdir -p "$d/upper" "$d/work" "$root"
+  write_host_env "$HOST_ID" "$HOSTNAME_ARG" "$PUBLIC_IP" "${PRIVATE_IPS[@]}"
+  if ! sync_bridge_nets_checked; then
+    rm -rf --one-file-system "$d"
+    sync_bridge_nets || true
+    die "host $HOST_ID: its private subnet cannot go on $BRIDGE"
+  fi
+  mount -t overlay overlay -o "lowerdir=$ROOTFS,upperdir=$d/upper,workdir=$d/work" "$root"
+  printf '%s\n' "$HOSTNAME_ARG" >"$root/etc/hostname"
+  printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' "$HOSTNAME_ARG" >"$root/etc/hosts"
+  od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$root/etc/machine-id"
+  echo >>"$root/etc/machine-id"
+  rm -f "$root"/etc/ssh/ssh_host_*
+  ssh-keygen -q -t ed25519 -N '' -C "root@$HOSTNAME_ARG" -f "$root/etc/ssh/ssh_host_ed25519_key"
+  # As cloud-init does: the server's SSH keys, and only them, for root.
+  install -d -m 700 "$root/root/.ssh"
+  install -m 600 "$KEYS_FILE" "$root/root/.ssh/authorized_keys"
+  mkdir -p "$root/etc/systemd/network"
+  write_host_network "$root" "$PUBLIC_IP" "${PRIVATE_IPS[@]}"
+  if [[ -n $USER_DATA_FILE ]]; then
+    install -d -m 700 "$root/var/lib/cloud" "$root/var/lib/cloud/instance" "$root/var/lib/cloud/instance/scripts"
+    install -m 600 "$USER_DATA_FILE" "$root/var/lib/cloud/instance/user-data.txt"
+    if [[ $(head -c 2 "$USER_DATA_FILE") == '#!' ]]; then
+      install -m 700 "$USER_DATA_FILE" "$root/var/lib/cloud/instance/scripts/part-001"
+      cat >"$root/etc/systemd/system/testhosts-user-data.service" <<'EOF'
+[Unit]
+Description=Run the server's user data script once (as cloud-init would)
+After=network.target
+ConditionPathExists=!/var/lib/cloud/instance/boot-finished
+
+[Service]
+Type=oneshot
+ExecStart=/var/lib/cloud/instance/scripts/part-001
+ExecStartPost=/usr/bin/touch /var/lib/cloud/instance/boot-finished
+
+[Install]
+WantedBy=multi-user.target
+EOF
+      mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
+      ln -sf ../testhosts-user-data.service "$root/etc/systemd/system/multi-user.target.wants/testhosts-user-data.service"
+    fi
+  fi
+  log "host $HOST_ID ($HOSTNAME_ARG) created: public ${PUBLIC_IP:-none}, private ${PRIVATE_IPS[*]:-none}"
+}
+
+# Is the host's sshd up? Reads the SSH banner (no login: the rig's key is not authorized there).
+sshd_answers() { # IP
+  local banner
+  # shellcheck disable=SC2016 # $1 expands in the inner bash
+  banner=$(timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/22" && head -c 8 <&3' _ "$1" 2>/dev/null) || return 1
+  [[ $banner == SSH-2.0- ]]
+}
+
+cmd_start_dynamic() {
+  need_host_id
+  need_root_and_tools systemd-nspawn ip flock mountpoint setsid timeout
+  lock_rig
+  need_dynamic_rig
+  load_host_env
+  local d addr deadline
+  d=$(host_dir "$HOST_ID")
+  if pidfile_alive "$d/nspawn.pid" >/dev/null; then
+    log "host $HOST_ID is already running"
+    return 0
+  fi
+  prepare_mount_only "$HOST_ID"
+  boot_host "$HOST_ID"
+  # The rig lock is not needed to wait, and other hosts may boot meanwhile.
+  exec {LOCK_FD}>&-
+  LOCK_FD=""
+  addr=$HOST_PUBLIC_IP
+  if [[ -z $addr ]]; then
+    addr=${HOST_PRIVATE_IPS%% *}
+    addr=${addr%/*}
+  fi
+  deadline=$((SECONDS + BOOT_TIMEOUT))
+  until sshd_answers "$addr"; do
+    if ! pidfile_alive "$d/nspawn.pid" >/dev/null; then
+      tail -n 30 "$d/console.log" >&2 || true
+      die "host $HOST_ID exited while booting (log: $d/console.log)"
+    fi
+    if ((SECONDS >= deadline)); then
+      tail -n 30 "$d/console.log" >&2 || true
+      die "host $HOST_ID: sshd on $addr did not answer within $BOOT_TIMEOUT s"
+    fi
+    sleep 0.25
+  done
+  log "host $HOST_ID ($HOST_HOSTNAME, $addr) answers SSH"
+}
+
+cmd_stop_dynamic() {
+  need_host_id
+  need_root_and_tools ip flock
+  lock_rig
+  need_dynamic_rig
+  load_host_env
+  stop_hosts "$HOST_ID"
+  if ((HARD_STOP)); then log "host $HOST_ID stopped (power cut)"; else log "host $HOST_ID shut down"; fi
+}
+
+# PID 1 of a running host (the child of its systemd-nspawn), in this machine's pid namespace.
+host_leader() { # K
+  local pid child
+  pid=$(pidfile_alive "$(host_dir "$1")/nspawn.pid") || return 1
+  child=$(cat "/proc/$pid/task/$pid/children" 2>/dev/null) || return 1
+  child=${child%% *}
+  [[ $child =~ ^[0-9]+$ ]] || return 1
+  printf '%s\n' "$child"
+}
+
+cmd_set_host_networks() {
+  need_host_id
+  local c
+  for c in "${PRIVATE_IPS[@]}"; do valid_cidr "$c" || usage_error "bad --private-ip: $c (want IP/LEN, LEN 8..30)"; done
+  need_root_and_tools ip flock mountpoint nsenter
+  lock_rig
+  need_dynamic_rig
+  load_host_env
+  [[ -n $HOST_PUBLIC_IP || ${#PRIVATE_IPS[@]} -gt 0 ]] || die "host $HOST_ID would have no address left"
+  local d old=$HOST_PRIVATE_IPS leader a
+  d=$(host_dir "$HOST_ID")
+  write_host_env "$HOST_ID" "$HOST_HOSTNAME" "$HOST_PUBLIC_IP" "${PRIVATE_IPS[@]}"
+  if ! sync_bridge_nets_checked; then
+    # shellcheck disable=SC2086 # old is a space-separated list
+    write_host_env "$HOST_ID" "$HOST_HOSTNAME" "$HOST_PUBLIC_IP" $old
+    die "host $HOST_ID: the new private subnet cannot go on $BRIDGE"
+  fi
+  prepare_mount_only "$HOST_ID"
+  write_host_network "$d/root" "$HOST_PUBLIC_IP" "${PRIVATE_IPS[@]}"
+  # A running host gets the change at once (as a hot-plugged private interface would), in its own
+  # network namespace; its networkd file says the same for the next boot.
+  if leader=$(host_leader "$HOST_ID"); then
+    for a in $old; do
+      [[ " ${PRIVATE_IPS[*]} " == *" $a "* ]] || nsenter -t "$leader" -n ip addr del "$a" dev host0 2>/dev/null || true
+    done
+    for a in "${PRIVATE_IPS[@]}"; do
+      [[ " $old " == *" $a "* ]] || nsenter -t "$leader" -n ip addr replace "$a" dev host0
+    done
+  fi
+  log "host $HOST_ID: private addresses now ${PRIVATE_IPS[*]:-none}"
+}
+
+cmd_remove_host() {
+  need_host_id
+  need_root_and_tools ip flock findmnt mountpoint
+  lock_rig
+  need_dynamic_rig
+  local d
+  d=$(host_dir "$HOST_ID")
+  if [[ ! -d $d ]]; then
+    log "rig $RIG has no host $HOST_ID; nothing to remove"
+    return 0
+  fi
+  HARD_STOP=1 # a deleted server is gone at once
+  stop_hosts "$HOST_ID"
+  umount_under "$d"
+  if mountpoint -q "$d/root" 2>/dev/null; then die "host $HOST_ID: $d/root is still mounted"; fi
+  rm -rf --one-file-system "$d"
+  sync_bridge_nets
+  log "host $HOST_ID removed"
+}
+
+cmd_running_hosts() {
+  load_rig || die "rig $RIG does not exist"
+  local d
+  for d in "$RIG_DIR"/host-*; do
+    [[ -d $d ]] || continue
+    if pidfile_alive "$d/nspawn.pid" >/dev/null; then printf '%s\n' "${d##*/host-}"; fi
+  done
+  return 0
 }
 
 main() {
@@ -893,7 +1303,7 @@ main() {
   local cmd=$1
   shift
   case $cmd in
-    -h | --help | help) sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help | help) sed -n '2,59p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   esac
   parse_args "$@"
   [[ $BOOT_TIMEOUT =~ ^[1-9][0-9]{0,3}$ ]] || usage_error "TESTHOSTS_BOOT_TIMEOUT must be 1..9999 (seconds)"
@@ -902,8 +1312,13 @@ main() {
     up) cmd_up ;;
     down) cmd_down ;;
     status) cmd_status ;;
-    stop-host) cmd_stop_host ;;
-    start-host) cmd_start_host ;;
+    stop-host) if [[ -n $HOST_ID ]]; then cmd_stop_dynamic; else cmd_stop_host; fi ;;
+    start-host) if [[ -n $HOST_ID ]]; then cmd_start_dynamic; else cmd_start_host; fi ;;
+    rig-create) cmd_rig_create ;;
+    add-host) cmd_add_host ;;
+    set-host-networks) cmd_set_host_networks ;;
+    remove-host) cmd_remove_host ;;
+    running-hosts) cmd_running_hosts ;;
     *) usage_error "unknown command: $cmd" ;;
   esac
 }

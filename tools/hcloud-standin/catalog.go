@@ -1,0 +1,117 @@
+package main
+
+// What Hetzner offers and the stand-in serves read-only: locations, datacenters, server types, images.
+//
+// Image mapping: every image below is a name the API accepts and reports back; whatever the name, the local
+// host boots the one test-host root file system (Debian 12 "bookworm", built by scripts/testhosts.sh).
+// Programs that need "an Ubuntu-like systemd host with apt, curl and sshd" run unchanged; nothing here
+// pretends the kernel or userland is Ubuntu's.
+
+import (
+	"time"
+
+	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
+)
+
+var locations = []schema.Location{
+	{ID: 1, Name: "fsn1", Description: "Falkenstein DC Park 1", Country: "DE", City: "Falkenstein", Latitude: 50.47612, Longitude: 12.370071, NetworkZone: "eu-central"},
+	{ID: 2, Name: "nbg1", Description: "Nuremberg DC Park 1", Country: "DE", City: "Nuremberg", Latitude: 49.452102, Longitude: 11.076665, NetworkZone: "eu-central"},
+	{ID: 3, Name: "hel1", Description: "Helsinki DC Park 1", Country: "FI", City: "Helsinki", Latitude: 60.169855, Longitude: 24.938379, NetworkZone: "eu-central"},
+	{ID: 4, Name: "ash", Description: "Ashburn, VA", Country: "US", City: "Ashburn, VA", Latitude: 39.045821, Longitude: -77.487073, NetworkZone: "us-east"},
+	{ID: 5, Name: "hil", Description: "Hillsboro, OR", Country: "US", City: "Hillsboro, OR", Latitude: 45.54222, Longitude: -122.951924, NetworkZone: "us-west"},
+	{ID: 6, Name: "sin", Description: "Singapore", Country: "SG", City: "Singapore", Latitude: 1.283333, Longitude: 103.833333, NetworkZone: "ap-southeast"},
+}
+
+var networkZones = map[string]bool{"eu-central": true, "us-east": true, "us-west": true, "ap-southeast": true}
+
+var datacenterNames = map[string]struct {
+	id   int64
+	name string
+}{
+	"fsn1": {4, "fsn1-dc14"}, "nbg1": {2, "nbg1-dc3"}, "hel1": {3, "hel1-dc2"},
+	"ash": {5, "ash-dc1"}, "hil": {6, "hil-dc1"}, "sin": {7, "sin-dc1"},
+}
+
+func datacenters() []schema.Datacenter {
+	var out []schema.Datacenter
+	ids := make([]int64, 0, len(serverTypes))
+	for _, t := range serverTypes {
+		ids = append(ids, t.ID)
+	}
+	for _, l := range locations {
+		dc := datacenterNames[l.Name]
+		out = append(out, schema.Datacenter{
+			ID: dc.id, Name: dc.name, Description: l.City + " " + dc.name[len(l.Name)+1:], Location: l,
+			ServerTypes: &schema.DatacenterServerTypes{Supported: ids, Available: ids, AvailableForMigration: ids},
+		})
+	}
+	return out
+}
+
+func serverType(id int64, name, desc string, cores int, mem float32, disk int, cpu string) schema.ServerType {
+	t := schema.ServerType{ID: id, Name: name, Description: desc, Category: "shared_vcpu", Cores: cores, Memory: mem, Disk: disk,
+		StorageType: "local", CPUType: "shared", Architecture: "x86", IncludedTraffic: 21990232555520,
+		Prices: []schema.PricingServerTypePrice{}}
+	_ = cpu
+	for _, l := range locations {
+		t.Locations = append(t.Locations, schema.ServerTypeLocation{ID: l.ID, Name: l.Name, Recommended: true, Available: true})
+	}
+	return t
+}
+
+var serverTypes = []schema.ServerType{
+	serverType(22, "cpx11", "CPX 11", 2, 2, 40, "amd"),
+	serverType(23, "cpx21", "CPX 21", 3, 4, 80, "amd"),
+	serverType(24, "cpx31", "CPX 31", 4, 8, 160, "amd"),
+	serverType(104, "cx22", "CX22", 2, 4, 40, "intel"),
+	serverType(105, "cx32", "CX32", 4, 8, 80, "intel"),
+}
+
+func image(id int64, name, desc, flavor, version string) schema.Image {
+	created := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	return schema.Image{ID: id, Status: "available", Type: "system", Name: &name, Description: desc, DiskSize: 5,
+		Created: &created, OSFlavor: flavor, OSVersion: &version, Architecture: "x86", RapidDeploy: true,
+		Labels: map[string]string{}}
+}
+
+var images = []schema.Image{
+	image(67794396, "ubuntu-22.04", "Ubuntu 22.04", "ubuntu", "22.04"),
+	image(161547269, "ubuntu-24.04", "Ubuntu 24.04", "ubuntu", "24.04"),
+	image(114690387, "debian-12", "Debian 12", "debian", "12"),
+}
+
+func findLocation(name string) (schema.Location, bool) {
+	for _, l := range locations {
+		if l.Name == name {
+			return l, true
+		}
+	}
+	return schema.Location{}, false
+}
+
+func findServerType(v schema.IDOrName) (schema.ServerType, bool) {
+	for _, t := range serverTypes {
+		if (v.ID != 0 && t.ID == v.ID) || (v.Name != "" && t.Name == v.Name) {
+			return t, true
+		}
+	}
+	return schema.ServerType{}, false
+}
+
+func findImage(v schema.IDOrName) (schema.Image, bool) {
+	for _, i := range images {
+		if (v.ID != 0 && i.ID == v.ID) || (v.Name != "" && *i.Name == v.Name) {
+			return i, true
+		}
+	}
+	return schema.Image{}, false
+}
+
+func datacenterOf(location string) schema.Datacenter {
+	for _, dc := range datacenters() {
+		if dc.Location.Name == location {
+			return dc
+		}
+	}
+	return schema.Datacenter{}
+}
