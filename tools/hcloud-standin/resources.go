@@ -344,7 +344,7 @@ func (a *API) createSSHKey(r *http.Request) (int, any, *apiError) {
 			return 0, nil, errUniqueness("public_key")
 		}
 	}
-	k := &schema.SSHKey{ID: s.nextID("ssh_keys"), Name: req.Name, Fingerprint: fp, PublicKey: strings.TrimSpace(req.PublicKey),
+	k := &schema.SSHKey{ID: s.nextID("ssh_keys"), Name: req.Name, Fingerprint: fp, PublicKey: req.PublicKey,
 		Labels: labels, Created: s.now()}
 	s.d.SSHKeys[k.ID] = k
 	s.save()
