@@ -110,6 +110,53 @@ export interface PkiArgs {
 
 export type CaSlot = "a" | "b";
 
+/**
+ * Where scheduled snapshots are uploaded: any S3-compatible store (AWS S3, MinIO, Ceph RGW, Hetzner Object
+ * Storage, …), path-style URLs `<endpoint>/<bucket>/<prefix><file>`, signed with AWS Signature V4 by the
+ * hosts' own curl (>= 7.75). The bucket must exist; expire old objects with a lifecycle rule. Every value
+ * reaches the hosts only over SSH stdin, into a 0600 file owned by `etcd`; keep the keys as Pulumi secrets.
+ */
+export interface BackupS3Args {
+    /** Base URL, e.g. "https://s3.eu-central-1.amazonaws.com" or "http://10.0.0.5:9000". */
+    endpoint: string;
+    /** Bucket name (S3 rules: 3-63 characters of lowercase letters, digits, '.', '-'). */
+    bucket: string;
+    /** Signing region. @default "us-east-1" */
+    region?: string;
+    /** Key prefix of the uploaded objects. @default "<component name>/" */
+    prefix?: string;
+    /** Access key id. Secret. */
+    accessKeyId: pulumi.Input<string>;
+    /** Secret access key. Secret. */
+    secretAccessKey: pulumi.Input<string>;
+}
+
+/**
+ * Scheduled snapshots. Every member gets the timer; the run on the member that is the raft leader at that
+ * moment takes the snapshot (one per tick for the cluster), the others log that they skipped.
+ */
+export interface BackupArgs {
+    /** systemd `OnCalendar=` of etcd-backup.timer; "" installs no timer (start etcd-backup.service by hand). @default "hourly" */
+    schedule?: string;
+    /** Scheduled snapshots kept per host in `snapshotDir` (pre-upgrade snapshots are never pruned). @default 24 */
+    keep?: number;
+    /** Upload every scheduled snapshot to S3-compatible storage. @default none (local snapshots only) */
+    s3?: BackupS3Args;
+}
+
+/** Defragmentation and the backend quota check, as systemd units on every member. */
+export interface MaintenanceArgs {
+    /**
+     * systemd `OnCalendar=` of etcd-defrag-scheduled.timer: the leader then defragments every member, one at a
+     * time. "" installs no timer (etcd-defrag.service still walks the cluster on demand). @default "weekly"
+     */
+    defragSchedule?: string;
+    /** systemd `OnCalendar=` of etcd-alarm-check.timer. @default "*:0/5" (every five minutes) */
+    alarmCheckSchedule?: string;
+    /** The alarm check fails once the backend reaches this share of `tuning.quotaBackendBytes`, in percent. @default 80 */
+    quotaWarnPercent?: number;
+}
+
 export interface EtcdClusterArgs {
     /** Number of members: odd, so that a majority survives the loss of (n-1)/2 members; 1 to 9. @default 3 */
     memberCount?: number;
@@ -135,6 +182,10 @@ export interface EtcdClusterArgs {
     metricsOnPrivateNetwork?: boolean;
     /** Seconds a rolling restart waits for a member to become healthy before failing the deployment. @default 120 */
     healthTimeoutSeconds?: number;
+    /** Scheduled snapshots, kept locally and optionally uploaded. @default see BackupArgs */
+    backup?: BackupArgs;
+    /** Defragmentation and the quota alarm check. @default see MaintenanceArgs */
+    maintenance?: MaintenanceArgs;
 }
 
 export const OFFICIAL_RELEASE_BASE_URL = "https://github.com/etcd-io/etcd/releases/download";
@@ -189,6 +240,16 @@ export const defaults = {
     snapshotDir: "/var/backups/etcd",
     metricsOnPrivateNetwork: false,
     healthTimeoutSeconds: 120,
+    backup: {
+        schedule: "hourly",
+        keep: 24,
+        s3: { region: "us-east-1" },
+    },
+    maintenance: {
+        defragSchedule: "weekly",
+        alarmCheckSchedule: "*:0/5",
+        quotaWarnPercent: 80,
+    },
     ports: { client: 2379, peer: 2380, metrics: 2381 },
 };
 
@@ -217,6 +278,20 @@ export interface ResolvedRelease {
     url: string;
 }
 
+export interface ResolvedBackupS3 {
+    endpoint: string;
+    bucket: string;
+    region: string;
+    prefix: string;
+    accessKeyId: pulumi.Input<string>;
+    secretAccessKey: pulumi.Input<string>;
+}
+export interface ResolvedBackup {
+    schedule: string;
+    keep: number;
+    s3?: ResolvedBackupS3;
+}
+
 /** The arguments with every default applied and every rule checked. */
 export interface ClusterSpec {
     clusterName: string;
@@ -230,6 +305,8 @@ export interface ClusterSpec {
     snapshotDir: string;
     metricsOnPrivateNetwork: boolean;
     healthTimeoutSeconds: number;
+    backup: ResolvedBackup;
+    maintenance: Required<MaintenanceArgs>;
     ports: typeof defaults.ports;
 }
 
@@ -375,8 +452,53 @@ export function resolveArgs(name: string, args: EtcdClusterArgs): ClusterSpec {
         snapshotDir,
         metricsOnPrivateNetwork: args.metricsOnPrivateNetwork ?? defaults.metricsOnPrivateNetwork,
         healthTimeoutSeconds,
+        backup: resolveBackup(name, args.backup ?? {}),
+        maintenance: resolveMaintenance(args.maintenance ?? {}),
         ports: defaults.ports,
     };
+}
+
+/** systemd calendar expressions: letters, digits and `*:/.,~+-` and spaces; the host checks them with systemd-analyze. */
+const ON_CALENDAR = /^[A-Za-z0-9*:/.,~+ -]{1,100}$/;
+const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** Characters that need no percent-encoding in a SigV4 canonical URI. */
+const S3_PREFIX = /^[A-Za-z0-9._~\/-]*$/;
+
+function onCalendar(name: string, value: string, allowEmpty: boolean): string {
+    if ((value === "" && allowEmpty) || (ON_CALENDAR.test(value) && value.trim() === value)) return value;
+    fail(`${name} "${value}" is not a systemd OnCalendar expression like "hourly", "daily" or "*-*-* 02:30:00"${allowEmpty ? ' (or "" for no timer)' : ""}.`);
+}
+
+export function resolveBackup(clusterName: string, args: BackupArgs): ResolvedBackup {
+    const schedule = onCalendar("backup.schedule", args.schedule ?? defaults.backup.schedule, true);
+    const keep = positiveInteger("backup.keep", args.keep ?? defaults.backup.keep, 10_000);
+    if (!args.s3) return { schedule, keep };
+    const s3 = args.s3;
+    const endpoint = (s3.endpoint ?? "").replace(/\/+$/, "");
+    if (!/^https?:\/\/[A-Za-z0-9.:[\]-]+(:\d+)?$/.test(endpoint)) {
+        fail(`backup.s3.endpoint "${s3.endpoint}" must be an http(s) URL of a host (and port), without a path, e.g. "https://s3.eu-central-1.amazonaws.com".`);
+    }
+    if (!S3_BUCKET.test(s3.bucket ?? "") || s3.bucket.includes("..")) {
+        fail(`backup.s3.bucket "${s3.bucket}" is not an S3 bucket name (3-63 lowercase letters, digits, '.', '-').`);
+    }
+    const region = s3.region ?? defaults.backup.s3.region;
+    if (!/^[a-z0-9-]{1,32}$/.test(region)) fail(`backup.s3.region "${region}" is not a region name like "us-east-1" or "eu-central-1".`);
+    const prefix = s3.prefix ?? `${clusterName}/`;
+    if (!S3_PREFIX.test(prefix) || prefix.startsWith("/") || prefix.split("/").includes("..") || prefix.length > 200) {
+        fail(`backup.s3.prefix "${prefix}" must be letters, digits, '.', '_', '~', '-' and '/' (not leading), e.g. "etcd/prod/".`);
+    }
+    if (s3.accessKeyId === undefined || s3.secretAccessKey === undefined) {
+        fail("backup.s3 needs accessKeyId and secretAccessKey (as Pulumi secrets).");
+    }
+    return { schedule, keep, s3: { endpoint, bucket: s3.bucket, region, prefix, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } };
+}
+
+export function resolveMaintenance(args: MaintenanceArgs): Required<MaintenanceArgs> {
+    const m = { ...defaults.maintenance, ...args };
+    onCalendar("maintenance.defragSchedule", m.defragSchedule, true);
+    onCalendar("maintenance.alarmCheckSchedule", m.alarmCheckSchedule, false);
+    positiveInteger("maintenance.quotaWarnPercent", m.quotaWarnPercent, 100);
+    return m;
 }
 
 export function resolveRelease(args: EtcdReleaseArgs): ResolvedRelease {

@@ -9,11 +9,21 @@ import { MemberResources } from "./member";
 import { Pki } from "./pki";
 import { checkScript } from "./render/check-script";
 import { preflightScript } from "./render/preflight-script";
-import { clientUrl } from "./render/flags";
+import { clientUrl, peerUrl } from "./render/flags";
+import { pruneScript } from "./render/membership";
 
 export function createCheck(name: string, spec: ClusterSpec, hosts: EtcdHost[], members: MemberResources[], pki: Pki,
     parent: pulumi.Resource): command.remote.Command {
     const clientUrls = pulumi.all(hosts.map((h) => h.privateIp)).apply((ips) => ips.map((ip) => clientUrl(ip, spec.ports.client)));
+    // Scale down: members no longer wanted leave first, one at a time, so the check sees the wanted ones only.
+    const prune = new command.remote.Command(`${name}-membership`, {
+        connection: hosts[0].connection,
+        create: pulumi.all(hosts.map((h) => h.privateIp)).apply((ips) => pruneScript({
+            version: spec.release.version,
+            wantedPeerUrls: ips.map((ip) => peerUrl(ip, spec.ports.peer)),
+            clientUrls: ips.map((ip) => clientUrl(ip, spec.ports.client)),
+        })),
+    }, { parent, dependsOn: members.map((m) => m.configure) });
     // A digest of what the members run and the public certificates they got (keys change with their certs),
     // so the trigger is neither secret nor a wall of text in a preview.
     const fingerprint = pulumi.all([
@@ -30,7 +40,7 @@ export function createCheck(name: string, spec: ClusterSpec, hosts: EtcdHost[], 
             timeoutSeconds: spec.healthTimeoutSeconds,
         })),
         triggers: [fingerprint],
-    }, { parent, dependsOn: members.map((m) => m.configure) });
+    }, { parent, dependsOn: [prune] });
 }
 
 /** The version preflight: runs on the first member before anything is installed or restarted. */

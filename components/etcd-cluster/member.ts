@@ -7,7 +7,8 @@ import { ClusterSpec } from "./args";
 import { EtcdHost } from "./hosts/types";
 import { Pki } from "./pki";
 import { configureScript, renderBundle } from "./render/configure-script";
-import { clientUrl, etcdFlags, MemberAddress } from "./render/flags";
+import { clientUrl, etcdFlags, initialCluster, MemberAddress, peerUrl } from "./render/flags";
+import { stopScript } from "./render/membership";
 import { installScript, uninstallScript } from "./render/install-script";
 import { releaseDir } from "./render/layout";
 import { systemdUnit } from "./render/systemd-unit";
@@ -45,8 +46,6 @@ export function createMember(input: MemberInput): MemberResources {
     const script = pulumi.all([input.addresses, input.clusterToken]).apply(([members, token]) => {
         const flags = etcdFlags({
             member: members[index],
-            members,
-            clusterToken: token,
             dataDir: spec.dataDir,
             tuning: spec.tuning,
             ports: spec.ports,
@@ -60,9 +59,13 @@ export function createMember(input: MemberInput): MemberResources {
             unit: systemdUnit(`${releaseDir(spec.release.version)}/etcd`, flags),
             localClientUrl: clientUrl("127.0.0.1", spec.ports.client),
             peerClientUrls: members.filter((_, i) => i !== index).map((m) => clientUrl(m.privateIp, spec.ports.client)),
+            selfPeerUrl: peerUrl(members[index].privateIp, spec.ports.peer),
+            initialCluster: initialCluster(members, spec.ports.peer),
+            clusterToken: token,
             healthTimeoutSeconds: spec.healthTimeoutSeconds,
         });
     });
+
     const memberPki = input.pki.members[index];
     const bundle = pulumi.secret(pulumi.all([
         input.pki.caCertPem, memberPki.server.certPem, memberPki.server.keyPem, memberPki.peer.certPem, memberPki.peer.keyPem,
@@ -74,6 +77,12 @@ export function createMember(input: MemberInput): MemberResources {
         connection: host.connection,
         create: script,
         stdin: bundle,
-    }, { parent, dependsOn: [install, ...(input.previous ? [input.previous] : [])] });
+        delete: stopScript(host.name),
+    }, {
+        parent,
+        dependsOn: [install, ...(input.previous ? [input.previous] : [])],
+        // Should an input ever force a replacement: stop, then start, never the other way round.
+        deleteBeforeReplace: true,
+    });
     return { install, configure };
 }

@@ -143,6 +143,17 @@ describe("examples/kube-apiserver reads an etcd stack through a StackReference",
         expect(mustRun("openssl", ["pkey", "-pubout", "-in", key]).stdout).toBe(certPub);
     });
 
+    it("keeps the key a secret even when the etcd stack leaks it, and warns", () => {
+        initStack(producerDir(), "leaky", { "etcd-cluster:addresses": ADDRESSES, "etcd-cluster:leakKey": true });
+        pulumi(producerDir(), "leaky", ["up", "--yes", "--skip-preview"]);
+        expect(outputs(producerDir(), "leaky", false).kubeApiserverClientKey).toMatch(/PRIVATE KEY/); // the leak is real
+        initStack(consumerDir(), "k8s-leaky", { "etcd-kube-apiserver:etcdStack": "organization/etcd-cluster/leaky" });
+        const r = pulumi(consumerDir(), "k8s-leaky", ["up", "--yes", "--skip-preview"]);
+        expect(r.stdout + r.stderr).toContain("kubeApiserverClientKey is not a secret in organization/etcd-cluster/leaky");
+        expect(outputs(consumerDir(), "k8s-leaky", false).etcdFiles.key.content).toBe("[secret]");
+        expect(pulumi(consumerDir(), "k8s-leaky", ["stack", "export"]).stdout).not.toContain("PRIVATE KEY");
+    }, 300_000);
+
     it("refuses a relative pkiDir before anything changes", () => {
         pulumi(consumerDir(), "k8s", ["config", "set", "pkiDir", "etc/kubernetes/pki"]);
         const r = pulumi(consumerDir(), "k8s", ["preview"], { allowFailure: true });

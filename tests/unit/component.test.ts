@@ -83,7 +83,7 @@ describe.each([1, 3, 5])("an hcloud cluster of %i", (n) => {
         expect(count("tls:index/selfSignedCert:SelfSignedCert")).toBe(1);
         expect(count("tls:index/locallySignedCert:LocallySignedCert")).toBe(2 * n + 2);
         expect(count("tls:index/privateKey:PrivateKey")).toBe(1 + 2 * n + 2 + 1); // CA, members, clients, SSH
-        expect(count("command:remote:Command")).toBe(2 * n + 2); // install + configure per member, preflight, check
+        expect(count("command:remote:Command")).toBe(2 * n + 3); // install + configure per member, preflight, membership, check
         expect(count("random:index/randomId:RandomId")).toBe(1);
     });
 });
@@ -152,7 +152,8 @@ describe("an hcloud cluster of 3", () => {
         expect(await dependencyNames("etcd-etcd-1-configure")).toEqual(["etcd-etcd-1-install"]);
         expect(await dependencyNames("etcd-etcd-2-configure")).toEqual(["etcd-etcd-2-install", "etcd-etcd-1-configure"]);
         expect(await dependencyNames("etcd-etcd-3-configure")).toEqual(["etcd-etcd-3-install", "etcd-etcd-2-configure"]);
-        expect(await dependencyNames("etcd-cluster-check")).toEqual(["etcd-etcd-1-configure", "etcd-etcd-2-configure", "etcd-etcd-3-configure"]);
+        expect(await dependencyNames("etcd-membership")).toEqual(["etcd-etcd-1-configure", "etcd-etcd-2-configure", "etcd-etcd-3-configure"]);
+        expect(await dependencyNames("etcd-cluster-check")).toEqual(["etcd-membership"]);
         expect(await dependencyNames("etcd-etcd-1")).toEqual(["etcd-subnet"]);
     });
 

@@ -1,6 +1,7 @@
 import { configureScript, renderBundle } from "../../components/etcd-cluster/render/configure-script";
 import { checkScript } from "../../components/etcd-cluster/render/check-script";
-import { etcdFlags, FlagsInput } from "../../components/etcd-cluster/render/flags";
+import { etcdFlags, FlagsInput, initialCluster } from "../../components/etcd-cluster/render/flags";
+import { pruneScript, stopScript } from "../../components/etcd-cluster/render/membership";
 import { installScript, uninstallScript } from "../../components/etcd-cluster/render/install-script";
 import { PKI_FILES } from "../../components/etcd-cluster/render/layout";
 import { systemdUnit } from "../../components/etcd-cluster/render/systemd-unit";
@@ -14,19 +15,17 @@ const members = [
     { name: "etcd-3", privateIp: "10.1.1.13", publicIp: "203.0.113.3" },
 ];
 const flagsInput: FlagsInput = {
-    member: members[1], members, clusterToken: "etcd-0123456789abcdef", dataDir: spec.dataDir,
-    tuning: spec.tuning, ports: spec.ports, metricsOnPrivateNetwork: false,
+    member: members[1], dataDir: spec.dataDir, tuning: spec.tuning, ports: spec.ports, metricsOnPrivateNetwork: false,
 };
 const flagMap = (flags: string[]) => Object.fromEntries(flags.map((f) => f.replace(/^--/, "").split(/=(.*)/s).slice(0, 2)));
 
 describe("etcd flags", () => {
     // given the second of three members, when rendered, then:
     const flags = flagMap(etcdFlags(flagsInput));
-    it("name the member and list every initial member by private peer URL", () => {
+    it("name the member and leave the initial cluster out, so that scaling restarts nobody", () => {
         expect(flags["name"]).toBe("etcd-2");
-        expect(flags["initial-cluster"]).toBe("etcd-1=https://10.1.1.11:2380,etcd-2=https://10.1.1.12:2380,etcd-3=https://10.1.1.13:2380");
-        expect(flags["initial-cluster-token"]).toBe("etcd-0123456789abcdef");
-        expect(flags["initial-cluster-state"]).toBe("new");
+        expect(Object.keys(flags).filter((k) => k.startsWith("initial-cluster"))).toEqual([]);
+        expect(initialCluster(members, 2380)).toBe("etcd-1=https://10.1.1.11:2380,etcd-2=https://10.1.1.12:2380,etcd-3=https://10.1.1.13:2380");
     });
     it("keep peers on the private network and serve clients on private, public and loopback", () => {
         expect(flags["listen-peer-urls"]).toBe("https://10.1.1.12:2380");
@@ -81,10 +80,13 @@ describe("host scripts", () => {
     const configure = configureScript({
         memberName: "etcd-2", version: "3.6.14", dataDir: "/var/lib/etcd", snapshotDir: "/var/backups/etcd", unit: systemdUnit("/usr/local/lib/etcd/v3.6.14/etcd", etcdFlags(flagsInput)),
         localClientUrl: "https://127.0.0.1:2379", peerClientUrls: ["https://10.1.1.11:2379", "https://10.1.1.13:2379"], healthTimeoutSeconds: 120,
+        selfPeerUrl: "https://10.1.1.12:2380", initialCluster: initialCluster(members, 2380), clusterToken: "etcd-0123456789abcdef",
     });
+    const prune = pruneScript({ version: "3.6.14", wantedPeerUrls: members.map((m) => `https://${m.privateIp}:2380`), clientUrls: members.map((m) => `https://${m.privateIp}:2379`) });
+    const stop = stopScript("etcd-2");
     const check = checkScript({ version: "3.6.14", memberNames: members.map((m) => m.name), clientUrls: members.map((m) => `https://${m.privateIp}:2379`), timeoutSeconds: 120 });
 
-    it.each([["install", install], ["uninstall", uninstall], ["configure", configure], ["check", check]])("%s passes shellcheck and is strict", (_, script) => {
+    it.each([["install", install], ["uninstall", uninstall], ["configure", configure], ["check", check], ["prune", prune], ["stop", stop]])("%s passes shellcheck and is strict", (_, script) => {
         expect(script.startsWith("#!/usr/bin/env bash\nset -euo pipefail\n")).toBe(true);
         expect(shellcheck(script)).toBe("");
     });
@@ -112,6 +114,21 @@ describe("host scripts", () => {
         expect(configure).toContain("pre-upgrade-v$running_version-to-v3.6.14");
         expect(configure).toContain("', unstarted, '");
     });
+    it("configure joins a running cluster as a learner and promotes it, or starts a new one with the rendered initial cluster", () => {
+        expect(configure).toContain("member add \"$member\" --peer-urls=\"$self_peer\" --learner");
+        expect(configure).toContain("member promote \"$join_id\"");
+        expect(configure).toContain("rendered_initial='etcd-1=https://10.1.1.11:2380,etcd-2=https://10.1.1.12:2380,etcd-3=https://10.1.1.13:2380'");
+        expect(configure).toContain("ETCD_INITIAL_CLUSTER_TOKEN=%s");
+        expect(configure).toContain("'etcd-0123456789abcdef' > \"$stage/bootstrap.env\"");
+    });
+    it("prune removes unwanted members one at a time, moving leadership first", () => {
+        expect(prune).toContain("wanted=('https://10.1.1.11:2380' 'https://10.1.1.12:2380' 'https://10.1.1.13:2380')");
+        expect(prune).toContain("move-leader");
+        expect(prune).toContain("member remove");
+    });
+    it("the unit reads the bootstrap environment, which only matters on a member's first start", () => {
+        expect(systemdUnit("/bin/etcd", ["--name=x"])).toContain("EnvironmentFile=-/etc/etcd/bootstrap.env");
+    });
     it("check demands every member started and healthy and a round trip through each", () => {
         expect(check).toContain("names=('etcd-1' 'etcd-2' 'etcd-3')");
         expect(check).toContain("-eq 3 ]");
@@ -121,7 +138,7 @@ describe("host scripts", () => {
         expect(check).toContain("del \"$key\"");
     });
     it("no script pipes into grep -q, which fails at random under pipefail when grep exits early", () => {
-        for (const s of [install, uninstall, configure, check]) expect(s).not.toMatch(/\|\s*grep\s+-\w*q/);
+        for (const s of [install, uninstall, configure, check, prune, stop]) expect(s).not.toMatch(/\|\s*grep\s+-\w*q/);
     });
     it("no script carries key material", () => {
         for (const s of [install, configure, check]) expect(s).not.toContain("PRIVATE KEY");

@@ -1,7 +1,8 @@
 // Configures and (re)starts etcd on one member, behind a health gate. The certificate bundle arrives on
 // stdin (never on the command line, never in a log). Members run this one after another, so a rolling
 // change never takes two members down at once.
-import { PKI_DIR, PKI_FILES, PkiFileKey, releaseDir, RELEASES_DIR, SERVICE_USER, UNIT_PATH } from "./layout";
+import { BOOTSTRAP_ENV_PATH, PKI_DIR, PKI_FILES, PkiFileKey, releaseDir, RELEASES_DIR, SERVICE_USER, UNIT_PATH } from "./layout";
+import { joinDecision, MEMBER_LIST_FUNCTIONS } from "./membership";
 import { etcdctlFunction, SCRIPT_HEADER, shellArray, shellQuote, waitUntil } from "./shell";
 
 export interface ConfigureInput {
@@ -15,6 +16,11 @@ export interface ConfigureInput {
     localClientUrl: string;
     /** Client URLs of the other members, for the gate before a restart. */
     peerClientUrls: string[];
+    /** This member's peer URL, by which the running cluster knows it. */
+    selfPeerUrl: string;
+    /** The rendered initial cluster, used when this member starts a new cluster. */
+    initialCluster: string;
+    clusterToken: string;
     healthTimeoutSeconds: number;
 }
 
@@ -62,20 +68,39 @@ done
 cat > "$stage/etcd.service" <<'${unitMarker}'
 ${input.unit}${unitMarker}
 
-# 2. Nothing to do when files are current and etcd runs.
+${MEMBER_LIST_FUNCTIONS}
+# 2. Nothing to do when files are current and etcd runs, unless an earlier run left this member a learner.
+restart=1
+join_id=""
+learner=0
 changed=0
 for f in "\${files[@]}"; do cmp -s "$stage/$f" "${PKI_DIR}/$f" || changed=1; done
 cmp -s "$stage/etcd.service" ${UNIT_PATH} || changed=1
 if [ "$changed" = 0 ] && systemctl is-active --quiet etcd.service; then
-  echo "etcd on $member: configuration unchanged and running"
-  exit 0
+  if list=$(etcdctl_mtls --endpoints="$(IFS=,; echo "\${peers[*]}")" member list 2>/dev/null) \
+     && line=$(member_line "$list" ${shellQuote(input.selfPeerUrl)}) && [[ $line == *", true" ]]; then
+    echo "etcd on $member: configuration unchanged; finishing an interrupted join (still a learner)"
+    join_id=\${line%%,*}
+    learner=1
+    restart=0
+  else
+    echo "etcd on $member: configuration unchanged and running"
+    exit 0
+  fi
 fi
 
-# 3. Health gate: a running member of an established cluster is restarted only while every other member
-#    is healthy, so a change never takes a second member down.
 established=0
 if [ -d ${shellQuote(input.dataDir)}/member ]; then established=1; fi
-if [ "$established" = 1 ] && systemctl is-active --quiet etcd.service && [ "\${#peers[@]}" -gt 0 ]; then
+
+# 3. A member without data decides how it first starts: as part of a new cluster, or joining the running
+#    one as a learner. Otherwise, health gate: a running member of an established cluster is restarted only
+#    while every other member is healthy, so a change never takes a second member down.
+if [ "$restart" = 1 ] && [ "$established" = 0 ]; then
+${joinDecision({ memberName: input.memberName, selfPeerUrl: input.selfPeerUrl, initialCluster: input.initialCluster,
+        clusterToken: input.clusterToken, peerClientUrlsVar: "peers" }).replace(/^/gm, "  ").trimEnd()}
+  install -m 0644 -o root -g root "$stage/bootstrap.env" ${BOOTSTRAP_ENV_PATH}
+fi
+if [ "$restart" = 1 ] && [ "$established" = 1 ] && systemctl is-active --quiet etcd.service && [ "\${#peers[@]}" -gt 0 ]; then
   if ! report=$(etcdctl_mtls --endpoints="$(IFS=,; echo "\${peers[*]}")" endpoint health 2>&1); then
     echo "refusing to restart etcd on $member: not every other member is healthy, and restarting now could lose quorum." >&2
     echo "$report" | grep -v ' is healthy' >&2 || true
@@ -86,7 +111,7 @@ fi
 
 # 4. Before this member changes etcd version, save a snapshot of the data (verified), to go back to.
 running_version=$(sed -n -E 's|^ExecStart=${RELEASES_DIR}/v([0-9.]+)/etcd.*|\\1|p' ${UNIT_PATH} 2>/dev/null || true)
-if [ "$established" = 1 ] && [ -n "$running_version" ] && [ "$running_version" != ${shellQuote(input.version)} ] \
+if [ "$restart" = 1 ] && [ "$established" = 1 ] && [ -n "$running_version" ] && [ "$running_version" != ${shellQuote(input.version)} ] \
    && systemctl is-active --quiet etcd.service; then
   install -d -m 0700 -o ${SERVICE_USER} -g ${SERVICE_USER} ${shellQuote(input.snapshotDir)}
   snapshot=${shellQuote(input.snapshotDir)}/pre-upgrade-v$running_version-to-v${input.version}-$(date +%Y%m%dT%H%M%S).db
@@ -97,22 +122,31 @@ if [ "$established" = 1 ] && [ -n "$running_version" ] && [ "$running_version" !
 fi
 
 # 5. Put the files in place (keys 0600, owned by ${SERVICE_USER}) and restart.
-for i in "\${!files[@]}"; do
-  install -m "\${modes[$i]}" -o ${SERVICE_USER} -g ${SERVICE_USER} "$stage/\${files[$i]}" "${PKI_DIR}/\${files[$i]}"
-done
-install -m 0644 -o root -g root "$stage/etcd.service" ${UNIT_PATH}
-for b in etcd etcdctl etcdutl; do ln -sfn "$bin/$b" "/usr/local/bin/$b"; done
-systemctl daemon-reload
-systemctl enable --quiet etcd.service
-# --no-block: a first member cannot finish starting until enough peers are up, so starting blocks on them.
-systemctl restart --no-block etcd.service
+if [ "$restart" = 1 ]; then
+  for i in "\${!files[@]}"; do
+    install -m "\${modes[$i]}" -o ${SERVICE_USER} -g ${SERVICE_USER} "$stage/\${files[$i]}" "${PKI_DIR}/\${files[$i]}"
+  done
+  install -m 0644 -o root -g root "$stage/etcd.service" ${UNIT_PATH}
+  for b in etcd etcdctl etcdutl; do ln -sfn "$bin/$b" "/usr/local/bin/$b"; done
+  systemctl daemon-reload
+  systemctl enable --quiet etcd.service
+  # --no-block: a first member cannot finish starting until enough peers are up, so starting blocks on them.
+  systemctl restart --no-block etcd.service
+fi
 
-if [ "$established" = 0 ]; then
+if [ "$established" = 0 ] && [ -z "$join_id" ]; then
   echo "etcd on $member: started; it joins when a majority of the initial members are up"
   exit 0
 fi
 
-# 6. Health gate after: this member serves again, every member is healthy (so there is a leader and a
+# 6. A learner is promoted once it has caught up with the leader (etcd refuses earlier, so retry).
+if [ "$learner" = 1 ]; then
+${waitUntil(`etcdctl_mtls --endpoints="$(IFS=,; echo "\${peers[*]}")" member promote "$join_id" >/dev/null 2>&1`, input.healthTimeoutSeconds,
+        `etcd on ${input.memberName} joined as a learner but was not promoted within ${input.healthTimeoutSeconds}s (not caught up, or not started); the next pulumi up resumes from here.`).replace(/^/gm, "  ").trimEnd()}
+  echo "etcd on $member: promoted from learner to voting member"
+fi
+
+# 7. Health gate after: this member serves again, every member is healthy (so there is a leader and a
 #    quorum commits) and every member is started; only then may the next member restart.
 member_ready() {
   etcdctl_mtls --endpoints="$(IFS=,; echo "${input.localClientUrl},\${peers[*]}")" endpoint health >/dev/null 2>&1 || return 1
@@ -120,6 +154,6 @@ member_ready() {
   ! grep -q ', unstarted, ' <<<"$list"
 }
 ${waitUntil("member_ready", input.healthTimeoutSeconds,
-        `etcd on ${input.memberName} or the cluster was not healthy within ${input.healthTimeoutSeconds}s after the restart; see journalctl -u etcd on that host. The roll stops here; the members after it were not touched.`)}echo "etcd on $member: restarted and healthy; all members healthy"
+        `etcd on ${input.memberName} or the cluster was not healthy within ${input.healthTimeoutSeconds}s after the restart; see journalctl -u etcd on that host. The roll stops here; the members after it were not touched.`)}echo "etcd on $member: up to date, and every member is healthy"
 `;
 }

@@ -12,9 +12,6 @@ export interface MemberAddress {
 export interface FlagsInput {
     /** The member being configured. */
     member: MemberAddress;
-    /** Every member of the initial cluster, in index order. */
-    members: MemberAddress[];
-    clusterToken: string;
     dataDir: string;
     tuning: Required<EtcdTuningArgs>;
     ports: { client: number; peer: number; metrics: number };
@@ -38,12 +35,20 @@ function unique(values: string[]): string[] {
     return [...new Set(values)];
 }
 
+/**
+ * The initial cluster (`name=peerURL,…`) of a new cluster. It is not a flag: a member reads it only on its
+ * first start, from the bootstrap environment file the configure script writes (see membership.ts), so
+ * growing or shrinking the cluster changes no running member's unit and restarts nobody.
+ */
+export function initialCluster(members: MemberAddress[], peerPort: number): string {
+    return members.map((m) => `${m.name}=${peerUrl(m.privateIp, peerPort)}`).join(",");
+}
+
 export function etcdFlags(input: FlagsInput): string[] {
     const { member, ports, tuning } = input;
     const clientListen = unique([member.privateIp, member.publicIp, "127.0.0.1"]).map((ip) => clientUrl(ip, ports.client));
     const metricsListen = unique(["127.0.0.1", ...(input.metricsOnPrivateNetwork ? [member.privateIp] : [])])
         .map((ip) => `http://${hostPart(ip)}:${ports.metrics}`);
-    const initialCluster = input.members.map((m) => `${m.name}=${peerUrl(m.privateIp, ports.peer)}`).join(",");
     return [
         `--name=${member.name}`,
         `--data-dir=${input.dataDir}`,
@@ -53,10 +58,6 @@ export function etcdFlags(input: FlagsInput): string[] {
         `--listen-client-urls=${clientListen.join(",")}`,
         `--advertise-client-urls=${clientUrl(member.privateIp, ports.client)}`,
         `--listen-metrics-urls=${metricsListen.join(",")}`,
-        // Read only when the data dir is empty (first start); afterwards the membership lives in the data.
-        `--initial-cluster=${initialCluster}`,
-        `--initial-cluster-token=${input.clusterToken}`,
-        "--initial-cluster-state=new",
         // Clients and peers must present a certificate signed by the cluster CA.
         "--client-cert-auth=true",
         `--trusted-ca-file=${pkiPath("ca")}`,

@@ -2,6 +2,8 @@
 
 export const PKI_DIR = "/etc/etcd/pki";
 export const UNIT_PATH = "/etc/systemd/system/etcd.service";
+/** Written when a member first starts: the initial cluster, its state (new or existing) and the token. */
+export const BOOTSTRAP_ENV_PATH = "/etc/etcd/bootstrap.env";
 /** Each release gets its own directory, so the unit names the exact binary and an upgrade is a unit change. */
 export const RELEASES_DIR = "/usr/local/lib/etcd";
 export const SERVICE_USER = "etcd";

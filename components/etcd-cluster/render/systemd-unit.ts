@@ -1,5 +1,5 @@
 // The etcd systemd unit. Pure: binary path and flags in, unit text out.
-import { SERVICE_USER } from "./layout";
+import { BOOTSTRAP_ENV_PATH, SERVICE_USER } from "./layout";
 
 export function systemdUnit(etcdBinary: string, flags: string[]): string {
     for (const f of flags) {
@@ -17,6 +17,8 @@ After=network-online.target
 # etcd tells systemd when it has joined the cluster and serves clients.
 Type=notify
 User=${SERVICE_USER}
+# ETCD_INITIAL_CLUSTER{,_STATE,_TOKEN}: how this member first joined; read only while its data dir is empty.
+EnvironmentFile=-${BOOTSTRAP_ENV_PATH}
 Group=${SERVICE_USER}
 ExecStart=${execStart}
 Restart=on-failure

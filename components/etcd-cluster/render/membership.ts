@@ -1,0 +1,132 @@
+// Membership changes, as bash: how a member first joins (a new cluster, or the running one as a learner
+// that is promoted once in sync), and how members leave (leadership moved away first). Each step checks
+// the live member list first, so an interrupted scale re-runs to convergence ("peer URLs already exist",
+// a learner that was added but never started, a member whose data is gone).
+import { releaseDir } from "./layout";
+import { etcdctlFunction, SCRIPT_HEADER, shellArray, shellQuote } from "./shell";
+
+/** Parses `etcdctl member list` (simple format) lines: id, status, name, peer URL, client URL, learner. */
+export const MEMBER_LIST_FUNCTIONS = `# member_line LIST PEER_URL: the member list line of the member with that peer URL, if any.
+member_line() {
+  local id status name peer rest
+  while IFS=', ' read -r id status name peer rest; do
+    if [ "$peer" = "$2" ]; then printf '%s, %s, %s, %s, %s\\n' "$id" "$status" "$name" "$peer" "$rest"; return 0; fi
+  done <<<"$1"
+  return 1
+}
+# is_leader ENDPOINT: true when the member behind ENDPOINT is the raft leader.
+is_leader() {
+  local json member leader
+  json=$(etcdctl_mtls --endpoints="$1" endpoint status -w json) || return 1
+  [[ $json =~ \\"member_id\\":([0-9]+) ]] && member=\${BASH_REMATCH[1]} || return 1
+  [[ $json =~ \\"leader\\":([0-9]+) ]] && leader=\${BASH_REMATCH[1]} || return 1
+  [ "$member" = "$leader" ]
+}
+# remove_member LIST ENDPOINTS ID: moves leadership away from the member if it leads, then removes it.
+remove_member() {
+  local list=$1 endpoints=$2 id=$3 line target="" tid tstatus tlearner
+  while IFS=', ' read -r tid tstatus _ _ _ tlearner; do
+    if [ "$tid" != "$id" ] && [ "$tstatus" = started ] && [ "$tlearner" = false ]; then target=$tid; fi
+  done <<<"$list"
+  line=$(grep "^$id, " <<<"$list") || return 0
+  local client
+  client=$(cut -d, -f5 <<<"$line" | tr -d ' ')
+  if [ -n "$client" ] && [ -n "$target" ] && is_leader "$client"; then
+    echo "moving leadership from $id to $target before removing it"
+    etcdctl_mtls --endpoints="$client" move-leader "$target" >/dev/null
+  fi
+  etcdctl_mtls --endpoints="$endpoints" member remove "$id" >/dev/null
+  echo "removed member $id"
+}
+`;
+
+export interface JoinInput {
+    memberName: string;
+    selfPeerUrl: string;
+    /** The initial cluster as rendered (`name=peerURL,…`), used only when no cluster runs yet. */
+    initialCluster: string;
+    clusterToken: string;
+    /** Client URLs of the other members, through which the running cluster is asked. */
+    peerClientUrlsVar: string;
+}
+
+/**
+ * Bash that writes `$stage/bootstrap.env` for a member with an empty data directory, and sets `join_id`
+ * (the member id, when it joins the running cluster) and `learner` (1 when it must be promoted).
+ */
+export function joinDecision(input: JoinInput): string {
+    const peers = input.peerClientUrlsVar;
+    return `self_peer=${shellQuote(input.selfPeerUrl)}
+rendered_initial=${shellQuote(input.initialCluster)}
+join_id=""
+learner=0
+initial=$rendered_initial
+state=new
+endpoints="$(IFS=,; echo "\${${peers}[*]}")"
+# Short timeouts: while a new cluster forms, the peers answer nothing until a majority is up.
+if [ -n "$endpoints" ] && list=$(etcdctl_mtls --endpoints="$endpoints" --dial-timeout=1s --command-timeout=2s member list 2>/dev/null); then
+  # A cluster runs. A member it lists as started lost its data: take it out and add it anew.
+  if line=$(member_line "$list" "$self_peer") && [[ $line == *", started, "* ]]; then
+    echo "etcd on $member: the cluster knows this member as started but its data is gone; re-adding it"
+    remove_member "$list" "$endpoints" "\${line%%,*}"
+    list=$(etcdctl_mtls --endpoints="$endpoints" member list)
+  fi
+  if ! line=$(member_line "$list" "$self_peer"); then
+    etcdctl_mtls --endpoints="$endpoints" member add "$member" --peer-urls="$self_peer" --learner >/dev/null
+    echo "etcd on $member: added to the running cluster as a learner"
+    list=$(etcdctl_mtls --endpoints="$endpoints" member list)
+    line=$(member_line "$list" "$self_peer")
+  fi
+  if [[ $line == *", true" ]]; then
+    # Joining as a learner (just added, or added by an interrupted run): start from the live membership.
+    # etcd matches members by peer URL; members not started yet have no name, so name them.
+    join_id=\${line%%,*}
+    learner=1
+    state=existing
+    initial=""
+    while IFS=', ' read -r id status name peer rest; do
+      [ "$peer" = "$self_peer" ] && name=$member
+      [ -n "$name" ] || name="unstarted-$id"
+      initial="$initial\${initial:+,}$name=$peer"
+    done <<<"$list"
+  fi
+  # Otherwise it is one of the initial members starting late: it starts like the others did.
+fi
+printf 'ETCD_INITIAL_CLUSTER=%s\\nETCD_INITIAL_CLUSTER_STATE=%s\\nETCD_INITIAL_CLUSTER_TOKEN=%s\\n' "$initial" "$state" ${shellQuote(input.clusterToken)} > "$stage/bootstrap.env"
+`;
+}
+
+/**
+ * Removes every member the cluster lists that is not wanted (scale down), one at a time, moving leadership
+ * away from a member before it goes. Runs before the cluster check, so the check sees the wanted members only.
+ */
+export function pruneScript(input: { version: string; wantedPeerUrls: string[]; clientUrls: string[] }): string {
+    return `${SCRIPT_HEADER}# Remove members that are no longer wanted (managed by the EtcdCluster Pulumi component).
+wanted=${shellArray(input.wantedPeerUrls)}
+endpoints=${shellQuote(input.clientUrls.join(","))}
+${etcdctlFunction(shellQuote(`${releaseDir(input.version)}/etcdctl`))}
+${MEMBER_LIST_FUNCTIONS}
+list=$(etcdctl_mtls --endpoints="$endpoints" member list)
+removed=0
+while IFS=', ' read -r id status name peer rest; do
+  case " \${wanted[*]} " in *" $peer "*) continue ;; esac
+  echo "member \${name:-$id} ($peer, $status) is no longer wanted"
+  remove_member "$list" "$endpoints" "$id"
+  removed=$((removed + 1))
+  list=$(etcdctl_mtls --endpoints="$endpoints" member list)
+done <<<"$list"
+echo "membership: $removed member(s) removed; $(grep -c . <<<"$list") member(s) remain"
+`;
+}
+
+/**
+ * The configure Command's delete: stops etcd on this member. Taking a member out of the cluster is the
+ * membership step's job (pruneScript, on a member that stays), never a delete's: a delete also runs when
+ * a resource is replaced, and a member must not leave the cluster because an input changed.
+ */
+export function stopScript(memberName: string): string {
+    return `${SCRIPT_HEADER}# Stop etcd on ${memberName} (managed by the EtcdCluster Pulumi component); its data stays.
+systemctl disable --now etcd.service 2>/dev/null || true
+echo "etcd on ${memberName} stopped"
+`;
+}
