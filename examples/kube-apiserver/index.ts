@@ -16,7 +16,8 @@ const clientKey = pulumi.secret(etcd.requireOutput("kubeApiserverClientKey") as 
 
 pulumi.isSecret(etcd.requireOutput("kubeApiserverClientKey")).then((secret) => {
     if (!secret) {
-        pulumi.log.warn(`kubeApiserverClientKey is not a secret in ${etcdStackName}; it is one in this stack, but the etcd stack's state holds it in clear text.`);
+        pulumi.log.warn(`kubeApiserverClientKey is not a secret in ${etcdStackName}: this stack's outputs keep it secret, but the etcd ` +
+            "stack's state and this stack's StackReference hold it in clear text. Export it with pulumi.secret() there.");
     }
 });
 

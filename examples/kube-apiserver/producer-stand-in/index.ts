@@ -28,4 +28,7 @@ const pki = createPki("etcd", spec, hosts, new EtcdClusterPkiStandIn());
 export const clientEndpoints = spec.existingHosts!.map((h) => clientUrl(h.privateIp, spec.ports.client));
 export const caCertificate = pki.caCertPem;
 export const kubeApiserverClientCertificate = pki.clients.kubeApiserver.certPem;
-export const kubeApiserverClientKey = pki.clients.kubeApiserver.keyPem;
+/** `leakKey: true` exports the key in clear, as a careless producer would: the consumer must still keep it secret. */
+export const kubeApiserverClientKey = config.getBoolean("leakKey")
+    ? pulumi.unsecret(pki.clients.kubeApiserver.keyPem)
+    : pki.clients.kubeApiserver.keyPem;
