@@ -91,7 +91,11 @@ func (h *scriptHosts) id(id int64) string { return strconv.FormatInt(id, 10) }
 
 func (h *scriptHosts) Create(ctx context.Context, s HostSpec) error {
 	keys := filepath.Join(h.dir, fmt.Sprintf("server-%d.keys", s.ID))
-	if err := os.WriteFile(keys, []byte(strings.Join(s.AuthorizedKeys, "\n")+"\n"), 0o600); err != nil {
+	var lines []string
+	for _, k := range s.AuthorizedKeys {
+		lines = append(lines, strings.TrimSpace(k)+"\n")
+	}
+	if err := os.WriteFile(keys, []byte(strings.Join(lines, "")), 0o600); err != nil {
 		return err
 	}
 	defer os.Remove(keys)
