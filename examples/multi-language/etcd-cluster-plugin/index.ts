@@ -67,6 +67,10 @@ export interface EtcdClusterArgs {
     metricsOnPrivateNetwork?: boolean;
     /** Seconds a rolling restart waits for health. Default 120. */
     healthTimeoutSeconds?: number;
+    /** Scheduled snapshots: schedule, keep, s3 (pass s3.secretAccessKey as a secret). */
+    backup?: etcd.BackupArgs;
+    /** Defragmentation and alarm/quota checks: defragSchedule, alarmCheckSchedule, quotaWarnPercent. */
+    maintenance?: etcd.MaintenanceArgs;
 }
 
 /** A highly available, TLS-secured etcd cluster (the TypeScript EtcdCluster, as its only child). */
