@@ -32,19 +32,20 @@ go_cmd() {
 build() {
   local name=$1 version=$2 module=$3
   shift 3
-  local dir="$cache/bin/$name-$version" bin started go
+  local dir="$cache/bin/$name-$version" bin started go tmp
   bin="$dir/${module##*/}"
   if [[ ! -x $bin || ! -e $dir/.built ]]; then
     go=$(go_cmd)
     started=$SECONDS
     echo "go-tools: building $module@$version with $("$go" env GOVERSION)" >&2
-    rm -rf "$dir.tmp"
-    mkdir -p "$dir.tmp"
-    GOBIN="$dir.tmp" CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -trimpath" "$go" install "$module@$version" >&2
-    "$dir.tmp/${module##*/}" "$@" >/dev/null 2>&1 || { echo "go-tools: $dir.tmp/${module##*/} $* failed" >&2; return 1; }
+    mkdir -p "$cache/bin"
+    tmp=$(mktemp -d "$cache/bin/.$name-$version.XXXXXX") # private: parallel runs do not share a half-built folder
+    chmod 755 "$tmp"
+    GOBIN="$tmp" CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -trimpath" "$go" install "$module@$version" >&2
+    "$tmp/${module##*/}" "$@" >/dev/null 2>&1 || { echo "go-tools: $tmp/${module##*/} $* failed" >&2; rm -rf "$tmp"; return 1; }
+    touch "$tmp/.built"
     rm -rf "$dir"
-    mv "$dir.tmp" "$dir"
-    touch "$dir/.built"
+    mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp" # another run finished first: keep its build
     echo "go-tools: $name $version built in $((SECONDS - started)) s" >&2
   fi
   printf '%s\n' "$bin"
