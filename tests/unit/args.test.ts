@@ -23,6 +23,7 @@ describe("defaults", () => {
             memberCount: defaults.memberCount, hcloud: { ...defaults.hcloud }, release: { ...defaults.release, sha256: implicit.release.sha256 },
             tuning: { ...defaults.tuning }, pki: { ...defaults.pki }, dataDir: defaults.dataDir, snapshotDir: defaults.snapshotDir,
             metricsOnPrivateNetwork: defaults.metricsOnPrivateNetwork, healthTimeoutSeconds: defaults.healthTimeoutSeconds,
+            backup: { schedule: defaults.backup.schedule, keep: defaults.backup.keep }, maintenance: { ...defaults.maintenance },
         });
         expect(explicit).toEqual(implicit);
     });

@@ -1,0 +1,43 @@
+// Maintenance on every member, as one remote Command per member after that member's configure step: the
+// backup timer (leader-only snapshots, verified, pruned, optionally uploaded to S3), on-demand and scheduled
+// defragmentation (one member at a time), and the quota/alarm check. The Command carries the rendered text
+// and re-runs only when it changes; the S3 settings travel as a secret on its stdin.
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { ClusterSpec } from "./args";
+import { EtcdHost } from "./hosts/types";
+import { renderS3Env } from "./render/backup-script";
+import { maintenanceInstallScript, maintenanceUninstallScript } from "./render/maintenance-units";
+
+export interface MaintenanceInput {
+    name: string;
+    spec: ClusterSpec;
+    hosts: EtcdHost[];
+    /** Each member's configure step, in host order: its maintenance waits for it. */
+    configures: pulumi.Resource[];
+    parent: pulumi.Resource;
+}
+
+export function createMaintenance(input: MaintenanceInput): command.remote.Command[] {
+    const { spec, hosts } = input;
+    const s3 = spec.backup.s3;
+    const s3Env = s3
+        ? pulumi.secret(pulumi.all([s3.accessKeyId, s3.secretAccessKey]).apply(([accessKeyId, secretAccessKey]) =>
+            renderS3Env({ endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region, prefix: s3.prefix, accessKeyId, secretAccessKey })))
+        : undefined;
+    return hosts.map((host, i) => new command.remote.Command(`${input.name}-${host.name}-maintenance`, {
+        connection: host.connection,
+        create: maintenanceInstallScript({
+            memberName: host.name,
+            snapshotDir: spec.snapshotDir,
+            backup: { schedule: spec.backup.schedule, keep: spec.backup.keep, s3: s3 !== undefined },
+            defragSchedule: spec.maintenance.defragSchedule,
+            alarmCheckSchedule: spec.maintenance.alarmCheckSchedule,
+            quotaBackendBytes: spec.tuning.quotaBackendBytes,
+            quotaWarnPercent: spec.maintenance.quotaWarnPercent,
+            healthTimeoutSeconds: spec.healthTimeoutSeconds,
+        }),
+        delete: maintenanceUninstallScript(),
+        ...(s3Env ? { stdin: s3Env } : {}),
+    }, { parent: input.parent, dependsOn: [input.configures[i]] }));
+}

@@ -1,0 +1,80 @@
+// Defragmentation of the whole cluster, one member at a time: run by etcd-defrag.service on whichever member
+// an operator starts it on, and by etcd-defrag-scheduled.service (with --only-on-leader, so one member walks
+// the cluster per tick). The members come from the cluster itself (`endpoint status --cluster`), so the
+// script needs no re-render when members are added or removed. Followers first, the leader last; the whole
+// cluster must be healthy before the walk and after each member.
+import { LOCAL_CLIENT_URL, maintenanceEtcdctl, statusLinesFunction } from "./maintenance-layout";
+import { SCRIPT_HEADER, shellQuote, waitUntil } from "./shell";
+
+export interface DefragScriptInput {
+    memberName: string;
+    /** How long one member's defragmentation may take, in seconds. */
+    defragTimeoutSeconds: number;
+    /** How long to wait for the whole cluster to be healthy after a member, in seconds. */
+    healthTimeoutSeconds: number;
+}
+
+export function defragScript(input: DefragScriptInput): string {
+    return `${SCRIPT_HEADER}# etcd-defrag (managed by the EtcdCluster Pulumi component): defragment every member, one at a time.
+# Usage: etcd-defrag [--only-on-leader]   (--only-on-leader: do nothing unless this member is the leader)
+member=${shellQuote(input.memberName)}
+local_url=${shellQuote(LOCAL_CLIENT_URL)}
+${maintenanceEtcdctl()}${statusLinesFunction()}
+only_on_leader=0
+case "\${1:-}" in
+  --only-on-leader) only_on_leader=1 ;;
+  "") ;;
+  *) echo "usage: etcd-defrag [--only-on-leader]" >&2; exit 2 ;;
+esac
+
+# One walk at a time on this host (the on-demand and the scheduled unit share this lock).
+exec 9<"$0"
+if ! flock -n 9; then
+  echo "etcd-defrag on $member: another defragmentation is running on this host" >&2
+  exit 1
+fi
+
+cluster_healthy() { etcdctl_mtls --endpoints="$local_url" endpoint health --cluster >/dev/null 2>&1; }
+
+if [ "$only_on_leader" = 1 ]; then
+  read -r _ self_id leader_id _ _ <<<"$(etcdctl_mtls --endpoints="$local_url" endpoint status -w fields | status_lines)"
+  if [ "\${self_id:-}" != "\${leader_id:-x}" ]; then
+    echo "etcd-defrag on $member: not the leader; the leader runs the scheduled defragmentation"
+    exit 0
+  fi
+fi
+
+if ! report=$(etcdctl_mtls --endpoints="$local_url" endpoint health --cluster 2>&1); then
+  echo "etcd-defrag on $member: not every member is healthy; not defragmenting anything:" >&2
+  echo "$report" >&2
+  exit 1
+fi
+mapfile -t members < <(etcdctl_mtls --endpoints="$local_url" endpoint status --cluster -w fields | status_lines)
+followers=() leader=""
+for line in "\${members[@]}"; do
+  read -r endpoint id leader_id _ _ <<<"$line"
+  if [ "$id" = "$leader_id" ]; then leader=$endpoint; else followers+=("$endpoint"); fi
+done
+order=("\${followers[@]}")
+if [ -n "$leader" ]; then order+=("$leader"); fi
+echo "etcd-defrag on $member: \${#order[@]} members, in this order: \${order[*]}"
+
+size_of() {
+  local line
+  line=$(etcdctl_mtls --endpoints="$1" endpoint status -w fields | status_lines)
+  read -r _ _ _ size _ <<<"$line"
+  echo "\${size:-?}"
+}
+
+for endpoint in "\${order[@]}"; do
+  before=$(size_of "$endpoint")
+  started=$SECONDS
+  etcdctl_mtls --endpoints="$endpoint" --command-timeout=${input.defragTimeoutSeconds}s defrag >/dev/null
+${waitUntil("cluster_healthy", input.healthTimeoutSeconds,
+        `etcd-defrag: the cluster was not healthy within ${input.healthTimeoutSeconds}s after defragmenting a member; stopping, the members after it were not touched.`)
+        .replace(/^/gm, "  ").trimEnd()}
+  echo "etcd-defrag on $member: $endpoint defragmented in $((SECONDS - started))s: $before -> $(size_of "$endpoint") bytes"
+done
+echo "etcd-defrag on $member: all \${#order[@]} members defragmented, one at a time; the cluster is healthy"
+`;
+}

@@ -1,0 +1,156 @@
+// Maintenance renderers (backup, defragmentation, alarm check, their units and installer) and their arguments.
+import { spawnSync } from "child_process";
+import { resolveArgs } from "../../components/etcd-cluster/args";
+import { alarmScript } from "../../components/etcd-cluster/render/alarm-script";
+import { backupScript, renderS3Env } from "../../components/etcd-cluster/render/backup-script";
+import { defragScript } from "../../components/etcd-cluster/render/defrag-script";
+import { statusLinesFunction } from "../../components/etcd-cluster/render/maintenance-layout";
+import {
+    maintenanceFiles, MaintenanceInput, maintenanceInstallScript, maintenanceUninstallScript,
+} from "../../components/etcd-cluster/render/maintenance-units";
+import { shellcheck } from "../helpers/shellcheck";
+
+const input: MaintenanceInput = {
+    memberName: "etcd-2", snapshotDir: "/var/backups/etcd",
+    backup: { schedule: "hourly", keep: 24, s3: true },
+    defragSchedule: "weekly", alarmCheckSchedule: "*:0/5", quotaBackendBytes: 2 * 1024 ** 3, quotaWarnPercent: 80, healthTimeoutSeconds: 120,
+};
+const backup = backupScript({ memberName: "etcd-2", snapshotDir: "/var/backups/etcd", keep: 24, timeoutSeconds: 900 });
+const defrag = defragScript({ memberName: "etcd-2", defragTimeoutSeconds: 900, healthTimeoutSeconds: 120 });
+const alarm = alarmScript({ memberName: "etcd-2", quotaBackendBytes: 16 * 1024 ** 2, warnPercent: 80 });
+const install = maintenanceInstallScript(input);
+const installNoS3 = maintenanceInstallScript({ ...input, backup: { ...input.backup, s3: false, schedule: "" }, defragSchedule: "" });
+const uninstall = maintenanceUninstallScript();
+
+describe("maintenance host scripts", () => {
+    it.each([["backup", backup], ["defrag", defrag], ["alarm", alarm], ["install", install], ["install without S3 and timers", installNoS3], ["uninstall", uninstall]])(
+        "%s passes shellcheck and is strict", (_, script) => {
+            expect(script.startsWith("#!/usr/bin/env bash\nset -euo pipefail\n")).toBe(true);
+            expect(shellcheck(script)).toBe("");
+        });
+    it("are deterministic", () => {
+        expect(maintenanceInstallScript(JSON.parse(JSON.stringify(input)))).toBe(install);
+    });
+    it("never pipe into grep -q (random SIGPIPE failures under pipefail)", () => {
+        for (const s of [backup, defrag, alarm, install, uninstall]) expect(s).not.toMatch(/\|\s*grep\s+-\w*q/);
+    });
+    it("backup: leader only, saved over mTLS, verified with etcdutl, pruned to keep, pre-upgrade snapshots untouched", () => {
+        expect(backup).toContain('if [ "$any_member" = 0 ] && [ "$member_id" != "$leader_id" ]; then');
+        expect(backup).toContain("--cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key");
+        expect(backup).toContain("endpoints=\"$local_url\" --command-timeout=\"${timeout}s\" snapshot save \"$incoming\"");
+        expect(backup).toContain("local_url='https://127.0.0.1:2379'");
+        expect(backup).toContain("/usr/local/bin/etcdutl snapshot status -w fields \"$incoming\"");
+        expect(backup).toContain("keep=24");
+        expect(backup).toContain("-name 'scheduled-*.db'");
+        // The only files it deletes are the oldest of the scheduled-*.db it listed.
+        expect(backup.match(/rm -f -- .*/g)).toEqual(['rm -f -- "${dir:?}/${scheduled[$i]}"']);
+    });
+    it("backup: credentials reach curl on stdin only, signed with SigV4 and the payload's sha256, ETag checked", () => {
+        expect(backup).toContain("curl_user | curl --silent --show-error --fail-with-body --config - --aws-sigv4 \"aws:amz:$region:s3\"");
+        expect(backup).toContain('-H "x-amz-content-sha256: $sha256"');
+        expect(backup).toContain("the snapshot's MD5 is $md5");
+        expect(backup).not.toMatch(/--user\b|-u "/);
+        expect(backup).not.toMatch(/^\s*(source|\.) /m); // the env file is read as data, never run
+    });
+    it("defrag: every member from the cluster itself, followers first, leader last, health between", () => {
+        expect(defrag).toContain("endpoint status --cluster -w fields | status_lines");
+        expect(defrag).toContain('order=("${followers[@]}")');
+        expect(defrag).toContain('order+=("$leader")');
+        expect(defrag).toContain("until cluster_healthy; do");
+        expect(defrag).toContain("not every member is healthy; not defragmenting anything");
+        expect(defrag).toContain("--command-timeout=900s defrag");
+    });
+    it("alarm check: fails on an active alarm and at the quota threshold, with the quota as configured as fallback", () => {
+        expect(alarm).toContain("configured_quota=16777216");
+        expect(alarm).toContain("warn_percent=80");
+        expect(alarm).toContain("alarm list");
+        expect(alarm).toContain('if [ "$problems" = 1 ]; then exit 1; fi');
+    });
+    it("units run as etcd, read-only except the snapshot dir; timers only when scheduled", () => {
+        const files = Object.fromEntries(maintenanceFiles(input).map((f) => [f.path, f]));
+        const backupUnit = files["/etc/systemd/system/etcd-backup.service"].text;
+        expect(backupUnit).toMatch(/^User=etcd$/m);
+        expect(backupUnit).toMatch(/^ProtectSystem=strict$/m);
+        expect(backupUnit).toMatch(/^ReadWritePaths=\/var\/backups\/etcd$/m);
+        expect(backupUnit).toMatch(/^ExecStart=\/usr\/local\/sbin\/etcd-backup$/m);
+        expect(files["/etc/systemd/system/etcd-defrag-scheduled.service"].text).toMatch(/^ExecStart=\/usr\/local\/sbin\/etcd-defrag --only-on-leader$/m);
+        expect(files["/etc/systemd/system/etcd-backup.timer"].text).toMatch(/^OnCalendar=hourly$/m);
+        expect(files["/etc/systemd/system/etcd-defrag-scheduled.timer"].text).toMatch(/^OnCalendar=weekly$/m);
+        expect(files["/etc/systemd/system/etcd-alarm-check.timer"].text).toMatch(/^OnCalendar=\*:0\/5$/m);
+        expect(files["/usr/local/sbin/etcd-backup"].mode).toBe("0755");
+        const bare = maintenanceFiles({ ...input, backup: { ...input.backup, schedule: "" }, defragSchedule: "" }).map((f) => f.path);
+        expect(bare).not.toContain("/etc/systemd/system/etcd-backup.timer");
+        expect(bare).not.toContain("/etc/systemd/system/etcd-defrag-scheduled.timer");
+        expect(bare).toContain("/etc/systemd/system/etcd-backup.service");
+        expect(() => maintenanceFiles({ ...input, defragSchedule: "daily\nExecStart=/bin/sh" })).toThrow("would reinterpret");
+    });
+    it("install: S3 settings from stdin into a 0600 etcd-owned file; without S3 the file is removed", () => {
+        expect(install).toContain('cat > "$stage/s3.env"');
+        expect(install).toContain("install -m 0600 -o etcd -g etcd \"$stage/s3.env\" \"$env_file\"");
+        expect(installNoS3).not.toContain("$stage/s3.env");
+        expect(installNoS3).toContain('rm -f "$env_file"');
+        expect(install).toContain("systemd-analyze calendar");
+        expect(install).toContain("install -d -m 0700 -o etcd -g etcd '/var/backups/etcd'");
+    });
+    it("uninstall keeps the snapshots", () => {
+        expect(uninstall).not.toContain("/var/backups");
+        expect(uninstall).toContain("etcd-backup.timer");
+    });
+});
+
+describe("status_lines parses `etcdctl endpoint status -w fields`", () => {
+    const record = (endpoint: string, id: string, leader: string, size: number, quota?: number) => [
+        `"ClusterID" : 324952591200643719`, `"MemberID" : ${id}`, `"Revision" : 2`, `"RaftTerm" : 2`, `"Version" : "3.6.14"`,
+        `"DBSize" : ${size}`, `"DBSizeInUse" : 16384`, ...(quota === undefined ? [] : [`"DBSizeQuota" : ${quota}`]),
+        `"Leader" : ${leader}`, `"IsLearner" : false`, `"Errors" : []`, `"Endpoint" : "${endpoint}"`, `"DowngradeEnabled" : false`, "",
+    ].join("\n");
+    const parse = (text: string) => spawnSync("bash", ["-c", `set -euo pipefail\n${statusLinesFunction()}status_lines`], { input: text, encoding: "utf8" }).stdout;
+    it("one line per member, quota 0 when not reported (etcd 3.5)", () => {
+        const text = record("https://10.1.1.11:2379", "11", "22", 20480, 16777216) + "\n" + record("https://10.1.1.12:2379", "22", "22", 40960);
+        expect(parse(text)).toBe("https://10.1.1.11:2379 11 22 20480 16777216\nhttps://10.1.1.12:2379 22 22 40960 0\n");
+    });
+});
+
+describe("the S3 settings file", () => {
+    const s3 = { endpoint: "http://10.1.8.1:9000", bucket: "b", region: "us-east-1", prefix: "etcd/", accessKeyId: "AK", secretAccessKey: 'se"c\\ret/+=' };
+    it("is one KEY=value line per setting, the value verbatim", () => {
+        expect(renderS3Env(s3)).toBe("S3_ENDPOINT=http://10.1.8.1:9000\nS3_BUCKET=b\nS3_REGION=us-east-1\nS3_PREFIX=etcd/\nS3_ACCESS_KEY_ID=AK\nS3_SECRET_ACCESS_KEY=se\"c\\ret/+=\n");
+    });
+    it("refuses line breaks and empty keys", () => {
+        expect(() => renderS3Env({ ...s3, secretAccessKey: "a\nS3_BUCKET=x" })).toThrow("S3_SECRET_ACCESS_KEY contains a control character");
+        expect(() => renderS3Env({ ...s3, accessKeyId: "" })).toThrow("S3_ACCESS_KEY_ID is empty");
+    });
+    it("quoting for curl's config keeps a secret with quotes and backslashes intact", () => {
+        // The same escaping the backup script applies, run by bash, read back by curl's own config parser.
+        const body = backup.slice(backup.indexOf("curl_user() {"), backup.indexOf("sha256=$(sha256sum"));
+        const r = spawnSync("bash", ["-c", `set -euo pipefail\naccess_key=AK\nsecret_key='se"c\\ret/+='\n${body}\ncurl_user | curl --config - --silent --write-out '%{url}' file:///dev/null -o /dev/null; curl_user`], { encoding: "utf8" });
+        expect(r.stdout).toContain('user = "AK:se\\"c\\\\ret/+="');
+    });
+});
+
+describe("backup and maintenance arguments", () => {
+    const resolve = (more: object) => resolveArgs("etcd", { hcloud: {}, ...more });
+    it("default to hourly, 24 kept, no upload; weekly defrag; a check every five minutes at 80%", () => {
+        const spec = resolve({});
+        expect(spec.backup).toEqual({ schedule: "hourly", keep: 24 });
+        expect(spec.maintenance).toEqual({ defragSchedule: "weekly", alarmCheckSchedule: "*:0/5", quotaWarnPercent: 80 });
+    });
+    it("S3 gets the default region and a prefix named after the cluster", () => {
+        const spec = resolve({ backup: { s3: { endpoint: "https://s3.example.com/", bucket: "etcd-backups", accessKeyId: "a", secretAccessKey: "b" } } });
+        expect(spec.backup.s3).toMatchObject({ endpoint: "https://s3.example.com", bucket: "etcd-backups", region: "us-east-1", prefix: "etcd/" });
+    });
+    it.each([
+        [{ backup: { schedule: "every hour!" } }, 'backup.schedule "every hour!" is not a systemd OnCalendar expression'],
+        [{ backup: { keep: 0 } }, "backup.keep must be a whole number between 1 and 10000 (got 0)."],
+        [{ maintenance: { alarmCheckSchedule: "" } }, 'maintenance.alarmCheckSchedule "" is not a systemd OnCalendar expression'],
+        [{ maintenance: { quotaWarnPercent: 120 } }, "maintenance.quotaWarnPercent must be a whole number between 1 and 100 (got 120)."],
+        [{ backup: { s3: { endpoint: "s3.example.com", bucket: "b-1", accessKeyId: "a", secretAccessKey: "b" } } }, 'backup.s3.endpoint "s3.example.com" must be an http(s) URL'],
+        [{ backup: { s3: { endpoint: "https://s3.example.com/path", bucket: "b-1", accessKeyId: "a", secretAccessKey: "b" } } }, "without a path"],
+        [{ backup: { s3: { endpoint: "https://s3.example.com", bucket: "My_Bucket", accessKeyId: "a", secretAccessKey: "b" } } }, 'backup.s3.bucket "My_Bucket" is not an S3 bucket name'],
+        [{ backup: { s3: { endpoint: "https://s3.example.com", bucket: "bkp", prefix: "a b/", accessKeyId: "a", secretAccessKey: "b" } } }, 'backup.s3.prefix "a b/" must be'],
+        [{ backup: { s3: { endpoint: "https://s3.example.com", bucket: "bkp", region: "EU Central", accessKeyId: "a", secretAccessKey: "b" } } }, 'backup.s3.region "EU Central" is not a region name'],
+        [{ backup: { s3: { endpoint: "https://s3.example.com", bucket: "bkp" } } }, "backup.s3 needs accessKeyId and secretAccessKey"],
+    ])("%#: %s", (more, message) => {
+        expect(() => resolve(more)).toThrow(message);
+    });
+});
