@@ -107,6 +107,16 @@ export class TestStack {
         return this.pulumi(["stack", "export"]).stdout;
     }
 
+    /** What a Command printed in its last run, from the state (its `stdout` output). */
+    commandStdout(resourceName: string): string {
+        const resources = JSON.parse(this.exportState()).deployment.resources ?? [];
+        const r = resources.find((x: any) => x.type === "command:remote:Command" && x.urn.endsWith(`::${resourceName}`));
+        if (!r) throw new Error(`no command ${resourceName} in the state`);
+        const out = r.outputs?.stdout;
+        if (typeof out !== "string") throw new Error(`stdout of ${resourceName} is not plain text in the state`);
+        return out;
+    }
+
     destroy(): RunResult {
         const r = this.pulumi(["destroy", "--yes", "--skip-preview"]);
         logStep("pulumi destroy", r.seconds);

@@ -45,8 +45,9 @@ files=${shellArray(files.map((f) => f.file))}
 modes=${shellArray(files.map((f) => f.mode))}
 peers=${shellArray(input.peerClientUrls)}
 bin=${shellQuote(bin)}
-${etcdctlFunction('"$bin/etcdctl"')}
 stage=$(mktemp -d ${PKI_DIR}/.stage.XXXXXX)
+# etcdctl uses the staged certificates: a new member's are not installed yet, and they are what will be.
+${etcdctlFunction('"$bin/etcdctl"', '"$stage"')}
 trap 'rm -rf "$stage"' EXIT
 
 # 1. Stage the certificate bundle from stdin and the unit.
@@ -92,7 +93,20 @@ fi
 established=0
 if [ -d ${shellQuote(input.dataDir)}/member ]; then established=1; fi
 
-# 3. A member without data decides how it first starts: as part of a new cluster, or joining the running
+# 3. Data that no running cluster knows (a join that failed half-way started a cluster of its own) is
+#    moved aside, never deleted; the member then joins like a new one.
+if [ "$restart" = 1 ] && [ "$established" = 1 ] && [ "\${#peers[@]}" -gt 0 ] \
+   && list=$(etcdctl_mtls --endpoints="$(IFS=,; echo "\${peers[*]}")" --dial-timeout=1s --command-timeout=2s member list 2>/dev/null) \
+   && ! member_line "$list" ${shellQuote(input.selfPeerUrl)} >/dev/null; then
+  aside=${shellQuote(input.dataDir)}.orphaned-$(date +%Y%m%dT%H%M%S)
+  echo "etcd on $member: its data belongs to no running cluster (an interrupted join); moving it to $aside"
+  systemctl stop etcd.service 2>/dev/null || true
+  mv ${shellQuote(input.dataDir)} "$aside"
+  install -d -m 0700 -o ${SERVICE_USER} -g ${SERVICE_USER} ${shellQuote(input.dataDir)}
+  established=0
+fi
+
+# 4. A member without data decides how it first starts: as part of a new cluster, or joining the running
 #    one as a learner. Otherwise, health gate: a running member of an established cluster is restarted only
 #    while every other member is healthy, so a change never takes a second member down.
 if [ "$restart" = 1 ] && [ "$established" = 0 ]; then
@@ -109,7 +123,7 @@ if [ "$restart" = 1 ] && [ "$established" = 1 ] && systemctl is-active --quiet e
   fi
 fi
 
-# 4. Before this member changes etcd version, save a snapshot of the data (verified), to go back to.
+# 5. Before this member changes etcd version, save a snapshot of the data (verified), to go back to.
 running_version=$(sed -n -E 's|^ExecStart=${RELEASES_DIR}/v([0-9.]+)/etcd.*|\\1|p' ${UNIT_PATH} 2>/dev/null || true)
 if [ "$restart" = 1 ] && [ "$established" = 1 ] && [ -n "$running_version" ] && [ "$running_version" != ${shellQuote(input.version)} ] \
    && systemctl is-active --quiet etcd.service; then
@@ -121,7 +135,7 @@ if [ "$restart" = 1 ] && [ "$established" = 1 ] && [ -n "$running_version" ] && 
   echo "etcd on $member: snapshot before $running_version -> ${input.version} saved to $snapshot"
 fi
 
-# 5. Put the files in place (keys 0600, owned by ${SERVICE_USER}) and restart.
+# 6. Put the files in place (keys 0600, owned by ${SERVICE_USER}) and restart.
 if [ "$restart" = 1 ]; then
   for i in "\${!files[@]}"; do
     install -m "\${modes[$i]}" -o ${SERVICE_USER} -g ${SERVICE_USER} "$stage/\${files[$i]}" "${PKI_DIR}/\${files[$i]}"
@@ -139,14 +153,14 @@ if [ "$established" = 0 ] && [ -z "$join_id" ]; then
   exit 0
 fi
 
-# 6. A learner is promoted once it has caught up with the leader (etcd refuses earlier, so retry).
+# 7. A learner is promoted once it has caught up with the leader (etcd refuses earlier, so retry).
 if [ "$learner" = 1 ]; then
 ${waitUntil(`etcdctl_mtls --endpoints="$(IFS=,; echo "\${peers[*]}")" member promote "$join_id" >/dev/null 2>&1`, input.healthTimeoutSeconds,
         `etcd on ${input.memberName} joined as a learner but was not promoted within ${input.healthTimeoutSeconds}s (not caught up, or not started); the next pulumi up resumes from here.`).replace(/^/gm, "  ").trimEnd()}
   echo "etcd on $member: promoted from learner to voting member"
 fi
 
-# 7. Health gate after: this member serves again, every member is healthy (so there is a leader and a
+# 8. Health gate after: this member serves again, every member is healthy (so there is a leader and a
 #    quorum commits) and every member is started; only then may the next member restart.
 member_ready() {
   etcdctl_mtls --endpoints="$(IFS=,; echo "${input.localClientUrl},\${peers[*]}")" endpoint health >/dev/null 2>&1 || return 1

@@ -1,5 +1,5 @@
 // Small helpers shared by the rendered host scripts.
-import { pkiPath } from "./layout";
+import { PKI_FILES, PkiFileKey, pkiPath } from "./layout";
 
 /** Single-quotes a value for bash, so no expansion happens inside it. */
 export function shellQuote(value: string): string {
@@ -17,9 +17,12 @@ export const SCRIPT_HEADER = "#!/usr/bin/env bash\nset -euo pipefail\n";
  * A bash function `etcdctl_mtls` that runs the given etcdctl binary over mTLS with the health-check client
  * certificate, with short timeouts so that gates fail fast and retry instead of hanging.
  */
-export function etcdctlFunction(etcdctlBinary: string): string {
+export function etcdctlFunction(etcdctlBinary: string, pkiDir?: string): string {
+    // With `pkiDir` (a shell expression), the files are read from there: the configure script points it at
+    // the staged bundle while a new member's files are not installed yet.
+    const file = (key: PkiFileKey) => (pkiDir ? `${pkiDir}/${PKI_FILES[key].file}` : pkiPath(key));
     return `etcdctl_mtls() {
-  ${etcdctlBinary} --cacert=${pkiPath("ca")} --cert=${pkiPath("healthcheckCert")} --key=${pkiPath("healthcheckKey")} \\
+  ${etcdctlBinary} --cacert=${file("ca")} --cert=${file("healthcheckCert")} --key=${file("healthcheckKey")} \\
     --dial-timeout=3s --command-timeout=5s "$@"
 }
 `;

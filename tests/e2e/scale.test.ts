@@ -1,0 +1,122 @@
+// Scaling on real hosts with a continuous writer: 3 -> 5 (learners, promoted one at a time), 5 -> 3
+// (members removed one at a time, leadership moved first), and an interrupted scale-up (a learner added by
+// hand and never started) that the next `pulumi up` completes. Data written at the start is intact.
+import * as fs from "fs";
+import * as path from "path";
+import { TestStack } from "../helpers/pulumi";
+import { ContinuousWriter } from "../helpers/reliability";
+import { Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, rigDown, rigUp, ssh } from "../helpers/rig";
+
+const VERSION = process.env.ETCD_VERSION ?? "";
+
+describe("scaling 3 -> 5 -> 3 with no acknowledged write lost", () => {
+    let rig: Rig;
+    let stack: TestStack;
+    let admin: Etcdctl;
+    let creds: { ca: string; cert: string; key: string };
+    let etcdctlBinary: string;
+    const marker = { key: "/scale/written-first", value: `v-${Date.now()}` };
+
+    const hostsConfig = (count: number) => rig.hosts.slice(0, count).map((h) => ({ name: h.name, privateIp: h.privateIp, publicIp: h.publicIp }));
+    const endpointsOf = (count: number) => rig.hosts.slice(0, count).map((h) => `https://${h.privateIp}:2379`);
+    const memberList = (count: number) => JSON.parse(admin.must(endpointsOf(count), ["member", "list", "-w", "json"])).members as any[];
+    const expectVotingMembers = (count: number) => {
+        const list = memberList(count);
+        expect(list.map((m) => m.name).sort()).toEqual(rig.hosts.slice(0, count).map((h) => h.name).sort());
+        expect(list.every((m) => !m.isLearner)).toBe(true);
+        const health = JSON.parse(admin.must(endpointsOf(count), ["endpoint", "health", "-w", "json"]));
+        expect(health.map((h: any) => h.health)).toEqual(Array(count).fill(true));
+    };
+    const expectMarkerEverywhere = (count: number) => {
+        for (const e of endpointsOf(count)) {
+            expect(admin.must([e], ["get", "--consistency=s", "--print-value-only", marker.key]).trim()).toBe(marker.value);
+        }
+    };
+
+    beforeAll(() => {
+        rig = rigUp("scale", 5, { privatePrefix: "10.1.2", publicPrefix: "198.18.2" }, [VERSION]);
+        stack = new TestStack({
+            stack: "scale",
+            config: {
+                existingHosts: hostsConfig(3),
+                sshPrivateKeyPath: rig.sshPrivateKeyPath,
+                release: { version: VERSION, sha256: releaseSha256(VERSION), downloadBaseUrl: rig.releaseBaseUrl },
+                healthTimeoutSeconds: 60,
+            },
+        });
+        etcdctlBinary = localEtcdctl(VERSION, stack.dir);
+    }, 20 * 60_000);
+
+    afterAll(() => {
+        try {
+            if (stack) stack.tryPulumi(["destroy", "--yes", "--skip-preview"]);
+            stack?.dispose();
+        } finally {
+            if (rig) rigDown("scale");
+        }
+    }, 10 * 60_000);
+
+    it("starts with 3 members", () => {
+        stack.up("scale: pulumi up (3 members)");
+        const out = stack.outputs(true);
+        const dir = fs.mkdtempSync(path.join(stack.dir, "client-"));
+        creds = { ca: path.join(dir, "ca.crt"), cert: path.join(dir, "admin.crt"), key: path.join(dir, "admin.key") };
+        fs.writeFileSync(creds.ca, out.caCertificate);
+        fs.writeFileSync(creds.cert, out.adminClientCertificate);
+        fs.writeFileSync(creds.key, out.adminClientKey, { mode: 0o600 });
+        admin = new Etcdctl(etcdctlBinary, creds);
+        admin.must(endpointsOf(3), ["put", marker.key, marker.value]);
+        expectVotingMembers(3);
+    }, 10 * 60_000);
+
+    it("scales up to 5: each new member joins as a learner and is promoted, one at a time", async () => {
+        const w = new ContinuousWriter("scale up 3 -> 5", "/reliability/scale-up", etcdctlBinary, endpointsOf(3), creds, stack.dir);
+        stack.setConfig({ existingHosts: hostsConfig(5) });
+        stack.up("scale: pulumi up 3 -> 5");
+        const report = await w.finish(admin, endpointsOf(5), 5);
+        expect(report.lost).toBe(0);
+        for (const m of ["etcd-4", "etcd-5"]) {
+            const out = stack.commandStdout(`etcd-${m}-configure`);
+            expect(out).toContain(`etcd on ${m}: added to the running cluster as a learner`);
+            expect(out).toContain(`etcd on ${m}: promoted from learner to voting member`);
+        }
+        expectVotingMembers(5);
+        expectMarkerEverywhere(5);
+        // The members that were already running were not restarted: scaling changes no unit.
+        for (const h of rig.hosts.slice(0, 3)) {
+            expect(mustSsh(rig, h, "grep -c initial-cluster /etc/systemd/system/etcd.service || true").trim()).toBe("0");
+        }
+    }, 15 * 60_000);
+
+    it("scales down to 3: members removed one at a time, leadership moved first, their etcd stopped", async () => {
+        const w = new ContinuousWriter("scale down 5 -> 3", "/reliability/scale-down", etcdctlBinary, endpointsOf(3), creds, stack.dir);
+        stack.setConfig({ existingHosts: hostsConfig(3) });
+        stack.up("scale: pulumi up 5 -> 3");
+        const report = await w.finish(admin, endpointsOf(3), 3);
+        expect(report.lost).toBe(0);
+        const membership = stack.commandStdout("etcd-membership");
+        expect(membership).toContain("membership: 2 member(s) removed; 3 member(s) remain");
+        expectVotingMembers(3);
+        expectMarkerEverywhere(3);
+        for (const h of rig.hosts.slice(3)) expect(ssh(rig, h, "systemctl is-active etcd").stdout.trim()).not.toBe("active");
+    }, 15 * 60_000);
+
+    it("completes an interrupted scale-up: a learner that was added but never started", async () => {
+        // What a run killed between `member add` and the start of etcd leaves behind.
+        const fourth = rig.hosts[3];
+        admin.must(endpointsOf(3), ["member", "add", fourth.name, `--peer-urls=https://${fourth.privateIp}:2380`, "--learner"]);
+        mustSsh(rig, fourth, "rm -rf /var/lib/etcd.removed-* && rm -rf /var/lib/etcd/member");
+        const w = new ContinuousWriter("interrupted scale up 3 -> 5", "/reliability/scale-resume", etcdctlBinary, endpointsOf(3), creds, stack.dir);
+        stack.setConfig({ existingHosts: hostsConfig(5) });
+        stack.up("scale: pulumi up 3 -> 5 after an interrupted scale-up");
+        const report = await w.finish(admin, endpointsOf(5), 5);
+        expect(report.lost).toBe(0);
+        expectVotingMembers(5);
+        expectMarkerEverywhere(5);
+        stack.setConfig({ existingHosts: hostsConfig(3) });
+        stack.up("scale: pulumi up 5 -> 3 again");
+        expectVotingMembers(3);
+        expectMarkerEverywhere(3);
+        stack.up("scale: pulumi up (no changes)", ["--expect-no-changes"]);
+    }, 20 * 60_000);
+});
