@@ -1,7 +1,8 @@
 import { configureScript, renderBundle } from "../../components/etcd-cluster/render/configure-script";
 import { checkScript } from "../../components/etcd-cluster/render/check-script";
 import { etcdFlags, FlagsInput, initialCluster } from "../../components/etcd-cluster/render/flags";
-import { pruneScript, stopScript } from "../../components/etcd-cluster/render/membership";
+import { MEMBER_LIST_FUNCTIONS, pruneScript, stopScript } from "../../components/etcd-cluster/render/membership";
+import { spawnSync } from "child_process";
 import { installScript, uninstallScript } from "../../components/etcd-cluster/render/install-script";
 import { PKI_FILES } from "../../components/etcd-cluster/render/layout";
 import { systemdUnit } from "../../components/etcd-cluster/render/systemd-unit";
@@ -112,7 +113,7 @@ describe("host scripts", () => {
         expect(configure).toContain("snapshot save \"$snapshot.part\"");
         expect(configure).toContain("etcdutl\" snapshot status");
         expect(configure).toContain("pre-upgrade-v$running_version-to-v3.6.14");
-        expect(configure).toContain("', unstarted, '");
+        expect(configure).toContain('all_running "$list" $((${#peers[@]} + 1))');
     });
     it("configure joins a running cluster as a learner and promotes it, or starts a new one with the rendered initial cluster", () => {
         expect(configure).toContain("member add \"$member\" --peer-urls=\"$self_peer\" --learner");
@@ -131,7 +132,7 @@ describe("host scripts", () => {
     });
     it("check demands every member started and healthy and a round trip through each", () => {
         expect(check).toContain("names=('etcd-1' 'etcd-2' 'etcd-3')");
-        expect(check).toContain("-eq 3 ]");
+        expect(check).toContain('all_running "$list" 3');
         expect(check).toContain("endpoint health");
         expect(check).toContain("put \"$key\"");
         expect(check).toContain("get --consistency=l --print-value-only");
@@ -157,5 +158,30 @@ describe("certificate bundle", () => {
 describe("the shellcheck helper", () => {
     it("does report a real finding, so a clean result means something", () => {
         expect(shellcheck("#!/usr/bin/env bash\nrm -rf $dir/*\n")).toMatch(/SC2086|SC2115/);
+    });
+});
+
+describe("member list parsing in bash", () => {
+    // Lines as `etcdctl member list` prints them: id, status, name, peer URLs, client URLs, is learner.
+    const list = [
+        "6c252072b5c4c7d9, started, etcd-1, https://10.1.1.11:2380, https://10.1.1.11:2379, false",
+        "b3e2bd74d6c9b230, started, etcd-2, https://10.1.1.12:2380, https://10.1.1.12:2379, false",
+        "5a4111050ecf0621, started, etcd-3, https://10.1.1.13:2380, , false", // initial member, never started
+        "7d1ab2c3d4e5f601, unstarted, , https://10.1.1.14:2380, , true",     // learner added, not started
+    ].join("\n");
+    const bash = (body: string) => spawnSync("bash", ["-c", `set -euo pipefail\n${MEMBER_LIST_FUNCTIONS}\n${body}`, "_", list], { encoding: "utf8" });
+    it("finds a member by peer URL", () => {
+        expect(bash('member_line "$1" https://10.1.1.14:2380').stdout.trim()).toBe("7d1ab2c3d4e5f601, unstarted, , https://10.1.1.14:2380, , true");
+        expect(bash('member_line "$1" https://10.1.1.99:2380').status).toBe(1);
+    });
+    it("tells a member that ran from one that only has a name", () => {
+        expect(bash('member_running "$(member_line "$1" https://10.1.1.12:2380)"').status).toBe(0);
+        expect(bash('member_running "$(member_line "$1" https://10.1.1.13:2380)"').status).toBe(1);
+    });
+    it("all_running demands the count, a client URL on each and no learner", () => {
+        const three = list.split("\n").slice(0, 2).join("\n");
+        expect(spawnSync("bash", ["-c", `${MEMBER_LIST_FUNCTIONS}\nall_running "$1" 2`, "_", three]).status).toBe(0);
+        expect(spawnSync("bash", ["-c", `${MEMBER_LIST_FUNCTIONS}\nall_running "$1" 3`, "_", three]).status).toBe(1);
+        expect(bash('all_running "$1" 4').status).toBe(1);
     });
 });

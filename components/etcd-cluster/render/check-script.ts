@@ -1,6 +1,7 @@
 // The cluster check: fails the deployment unless every member is listed, started and healthy and a
 // put/get/delete round trip on a scratch key works through every member, over mTLS.
 import { releaseDir } from "./layout";
+import { MEMBER_LIST_FUNCTIONS } from "./membership";
 import { etcdctlFunction, SCRIPT_HEADER, shellArray, shellQuote, waitUntil } from "./shell";
 
 export interface CheckInput {
@@ -16,10 +17,11 @@ export function checkScript(input: CheckInput): string {
 names=${shellArray(input.memberNames)}
 endpoints=${shellQuote(input.clientUrls.join(","))}
 ${etcdctlFunction(shellQuote(`${releaseDir(input.version)}/etcdctl`))}
+${MEMBER_LIST_FUNCTIONS}
 cluster_ready() {
   etcdctl_mtls --endpoints="$endpoints" endpoint health >/dev/null 2>&1 || return 1
   list=$(etcdctl_mtls --endpoints="$endpoints" member list) || return 1
-  [ "$(grep -c ', started, ' <<<"$list")" -eq ${n} ] || return 1
+  all_running "$list" ${n} || return 1
   for name in "\${names[@]}"; do grep -q ", started, $name, " <<<"$list" || return 1; done
 }
 ${waitUntil("cluster_ready", input.timeoutSeconds,

@@ -165,7 +165,7 @@ fi
 member_ready() {
   etcdctl_mtls --endpoints="$(IFS=,; echo "${input.localClientUrl},\${peers[*]}")" endpoint health >/dev/null 2>&1 || return 1
   list=$(etcdctl_mtls --endpoints=${input.localClientUrl} member list) || return 1
-  ! grep -q ', unstarted, ' <<<"$list"
+  all_running "$list" $((\${#peers[@]} + 1))
 }
 ${waitUntil("member_ready", input.healthTimeoutSeconds,
         `etcd on ${input.memberName} or the cluster was not healthy within ${input.healthTimeoutSeconds}s after the restart; see journalctl -u etcd on that host. The roll stops here; the members after it were not touched.`)}echo "etcd on $member: up to date, and every member is healthy"

@@ -14,6 +14,25 @@ member_line() {
   done <<<"$1"
   return 1
 }
+# member_running LINE: the member has started at least once. etcdctl's "started" only means "has a name",
+# and the members of an initial cluster have their names before they ever run; client URLs appear only
+# when a member publishes them on start.
+member_running() {
+  local client
+  IFS=', ' read -r _ _ _ _ client _ <<<"$1"
+  [ -n "$client" ]
+}
+# all_running LIST N: exactly N members, every one running and a voting member (no learner).
+all_running() {
+  local line count=0
+  while IFS= read -r line; do
+    [ -n "$line" ] || continue
+    member_running "$line" || return 1
+    [[ $line == *", false" ]] || return 1
+    count=$((count + 1))
+  done <<<"$1"
+  [ "$count" -eq "$2" ]
+}
 # is_leader ENDPOINT: true when the member behind ENDPOINT is the raft leader.
 is_leader() {
   local json member leader
@@ -66,7 +85,7 @@ endpoints="$(IFS=,; echo "\${${peers}[*]}")"
 # Short timeouts: while a new cluster forms, the peers answer nothing until a majority is up.
 if [ -n "$endpoints" ] && list=$(etcdctl_mtls --endpoints="$endpoints" --dial-timeout=1s --command-timeout=2s member list 2>/dev/null); then
   # A cluster runs. A member it lists as started lost its data: take it out and add it anew.
-  if line=$(member_line "$list" "$self_peer") && [[ $line == *", started, "* ]]; then
+  if line=$(member_line "$list" "$self_peer") && member_running "$line"; then
     echo "etcd on $member: the cluster knows this member as started but its data is gone; re-adding it"
     remove_member "$list" "$endpoints" "\${line%%,*}"
     list=$(etcdctl_mtls --endpoints="$endpoints" member list)
