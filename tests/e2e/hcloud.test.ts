@@ -1,0 +1,164 @@
+// End to end through the Hetzner layer: the real program (index.ts, hosts/hcloud.ts) with the dev stack's
+// values (Pulumi.dev.yaml: 3 x cpx11, ash, us-east, 10.1.0.0/16, 10.1.1.0/24) and the real @pulumi/hcloud
+// provider, pointed at the local Hetzner Cloud API stand-in, whose servers are real local Debian hosts.
+// Only the endpoint, the token and the etcd download mirror are added to the dev stack's configuration.
+import * as fs from "fs";
+import * as path from "path";
+import { load } from "js-yaml";
+import { REPO_ROOT, TestStack } from "../helpers/pulumi";
+import { logStep } from "../helpers/run";
+import { Etcdctl, localEtcdctl, mustSsh, releaseDir, releaseSha256, Rig, RigHost } from "../helpers/rig";
+import { addressInUse, apiGet, runningHosts, Standin, standinDown, standinUp } from "../helpers/hcloud-standin";
+
+const VERSION = process.env.ETCD_VERSION ?? "";
+const NAME = "hcloud-e2e";
+const PUBLIC_PREFIX = "198.18.6";
+const dev = (load(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, any> }).config;
+const devHcloud = dev["etcd-cluster:hcloud"];
+
+describe("the dev stack on Hetzner Cloud, through the local API stand-in", () => {
+    let standin: Standin;
+    let stack: TestStack;
+    let rig: Rig; // the servers as SSH targets, with the key the stack generated
+    let admin: Etcdctl;
+    let endpoints: string[];
+    let destroyed = false;
+    let serverIds: number[] = [];
+
+    beforeAll(() => {
+        expect(VERSION).toMatch(/^\d+\.\d+\.\d+$/);
+        const taken = addressInUse("10.1.1.");
+        if (taken) {
+            throw new Error(`the dev stack's subnet 10.1.1.0/24 is in use here (${taken.trim()}); `
+                + "if it is the local default, take it down with `bash scripts/local-down.sh`");
+        }
+        standin = standinUp(NAME, PUBLIC_PREFIX, releaseDir(), [VERSION]);
+        stack = new TestStack({
+            stack: NAME,
+            config: {
+                ...dev,
+                release: { version: VERSION, sha256: releaseSha256(VERSION), downloadBaseUrl: standin.serveUrl },
+                "hcloud:endpoint": standin.endpoint,
+                "hcloud:token": standin.token,
+            },
+            secretKeys: ["hcloud:token"],
+        });
+    }, 20 * 60_000);
+
+    afterAll(() => {
+        try {
+            if (stack && !destroyed) stack.tryPulumi(["destroy", "--yes", "--skip-preview"]);
+            stack?.dispose();
+        } finally {
+            standinDown(NAME);
+        }
+    }, 15 * 60_000);
+
+    it("1. pulumi up builds network, subnet, 3 servers and a healthy etcd cluster", async () => {
+        stack.up("hcloud: pulumi up from an empty stack");
+        const out = stack.outputs(true);
+        expect(out.clusterCheck).toContain("etcd cluster check passed: 3 members started and healthy");
+        expect(out.members.map((m: any) => m.privateIp)).toEqual(["10.1.1.11", "10.1.1.12", "10.1.1.13"]);
+
+        // What the API holds: exactly what index.ts declares with the dev stack's values.
+        const networks = await apiGet(standin, "networks");
+        expect(networks).toHaveLength(1);
+        expect(networks[0]).toMatchObject({ name: "etcd-network", ip_range: "10.1.0.0/16", labels: { etcd: "true", cluster: "cluster-1", "etcd-cluster": "etcd" } });
+        expect(networks[0].subnets).toEqual([{ type: "cloud", ip_range: "10.1.1.0/24", network_zone: "us-east", gateway: "10.1.0.1" }]);
+        const servers = await apiGet(standin, "servers");
+        expect(servers.map((s) => s.name).sort()).toEqual(["etcd-1", "etcd-2", "etcd-3"]);
+        const [pg] = await apiGet(standin, "placement_groups");
+        const [fw] = await apiGet(standin, "firewalls");
+        const [key] = await apiGet(standin, "ssh_keys");
+        for (const s of servers) {
+            expect(s).toMatchObject({ status: "running", server_type: { name: "cpx11" }, location: { name: "ash" }, image: { name: "ubuntu-22.04" } });
+            expect(s.labels).toEqual({ etcd: "true", cluster: "cluster-1", "etcd-cluster": "etcd", "etcd-member": s.name });
+            expect(s.private_net).toHaveLength(1);
+            expect(s.private_net[0].network).toBe(networks[0].id);
+            expect(s.public_net.ipv4.ip).toMatch(new RegExp(`^${PUBLIC_PREFIX.replace(/\./g, "\\.")}\\.\\d+$`));
+            expect(s.public_net.firewalls).toEqual([{ id: fw.id, status: "applied" }]);
+            expect(s.placement_group.id).toBe(pg.id);
+        }
+        expect(pg).toMatchObject({ name: "etcd-spread", type: "spread" });
+        expect(pg.servers).toHaveLength(3);
+        expect(fw.rules).toEqual([{ direction: "in", protocol: "tcp", port: "22", source_ips: ["0.0.0.0/0", "::/0"], destination_ips: [], description: "ssh" }]);
+        serverIds = servers.map((s) => s.id).sort();
+
+        // The members as the program sees them are the servers as the API reports them.
+        const byName = new Map(servers.map((s) => [s.name, s]));
+        for (const m of out.members) {
+            expect(m.publicIp).toBe(byName.get(m.name).public_net.ipv4.ip);
+            expect(m.privateIp).toBe(byName.get(m.name).private_net[0].ip);
+        }
+
+        // Each server is a real host: root logs in with the stack's key (the one hcloud put in authorized_keys),
+        // its hostname is the server name, and it carries both addresses.
+        const keyFile = path.join(stack.dir, "id_ed25519");
+        fs.writeFileSync(keyFile, out.sshPrivateKeyOpenssh, { mode: 0o600 });
+        const hosts: RigHost[] = out.members.map((m: any) => ({ name: m.name, machine: m.name, privateIp: m.privateIp, publicIp: m.publicIp, sshUser: "root", sshPrivateKeyPath: keyFile }));
+        rig = { name: NAME, hosts, sshPrivateKeyPath: keyFile, releaseBaseUrl: standin.serveUrl };
+        expect(runningHosts(standin)).toHaveLength(3);
+        for (const h of hosts) {
+            expect(mustSsh(rig, h, "hostname").trim()).toBe(h.name);
+            expect(mustSsh(rig, h, "cat /root/.ssh/authorized_keys").trim()).toBe(key.public_key.trim());
+            expect(mustSsh(rig, h, "ip -4 -o addr show dev host0 | awk '{print $4}' | sort").trim().split("\n"))
+                .toEqual([`${h.privateIp}/24`, `${h.publicIp}/24`].sort());
+        }
+
+        // The cluster from outside, over mTLS on the private network.
+        const files = fs.mkdtempSync(path.join(stack.dir, "client-"));
+        const save = (name: string, text: string) => { const p = path.join(files, name); fs.writeFileSync(p, text, { mode: 0o600 }); return p; };
+        admin = new Etcdctl(localEtcdctl(VERSION, stack.dir), { ca: save("ca.crt", out.caCertificate), cert: save("admin.crt", out.adminClientCertificate), key: save("admin.key", out.adminClientKey) });
+        endpoints = out.clientEndpoints;
+        const health = JSON.parse(admin.must(endpoints, ["endpoint", "health", "-w", "json"]));
+        expect(health.map((h: any) => h.health)).toEqual([true, true, true]);
+        admin.must([endpoints[0]], ["put", "/hcloud/greeting", "hello"]);
+        for (const e of endpoints) expect(admin.must([e], ["get", "--consistency=l", "--print-value-only", "/hcloud/greeting"]).trim()).toBe("hello");
+
+        // No secret in the state or the engine's output: neither the API token nor a private key.
+        const state = stack.exportState();
+        for (const text of [state, stack.engineLog]) {
+            expect(text).not.toContain(standin.token);
+            expect(text).not.toContain("PRIVATE KEY");
+        }
+    }, 20 * 60_000);
+
+    it("2. a second pulumi up makes zero changes", () => {
+        const started = Date.now();
+        expect(stack.previewSteps().filter((s) => s.op !== "same")).toEqual([]);
+        logStep("hcloud: pulumi preview (no changes)", (Date.now() - started) / 1000);
+        stack.up("hcloud: pulumi up (no changes)", ["--expect-no-changes"]);
+    }, 10 * 60_000);
+
+    it("3. changing a label updates in place: same servers, not rebooted", async () => {
+        const bootTimes = rig.hosts.map((h) => mustSsh(rig, h, "ps -o lstart= -p 1").trim());
+        stack.setConfig({ "etcd-cluster:hcloud": { ...devHcloud, labels: { ...devHcloud.labels, cluster: "cluster-2" } } });
+        const steps = stack.previewSteps().filter((s) => s.op !== "same");
+        expect(steps.every((s) => s.op === "update")).toBe(true);
+        expect(steps.map((s) => s.type).sort()).toEqual([
+            "hcloud:index/firewall:Firewall", "hcloud:index/network:Network", "hcloud:index/placementGroup:PlacementGroup",
+            "hcloud:index/server:Server", "hcloud:index/server:Server", "hcloud:index/server:Server", "hcloud:index/sshKey:SshKey",
+        ]);
+        stack.up("hcloud: pulumi up (label changed)");
+        const servers = await apiGet(standin, "servers");
+        expect(servers.map((s) => s.id).sort()).toEqual(serverIds);
+        for (const s of servers) expect(s.labels.cluster).toBe("cluster-2");
+        for (const r of ["networks", "firewalls", "placement_groups", "ssh_keys"]) {
+            expect((await apiGet(standin, r)).map((x) => x.labels.cluster)).toEqual(["cluster-2"]);
+        }
+        expect(rig.hosts.map((h) => mustSsh(rig, h, "ps -o lstart= -p 1").trim())).toEqual(bootTimes);
+        expect(JSON.parse(admin.must(endpoints, ["endpoint", "health", "-w", "json"])).every((h: any) => h.health)).toBe(true);
+        stack.up("hcloud: pulumi up after the label change (no changes)", ["--expect-no-changes"]);
+    }, 10 * 60_000);
+
+    it("4. pulumi destroy leaves nothing in the stand-in and no host running", async () => {
+        stack.destroy();
+        destroyed = true;
+        expect(JSON.parse(stack.exportState()).deployment.resources ?? []).toEqual([]);
+        for (const r of ["servers", "networks", "firewalls", "placement_groups", "ssh_keys"]) {
+            expect(await apiGet(standin, r)).toEqual([]);
+        }
+        expect(runningHosts(standin)).toEqual([]);
+        expect(addressInUse("10.1.1.")).toBeUndefined(); // the subnet's address left the bridge with the last server
+    }, 10 * 60_000);
+});

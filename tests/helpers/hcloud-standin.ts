@@ -1,0 +1,69 @@
+// The local Hetzner Cloud API stand-in (tools/hcloud-standin, started by scripts/hcloud-standin.sh) and a
+// small reader of its API for assertions. The token is read from its file and only ever sent in headers.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { logStep, mustRun, run } from "./run";
+import { REPO_ROOT } from "./pulumi";
+
+const LAUNCHER = path.join(REPO_ROOT, "scripts/hcloud-standin.sh");
+const TESTHOSTS = path.join(REPO_ROOT, "scripts/testhosts.sh");
+
+export interface Standin {
+    name: string;
+    /** API endpoint, for `hcloud:endpoint` / HCLOUD_ENDPOINT (http://127.0.0.1:PORT/v1). */
+    endpoint: string;
+    token: string;
+    publicPrefix: string;
+    /** Where hosts download etcd releases from (the rig's HTTP server on the public bridge address). */
+    serveUrl: string;
+    log: string;
+}
+
+/** Starts a stand-in named `name` whose servers get public addresses in `publicPrefix`.0/24, serving `releases` (versions). */
+export function standinUp(name: string, publicPrefix: string, releaseDir: string, versions: string[]): Standin {
+    const www = fs.mkdtempSync(path.join(os.tmpdir(), "hcloud-www-"));
+    for (const v of versions) {
+        const file = `etcd-v${v}-linux-amd64.tar.gz`;
+        fs.mkdirSync(path.join(www, `v${v}`));
+        fs.copyFileSync(path.join(releaseDir, file), path.join(www, `v${v}`, file));
+    }
+    const r = mustRun("bash", [LAUNCHER, "up", "--name", name, "--public-prefix", publicPrefix, "--serve", www], { timeout: 15 * 60_000 });
+    logStep(`hcloud stand-in ${name} up`, r.seconds);
+    const info = JSON.parse(r.stdout);
+    return {
+        name, endpoint: info.endpoint, token: fs.readFileSync(info.tokenFile, "utf8").trim(), publicPrefix,
+        serveUrl: info.serveUrl, log: info.log,
+    };
+}
+
+/** Stops the stand-in and removes its hosts, rig and state; safe to call twice. */
+export function standinDown(name: string): void {
+    const r = run("bash", [LAUNCHER, "down", "--name", name], { timeout: 10 * 60_000 });
+    logStep(`hcloud stand-in ${name} down (exit ${r.status})`, r.seconds);
+    if (r.status !== 0) process.stderr.write(r.stderr);
+}
+
+/** GET on the stand-in's API (all pages of a list). */
+export async function apiGet(s: Standin, resource: string): Promise<any[]> {
+    const items: any[] = [];
+    for (let page = 1; page < 100; page++) {
+        const res = await fetch(`${s.endpoint}/${resource}?page=${page}&per_page=50`, { headers: { Authorization: `Bearer ${s.token}` } });
+        const body: any = await res.json();
+        if (res.status !== 200) throw new Error(`GET /${resource}: ${res.status} ${JSON.stringify(body)}`);
+        items.push(...body[resource]);
+        if (!body.meta.pagination.next_page) break;
+    }
+    return items;
+}
+
+/** IDs of the hosts of the stand-in's rig that run now. */
+export function runningHosts(s: Standin): string[] {
+    return mustRun("bash", [TESTHOSTS, "running-hosts", "--rig", s.name]).stdout.split("\n").filter(Boolean);
+}
+
+/** Is any address of the network prefix (e.g. "10.1.1.") on an interface of this machine? */
+export function addressInUse(prefix: string): string | undefined {
+    const out = run("ip", ["-o", "-4", "addr", "show"]).stdout;
+    return out.split("\n").find((l) => l.includes(` ${prefix}`));
+}
