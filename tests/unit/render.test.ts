@@ -113,7 +113,7 @@ describe("host scripts", () => {
         expect(configure).toContain("snapshot save \"$snapshot.part\"");
         expect(configure).toContain("etcdutl\" snapshot status");
         expect(configure).toContain("pre-upgrade-v$running_version-to-v3.6.14");
-        expect(configure).toContain('all_running "$list" $((${#peers[@]} + 1))');
+        expect(configure).toContain('all_running "$list" "$(grep -c . <<<"$list")"');
     });
     it("configure joins a running cluster as a learner and promotes it, or starts a new one with the rendered initial cluster", () => {
         expect(configure).toContain("member add \"$member\" --peer-urls=\"$self_peer\" --learner");
@@ -177,6 +177,10 @@ describe("member list parsing in bash", () => {
     it("tells a member that ran from one that only has a name", () => {
         expect(bash('member_running "$(member_line "$1" https://10.1.1.12:2380)"').status).toBe(0);
         expect(bash('member_running "$(member_line "$1" https://10.1.1.13:2380)"').status).toBe(1);
+    });
+    it("lists the client URLs of the members that ran, except one", () => {
+        expect(bash('client_urls "$1" https://10.1.1.11:2380').stdout.trim()).toBe("https://10.1.1.12:2379");
+        expect(bash('client_urls "$1"').stdout.trim()).toBe("https://10.1.1.11:2379,https://10.1.1.12:2379");
     });
     it("all_running demands the count, a client URL on each and no learner", () => {
         const three = list.split("\n").slice(0, 2).join("\n");

@@ -114,8 +114,15 @@ ${joinDecision({ memberName: input.memberName, selfPeerUrl: input.selfPeerUrl, i
         clusterToken: input.clusterToken, peerClientUrlsVar: "peers" }).replace(/^/gm, "  ").trimEnd()}
   install -m 0644 -o root -g root "$stage/bootstrap.env" ${BOOTSTRAP_ENV_PATH}
 fi
+# The other members are the ones the cluster lists now (during a scale-up, wanted members may not have
+# joined yet); a member that cannot be listed at all means no quorum, and restarting would not help it.
 if [ "$restart" = 1 ] && [ "$established" = 1 ] && systemctl is-active --quiet etcd.service && [ "\${#peers[@]}" -gt 0 ]; then
-  if ! report=$(etcdctl_mtls --endpoints="$(IFS=,; echo "\${peers[*]}")" endpoint health 2>&1); then
+  others=""
+  if list=$(etcdctl_mtls --endpoints=${input.localClientUrl} member list 2>/dev/null); then
+    others=$(client_urls "$list" ${shellQuote(input.selfPeerUrl)})
+  fi
+  if [ -z "$others" ]; then others=$(IFS=,; echo "\${peers[*]}"); fi
+  if ! report=$(etcdctl_mtls --endpoints="$others" endpoint health 2>&1); then
     echo "refusing to restart etcd on $member: not every other member is healthy, and restarting now could lose quorum." >&2
     echo "$report" | grep -v ' is healthy' >&2 || true
     echo "Bring the unhealthy members back, then run pulumi up again." >&2
@@ -163,9 +170,9 @@ fi
 # 8. Health gate after: this member serves again, every member is healthy (so there is a leader and a
 #    quorum commits) and every member is started; only then may the next member restart.
 member_ready() {
-  etcdctl_mtls --endpoints="$(IFS=,; echo "${input.localClientUrl},\${peers[*]}")" endpoint health >/dev/null 2>&1 || return 1
-  list=$(etcdctl_mtls --endpoints=${input.localClientUrl} member list) || return 1
-  all_running "$list" $((\${#peers[@]} + 1))
+  list=$(etcdctl_mtls --endpoints=${input.localClientUrl} member list 2>/dev/null) || return 1
+  all_running "$list" "$(grep -c . <<<"$list")" || return 1
+  etcdctl_mtls --endpoints="$(client_urls "$list")" endpoint health >/dev/null 2>&1
 }
 ${waitUntil("member_ready", input.healthTimeoutSeconds,
         `etcd on ${input.memberName} or the cluster was not healthy within ${input.healthTimeoutSeconds}s after the restart; see journalctl -u etcd on that host. The roll stops here; the members after it were not touched.`)}echo "etcd on $member: up to date, and every member is healthy"

@@ -33,6 +33,14 @@ all_running() {
   done <<<"$1"
   [ "$count" -eq "$2" ]
 }
+# client_urls LIST [EXCEPT_PEER_URL]: the client URLs of the listed members, comma-separated.
+client_urls() {
+  local peer client urls=""
+  while IFS=', ' read -r _ _ _ peer client _; do
+    if [ -n "$client" ] && [ "$peer" != "\${2:-}" ]; then urls="$urls\${urls:+,}$client"; fi
+  done <<<"$1"
+  echo "$urls"
+}
 # is_leader ENDPOINT: true when the member behind ENDPOINT is the raft leader.
 is_leader() {
   local json member leader
