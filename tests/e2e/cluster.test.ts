@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { TestStack } from "../helpers/pulumi";
 import { logStep, mustRun } from "../helpers/run";
-import { Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, rigDown, rigUp, ssh } from "../helpers/rig";
+import { Etcdctl, localEtcdctl, mustSsh, Rig, rigStackConfig, rigUp, ssh, tearDown } from "../helpers/rig";
 
 const VERSION = process.env.ETCD_VERSION ?? "";
 
@@ -22,23 +22,11 @@ describe.each([3, 5])("a %i-member cluster on local hosts", (n) => {
         rig = rigUp(rigName, n, { privatePrefix: `10.1.${n}`, publicPrefix: `198.18.${n}` }, [VERSION]);
         stack = new TestStack({
             stack: rigName,
-            config: {
-                existingHosts: rig.hosts.map((h) => ({ name: h.name, privateIp: h.privateIp, publicIp: h.publicIp })),
-                sshPrivateKeyPath: rig.sshPrivateKeyPath,
-                release: { version: VERSION, sha256: releaseSha256(VERSION), downloadBaseUrl: rig.releaseBaseUrl },
-                healthTimeoutSeconds: 90,
-            },
+            config: rigStackConfig(rig, { version: VERSION, healthTimeoutSeconds: 90 }),
         });
     }, 20 * 60_000);
 
-    afterAll(() => {
-        try {
-            if (stack && !destroyed) stack.tryPulumi(["destroy", "--yes", "--skip-preview"]);
-            stack?.dispose();
-        } finally {
-            rigDown(rigName);
-        }
-    }, 10 * 60_000);
+    afterAll(() => tearDown(stack, rigName, !destroyed), 10 * 60_000);
 
     it("1. pulumi up builds the cluster, and it is healthy seen from outside", () => {
         stack.up(`${n} members: pulumi up from an empty stack`);

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { TestStack } from "../helpers/pulumi";
 import { ContinuousWriter } from "../helpers/reliability";
-import { Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, rigDown, rigUp } from "../helpers/rig";
+import { Etcdctl, localEtcdctl, mustSsh, releaseConfig, Rig, rigStackConfig, rigUp, tearDown } from "../helpers/rig";
 
 const FROM = process.env.ETCD_VERSION ?? "";
 const TO = process.env.ETCD_UPGRADE_VERSION ?? "";
@@ -20,7 +20,7 @@ describe("day-2 operations with no acknowledged write lost", () => {
     let client: { ca: string; cert: string; key: string };
     let etcdctlBinary: string;
 
-    const release = (version: string) => ({ version, sha256: releaseSha256(version), downloadBaseUrl: rig.releaseBaseUrl });
+    const release = (version: string) => releaseConfig(rig, version);
     /** Client files, replaced atomically, as a consumer rolls its credentials. */
     const writeClientFiles = () => {
         const out = stack.outputs(true);
@@ -52,26 +52,14 @@ describe("day-2 operations with no acknowledged write lost", () => {
         rig = rigUp("day2", N, { privatePrefix: "10.1.7", publicPrefix: "198.18.7" }, [FROM, TO]);
         stack = new TestStack({
             stack: "day2",
-            config: {
-                existingHosts: rig.hosts.map((h) => ({ name: h.name, privateIp: h.privateIp, publicIp: h.publicIp })),
-                sshPrivateKeyPath: rig.sshPrivateKeyPath,
-                release: release(FROM),
-                healthTimeoutSeconds: 45,
-            },
+            config: rigStackConfig(rig, { version: FROM, healthTimeoutSeconds: 45 }),
         });
         const dir = fs.mkdtempSync(path.join(stack.dir, "client-"));
         client = { ca: path.join(dir, "ca.crt"), cert: path.join(dir, "admin.crt"), key: path.join(dir, "admin.key") };
         etcdctlBinary = localEtcdctl(TO, stack.dir);
     }, 20 * 60_000);
 
-    afterAll(() => {
-        try {
-            if (stack) stack.tryPulumi(["destroy", "--yes", "--skip-preview"]);
-            stack?.dispose();
-        } finally {
-            if (rig) rigDown("day2");
-        }
-    }, 10 * 60_000);
+    afterAll(() => tearDown(stack, "day2"), 10 * 60_000);
 
     it("deploys the cluster", () => {
         stack.up(`day2: pulumi up (etcd ${FROM})`);

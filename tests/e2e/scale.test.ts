@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { TestStack } from "../helpers/pulumi";
 import { ContinuousWriter } from "../helpers/reliability";
-import { Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, rigDown, rigUp, ssh } from "../helpers/rig";
+import { Etcdctl, hostsConfig, localEtcdctl, mustSsh, Rig, rigStackConfig, rigUp, ssh, tearDown } from "../helpers/rig";
 
 const VERSION = process.env.ETCD_VERSION ?? "";
 
@@ -17,7 +17,7 @@ describe("scaling 3 -> 5 -> 3 with no acknowledged write lost", () => {
     let etcdctlBinary: string;
     const marker = { key: "/scale/written-first", value: `v-${Date.now()}` };
 
-    const hostsConfig = (count: number) => rig.hosts.slice(0, count).map((h) => ({ name: h.name, privateIp: h.privateIp, publicIp: h.publicIp }));
+    const hosts = (count: number) => hostsConfig(rig, count);
     const endpointsOf = (count: number) => rig.hosts.slice(0, count).map((h) => `https://${h.privateIp}:2379`);
     const memberList = (count: number) => JSON.parse(admin.must(endpointsOf(count), ["member", "list", "-w", "json"])).members as any[];
     const expectVotingMembers = (count: number) => {
@@ -37,24 +37,12 @@ describe("scaling 3 -> 5 -> 3 with no acknowledged write lost", () => {
         rig = rigUp("scale", 5, { privatePrefix: "10.1.2", publicPrefix: "198.18.2" }, [VERSION]);
         stack = new TestStack({
             stack: "scale",
-            config: {
-                existingHosts: hostsConfig(3),
-                sshPrivateKeyPath: rig.sshPrivateKeyPath,
-                release: { version: VERSION, sha256: releaseSha256(VERSION), downloadBaseUrl: rig.releaseBaseUrl },
-                healthTimeoutSeconds: 60,
-            },
+            config: rigStackConfig(rig, { version: VERSION, count: 3, healthTimeoutSeconds: 60 }),
         });
         etcdctlBinary = localEtcdctl(VERSION, stack.dir);
     }, 20 * 60_000);
 
-    afterAll(() => {
-        try {
-            if (stack) stack.tryPulumi(["destroy", "--yes", "--skip-preview"]);
-            stack?.dispose();
-        } finally {
-            if (rig) rigDown("scale");
-        }
-    }, 10 * 60_000);
+    afterAll(() => tearDown(stack, "scale"), 10 * 60_000);
 
     it("starts with 3 members", () => {
         stack.up("scale: pulumi up (3 members)");
@@ -71,7 +59,7 @@ describe("scaling 3 -> 5 -> 3 with no acknowledged write lost", () => {
 
     it("scales up to 5: each new member joins as a learner and is promoted, one at a time", async () => {
         const w = new ContinuousWriter("scale up 3 -> 5", "/reliability/scale-up", etcdctlBinary, endpointsOf(3), creds, stack.dir);
-        stack.setConfig({ existingHosts: hostsConfig(5) });
+        stack.setConfig({ existingHosts: hosts(5) });
         stack.up("scale: pulumi up 3 -> 5");
         const report = await w.finish(admin, endpointsOf(5), 5);
         expect(report.lost).toBe(0);
@@ -90,7 +78,7 @@ describe("scaling 3 -> 5 -> 3 with no acknowledged write lost", () => {
 
     it("scales down to 3: members removed one at a time, leadership moved first, their etcd stopped", async () => {
         const w = new ContinuousWriter("scale down 5 -> 3", "/reliability/scale-down", etcdctlBinary, endpointsOf(3), creds, stack.dir);
-        stack.setConfig({ existingHosts: hostsConfig(3) });
+        stack.setConfig({ existingHosts: hosts(3) });
         stack.up("scale: pulumi up 5 -> 3");
         const report = await w.finish(admin, endpointsOf(3), 3);
         expect(report.lost).toBe(0);
@@ -107,13 +95,13 @@ describe("scaling 3 -> 5 -> 3 with no acknowledged write lost", () => {
         admin.must(endpointsOf(3), ["member", "add", fourth.name, `--peer-urls=https://${fourth.privateIp}:2380`, "--learner"]);
         mustSsh(rig, fourth, "rm -rf /var/lib/etcd.removed-* && rm -rf /var/lib/etcd/member");
         const w = new ContinuousWriter("interrupted scale up 3 -> 5", "/reliability/scale-resume", etcdctlBinary, endpointsOf(3), creds, stack.dir);
-        stack.setConfig({ existingHosts: hostsConfig(5) });
+        stack.setConfig({ existingHosts: hosts(5) });
         stack.up("scale: pulumi up 3 -> 5 after an interrupted scale-up");
         const report = await w.finish(admin, endpointsOf(5), 5);
         expect(report.lost).toBe(0);
         expectVotingMembers(5);
         expectMarkerEverywhere(5);
-        stack.setConfig({ existingHosts: hostsConfig(3) });
+        stack.setConfig({ existingHosts: hosts(3) });
         stack.up("scale: pulumi up 5 -> 3 again");
         expectVotingMembers(3);
         expectMarkerEverywhere(3);

@@ -104,3 +104,34 @@ export class Etcdctl {
         return r.stdout;
     }
 }
+
+/** The program's `existingHosts` for the first `count` hosts of a rig. */
+export function hostsConfig(rig: Rig, count = rig.hosts.length): { name: string; privateIp: string; publicIp: string }[] {
+    return rig.hosts.slice(0, count).map((h) => ({ name: h.name, privateIp: h.privateIp, publicIp: h.publicIp }));
+}
+
+/** The program's `release` for a version the toolchain built, downloaded from the rig's HTTP server. */
+export function releaseConfig(rig: Rig, version: string): { version: string; sha256: string; downloadBaseUrl: string } {
+    return { version, sha256: releaseSha256(version), downloadBaseUrl: rig.releaseBaseUrl };
+}
+
+/** Stack configuration that deploys the program onto a rig's hosts. */
+export function rigStackConfig(rig: Rig, opts: { version: string; count?: number; healthTimeoutSeconds: number }): Record<string, unknown> {
+    return {
+        existingHosts: hostsConfig(rig, opts.count),
+        sshPrivateKeyPath: rig.sshPrivateKeyPath,
+        release: releaseConfig(rig, opts.version),
+        healthTimeoutSeconds: opts.healthTimeoutSeconds,
+    };
+}
+
+/** For afterAll: destroy what the stack still has, remove it, and always take the rig down. */
+export function tearDown(stack: { tryPulumi(args: string[]): unknown; dispose(): void } | undefined, rigName: string,
+    destroy = true): void {
+    try {
+        if (stack && destroy) stack.tryPulumi(["destroy", "--yes", "--skip-preview"]);
+        stack?.dispose();
+    } finally {
+        rigDown(rigName);
+    }
+}
