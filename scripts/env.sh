@@ -65,6 +65,10 @@ _etcd_cluster_env() {
   p=${p#:}
   p=${p%:}
   export PATH="$cache/node-v$node_v/bin:$cache/pulumi-v$pulumi_v/pulumi${p:+:$p}"
+  # Go builds the etcd releases and the test tools; the official installer puts it in /usr/local/go.
+  if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
+    export PATH="$PATH:/usr/local/go/bin"
+  fi
 
   export ETCD_CLUSTER_CACHE="$cache"
   export PULUMI_HOME="$cache/pulumi-home"
