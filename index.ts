@@ -2,7 +2,7 @@
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import {
-    EtcdCluster, EtcdReleaseArgs, EtcdTuningArgs, ExistingHostArgs, HcloudHostsArgs, PkiArgs,
+    BackupArgs, EtcdCluster, EtcdReleaseArgs, EtcdTuningArgs, ExistingHostArgs, HcloudHostsArgs, MaintenanceArgs, PkiArgs,
 } from "./components/etcd-cluster";
 
 const config = new pulumi.Config();
@@ -12,6 +12,23 @@ function sshPrivateKey(): pulumi.Output<string> | undefined {
     const path = config.get("sshPrivateKeyPath");
     if (path) return pulumi.secret(fs.readFileSync(path, "utf8"));
     return config.getSecret("sshPrivateKey");
+}
+
+/**
+ * Backups: the `backup` object (schedule, keep, s3.endpoint/bucket/region/prefix); the S3 keys from the secrets
+ * `backupS3AccessKeyId` and `backupS3SecretAccessKey` (or as secure values inside `backup.s3`).
+ */
+function backup(): BackupArgs | undefined {
+    const b = config.getObject<BackupArgs>("backup");
+    if (!b?.s3) return b;
+    return {
+        ...b,
+        s3: {
+            ...b.s3,
+            accessKeyId: b.s3.accessKeyId !== undefined ? pulumi.secret(b.s3.accessKeyId) : config.requireSecret("backupS3AccessKeyId"),
+            secretAccessKey: b.s3.secretAccessKey !== undefined ? pulumi.secret(b.s3.secretAccessKey) : config.requireSecret("backupS3SecretAccessKey"),
+        },
+    };
 }
 
 const cluster = new EtcdCluster(config.get("clusterName") ?? "etcd", {
@@ -25,6 +42,9 @@ const cluster = new EtcdCluster(config.get("clusterName") ?? "etcd", {
     dataDir: config.get("dataDir"),
     metricsOnPrivateNetwork: config.getBoolean("metricsOnPrivateNetwork"),
     healthTimeoutSeconds: config.getNumber("healthTimeoutSeconds"),
+    snapshotDir: config.get("snapshotDir"),
+    backup: backup(),
+    maintenance: config.getObject<MaintenanceArgs>("maintenance"),
 });
 
 export const clientEndpoints = cluster.clientEndpoints;

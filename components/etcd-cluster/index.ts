@@ -7,6 +7,7 @@ import { createCheck, createPreflight } from "./check";
 import { existingHosts } from "./hosts/existing";
 import { hcloudHosts } from "./hosts/hcloud";
 import { HostsResult } from "./hosts/types";
+import { createMaintenance } from "./maintenance";
 import { createMember, MemberResources } from "./member";
 import { createPki } from "./pki";
 import { clientUrl } from "./render/flags";
@@ -68,6 +69,8 @@ export class EtcdCluster extends pulumi.ComponentResource {
             }));
         }
         const check = createCheck(name, spec, hosts, members, pki, this);
+        // Backup timer, defragmentation and quota check on each member, after that member is configured.
+        createMaintenance({ name, spec, hosts, configures: members.map((m) => m.configure), parent: this });
 
         this.members = addresses;
         this.clientEndpoints = addresses.apply((a) => a.map((m) => clientUrl(m.privateIp, spec.ports.client)));

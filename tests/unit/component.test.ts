@@ -83,7 +83,7 @@ describe.each([1, 3, 5])("an hcloud cluster of %i", (n) => {
         expect(count("tls:index/selfSignedCert:SelfSignedCert")).toBe(1);
         expect(count("tls:index/locallySignedCert:LocallySignedCert")).toBe(2 * n + 2);
         expect(count("tls:index/privateKey:PrivateKey")).toBe(1 + 2 * n + 2 + 1); // CA, members, clients, SSH
-        expect(count("command:remote:Command")).toBe(2 * n + 3); // install + configure per member, preflight, membership, check
+        expect(count("command:remote:Command")).toBe(3 * n + 3); // install + configure + maintenance per member, preflight, membership, check
         expect(count("random:index/randomId:RandomId")).toBe(1);
     });
 });

@@ -53,11 +53,12 @@ describe("maintenance host scripts", () => {
         expect(backup).not.toMatch(/^\s*(source|\.) /m); // the env file is read as data, never run
     });
     it("defrag: every member from the cluster itself, followers first, leader last, health between", () => {
-        expect(defrag).toContain("endpoint status --cluster -w fields | status_lines");
+        expect(defrag).toContain("endpoint status --cluster -w fields 2>&1");
         expect(defrag).toContain('order=("${followers[@]}")');
         expect(defrag).toContain('order+=("$leader")');
         expect(defrag).toContain("until cluster_healthy; do");
         expect(defrag).toContain("not every member is healthy; not defragmenting anything");
+        expect(defrag).toContain('*" is unhealthy: failed to commit proposal: Active Alarm(s): "*) healthy=$((healthy + 1)) ;;'); // NOSPACE must not block the remedy
         expect(defrag).toContain("--command-timeout=900s defrag");
     });
     it("alarm check: fails on an active alarm and at the quota threshold, with the quota as configured as fallback", () => {

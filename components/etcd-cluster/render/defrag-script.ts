@@ -34,7 +34,19 @@ if ! flock -n 9; then
   exit 1
 fi
 
-cluster_healthy() { etcdctl_mtls --endpoints="$local_url" endpoint health --cluster >/dev/null 2>&1; }
+# Healthy for this purpose: every member answers and commits. An active alarm (NOSPACE, which compaction plus
+# defragmentation resolves before etcdctl alarm disarm) makes etcdctl call a member unhealthy; not here.
+cluster_healthy() {
+  local out line healthy=0
+  out=$(etcdctl_mtls --endpoints="$local_url" endpoint health --cluster 2>&1) || true
+  while IFS= read -r line; do
+    case "$line" in
+      *" is healthy"* | *" is unhealthy: failed to commit proposal: Active Alarm(s): "*) healthy=$((healthy + 1)) ;;
+      *" is unhealthy"*) return 1 ;;
+    esac
+  done <<<"$out"
+  [ "$healthy" -gt 0 ] && [ "$healthy" -eq "\${expected:-0}" ]
+}
 
 if [ "$only_on_leader" = 1 ]; then
   read -r _ self_id leader_id _ _ <<<"$(etcdctl_mtls --endpoints="$local_url" endpoint status -w fields | status_lines)"
@@ -44,12 +56,18 @@ if [ "$only_on_leader" = 1 ]; then
   fi
 fi
 
-if ! report=$(etcdctl_mtls --endpoints="$local_url" endpoint health --cluster 2>&1); then
-  echo "etcd-defrag on $member: not every member is healthy; not defragmenting anything:" >&2
-  echo "$report" >&2
+if ! fields=$(etcdctl_mtls --endpoints="$local_url" endpoint status --cluster -w fields 2>&1); then
+  echo "etcd-defrag on $member: not every member answers; not defragmenting anything:" >&2
+  echo "$fields" >&2
   exit 1
 fi
-mapfile -t members < <(etcdctl_mtls --endpoints="$local_url" endpoint status --cluster -w fields | status_lines)
+mapfile -t members < <(status_lines <<<"$fields")
+expected=\${#members[@]}
+if ! cluster_healthy; then
+  echo "etcd-defrag on $member: not every member is healthy; not defragmenting anything:" >&2
+  etcdctl_mtls --endpoints="$local_url" endpoint health --cluster >&2 || true
+  exit 1
+fi
 followers=() leader=""
 for line in "\${members[@]}"; do
   read -r endpoint id leader_id _ _ <<<"$line"

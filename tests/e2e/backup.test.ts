@@ -1,0 +1,329 @@
+// Backups, restore and maintenance on a real 3-member cluster, with a real S3-compatible server (MinIO, built
+// from its Go module, checking every SigV4 signature and payload hash) on the rig's bridge:
+//   1. up installs the units; the S3 keys reach the hosts only in a 0600 file, never the state or the logs;
+//   2. the timer's service: only the leader saves a snapshot, verified, uploaded (same sha256 in S3), pruned
+//      to `keep` (pre-upgrade snapshots untouched); wrong credentials fail the unit visibly, kept locally;
+//   3. restore (scripts/restore.sh) of the uploaded snapshot: its keys back, later keys gone, revision
+//      bumped and older revisions compacted, a new cluster ID, healthy; pulumi up changes nothing;
+//   4. quota check: fails at 80% and on NOSPACE; delete + compact + defrag (one member at a time, with a
+//      continuous writer: 0 lost) + alarm disarm, and it passes again;
+//   5. destroy removes the units and keeps the snapshots.
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { REPO_ROOT, TestStack } from "../helpers/pulumi";
+import { ContinuousWriter } from "../helpers/reliability";
+import { Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, RigHost, rigDown, rigUp, ssh } from "../helpers/rig";
+import { logStep, mustRun, run } from "../helpers/run";
+
+const VERSION = process.env.ETCD_VERSION ?? "";
+const N = 3;
+const RIG = "bkp";
+const S3_PORT = 9000;
+const BUCKET = "etcd-backups";
+const PREFIX = "bkp-cluster/";
+const QUOTA = 16 * 1024 * 1024;
+// Characters that need escaping in curl's config and in the env file, to prove they survive.
+const ACCESS_KEY = "bkp-test-access";
+const SECRET_KEY = `S3cret/${crypto.randomBytes(12).toString("base64url")}+"q\\z`;
+const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+describe("backups, restore and maintenance", () => {
+    let rig: Rig;
+    let stack: TestStack;
+    let admin: Etcdctl;
+    let client: { ca: string; cert: string; key: string };
+    let endpoints: string[];
+    let s3Url: string;
+    let s3Dir: string;
+    let destroyed = false;
+
+    const sh = (i: number, command: string) => mustSsh(rig, rig.hosts[i], command);
+    const all = <T>(f: (h: RigHost, i: number) => T) => rig.hosts.map(f);
+    const status = () => JSON.parse(admin.must(endpoints, ["endpoint", "status", "-w", "json"])) as any[];
+    const leaderIndex = () => {
+        const s = status();
+        const i = s.findIndex((e) => e.Status.header.member_id === e.Status.leader);
+        expect(i).toBeGreaterThanOrEqual(0);
+        return i;
+    };
+    const revision = () => Number(status()[0].Status.header.revision);
+    /** A unit run to its end: exit status of `systemctl start`, and what it logged during this run. */
+    const startUnit = (i: number, unit: string) => {
+        const r = ssh(rig, rig.hosts[i], `c=$(journalctl -n 0 --show-cursor --no-pager | sed -n 's/^-- cursor: //p'); rc=0; ` +
+            `systemctl start ${unit} || rc=$?; journalctl --sync; journalctl -u ${unit} --after-cursor="$c" --no-pager -o cat; exit $rc`);
+        return { ok: r.status === 0, journal: r.stdout };
+    };
+    /** Fails with the unit's journal when it did not end as expected. */
+    const expectRun = (r: { ok: boolean; journal: string }, ok: boolean) => {
+        if (r.ok !== ok) throw new Error(`expected the unit to ${ok ? "succeed" : "fail"}; it logged:\n${r.journal}`);
+    };
+    /** A signed S3 request from this machine (curl --aws-sigv4, credentials on curl's stdin). */
+    const s3 = (args: string[], secret = SECRET_KEY) => {
+        const user = `${ACCESS_KEY}:${secret}`.replace(/\\/g, "\\\\").replace(/"/g, '\\"');
+        return run("curl", ["--silent", "--show-error", "--config", "-", "--aws-sigv4", "aws:amz:us-east-1:s3",
+            "-H", `x-amz-content-sha256: ${EMPTY_SHA256}`, ...args], { input: `user = "${user}"\n`, timeout: 60_000 });
+    };
+    const s3Keys = () => {
+        const r = s3([`${s3Url}/${BUCKET}?list-type=2&prefix=${encodeURIComponent(PREFIX)}`]);
+        expect(r.status).toBe(0);
+        return [...r.stdout.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]);
+    };
+    const sha256 = (file: string) => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+    const scheduled = (i: number) => sh(i, "cd /var/backups/etcd && ls -1 scheduled-*.db 2>/dev/null || true").split("\n").filter(Boolean);
+    const fillUntil = (stop: () => boolean, prefix: string, maxPuts = 80) => {
+        const value = path.join(stack.dir, "value.bin");
+        fs.writeFileSync(value, crypto.randomBytes(450_000).toString("base64"));
+        let i = 0;
+        for (; i < maxPuts && !stop(); i++) {
+            const r = run("bash", ["-c", `"$0" "$@" < "${value}"`, admin["binary"], `--endpoints=${endpoints[0]}`, `--cacert=${client.ca}`,
+                `--cert=${client.cert}`, `--key=${client.key}`, "--command-timeout=15s", "put", `${prefix}/${i}`], { timeout: 30_000 });
+            if (r.status !== 0) {
+                expect(r.stderr).toContain("database space exceeded");
+                return { puts: i, refused: true };
+            }
+        }
+        return { puts: i, refused: false };
+    };
+    const dbSizes = () => status().map((s) => Number(s.Status.dbSize));
+
+    beforeAll(() => {
+        expect(VERSION).toMatch(/^\d+\.\d+\.\d+$/);
+        rig = rigUp(RIG, N, { privatePrefix: "10.1.8", publicPrefix: "198.18.8" }, [VERSION]);
+        s3Dir = fs.mkdtempSync(path.join(fs.realpathSync(require("os").tmpdir()), "bkp-s3-"));
+        const s3Server = mustRun("bash", [path.join(REPO_ROOT, "scripts/s3-server.sh"), "start", "--address", `10.1.8.1:${S3_PORT}`, "--dir", s3Dir, "--bucket", BUCKET],
+            { env: { ...process.env, S3_SERVER_ACCESS_KEY: ACCESS_KEY, S3_SERVER_SECRET_KEY: SECRET_KEY }, timeout: 15 * 60_000 });
+        logStep("MinIO up (built when not cached)", s3Server.seconds);
+        s3Url = s3Server.stdout.trim();
+        stack = new TestStack({
+            stack: RIG,
+            config: {
+                existingHosts: rig.hosts.map((h) => ({ name: h.name, privateIp: h.privateIp, publicIp: h.publicIp })),
+                sshPrivateKeyPath: rig.sshPrivateKeyPath,
+                release: { version: VERSION, sha256: releaseSha256(VERSION), downloadBaseUrl: rig.releaseBaseUrl },
+                healthTimeoutSeconds: 60,
+                tuning: { quotaBackendBytes: QUOTA },
+                backup: { keep: 3, s3: { endpoint: s3Url, bucket: BUCKET, prefix: PREFIX } },
+                backupS3AccessKeyId: ACCESS_KEY,
+                backupS3SecretAccessKey: SECRET_KEY,
+            },
+            secretKeys: ["backupS3AccessKeyId", "backupS3SecretAccessKey"],
+        });
+        const dir = fs.mkdtempSync(path.join(stack.dir, "client-"));
+        client = { ca: path.join(dir, "ca.crt"), cert: path.join(dir, "admin.crt"), key: path.join(dir, "admin.key") };
+    }, 30 * 60_000);
+
+    afterAll(() => {
+        try {
+            if (stack && !destroyed) stack.tryPulumi(["destroy", "--yes", "--skip-preview"]);
+            stack?.dispose();
+        } finally {
+            if (s3Dir) run("bash", [path.join(REPO_ROOT, "scripts/s3-server.sh"), "stop", "--dir", s3Dir]);
+            if (s3Dir) fs.rmSync(s3Dir, { recursive: true, force: true });
+            if (rig) rigDown(RIG);
+        }
+    }, 10 * 60_000);
+
+    it("1. pulumi up installs the units; the S3 keys are only in a 0600 file on the hosts", () => {
+        stack.up("backup: pulumi up");
+        const out = stack.outputs(true);
+        for (const [file, text] of [[client.ca, out.caCertificate], [client.cert, out.adminClientCertificate], [client.key, out.adminClientKey]]) {
+            fs.writeFileSync(file, text, { mode: 0o600 });
+        }
+        endpoints = out.clientEndpoints;
+        admin = new Etcdctl(localEtcdctl(VERSION, stack.dir), client);
+        for (let i = 0; i < N; i++) {
+            expect(sh(i, "systemctl is-active etcd-backup.timer etcd-defrag-scheduled.timer etcd-alarm-check.timer").trim().split("\n")).toEqual(["active", "active", "active"]);
+            expect(sh(i, "systemctl show -p TimersCalendar etcd-backup.timer")).toContain("OnCalendar=*-*-* *:00:00");
+            expect(sh(i, "stat -c '%a %U' /etc/etcd/backup-s3.env /var/backups/etcd").trim().split("\n")).toEqual(["600 etcd", "700 etcd"]);
+            expect(sh(i, "cat /etc/etcd/backup-s3.env")).toContain(`S3_SECRET_ACCESS_KEY=${SECRET_KEY}\n`);
+        }
+        const state = stack.exportState();
+        for (const text of [state, stack.engineLog]) {
+            expect(text).not.toContain(SECRET_KEY);
+            expect(text).not.toContain(ACCESS_KEY);
+        }
+        stack.up("backup: pulumi up (no changes)", ["--expect-no-changes"]);
+    }, 15 * 60_000);
+
+    it("2. the backup service: the leader saves, verifies, uploads and prunes; bad credentials fail visibly", () => {
+        for (let k = 0; k < 20; k++) admin.must(endpoints, ["put", `/bkp/first/${k}`, `v${k}`]);
+        const leader = leaderIndex();
+        const runs = all((_, i) => startUnit(i, "etcd-backup.service"));
+        runs.forEach((r, i) => {
+            expectRun(r, true);
+            if (i === leader) {
+                expect(r.journal).toMatch(/saved \/var\/backups\/etcd\/scheduled-\d{8}T\d{6}Z-etcd-\d\.db \(revision \d+, \d+ keys/);
+                expect(r.journal).toContain("ETag matches the MD5");
+            } else {
+                expect(r.journal).toContain("not the leader");
+            }
+        });
+        all((_, i) => expect(scheduled(i)).toHaveLength(i === leader ? 1 : 0));
+        // The uploaded object is byte for byte the local snapshot.
+        const name = scheduled(leader)[0];
+        const local = path.join(stack.dir, "local.db");
+        const remote = path.join(stack.dir, "remote.db");
+        fs.writeFileSync(local, Buffer.from(sh(leader, `base64 -w0 /var/backups/etcd/${name}`), "base64"));
+        expect(s3(["--fail", "-o", remote, `${s3Url}/${BUCKET}/${PREFIX}${name}`]).status).toBe(0);
+        expect(sha256(remote)).toBe(sha256(local));
+        expect(s3Keys()).toEqual([`${PREFIX}${name}`]);
+        // The server checks signatures: a wrong secret is refused.
+        expect(s3(["-o", "/dev/null", "-w", "%{http_code}", `${s3Url}/${BUCKET}/${PREFIX}${name}`], "wrong-secret").stdout).toBe("403");
+
+        // keep = 3: after four more runs three scheduled snapshots remain; a pre-upgrade snapshot stays.
+        sh(leader, "install -m 0600 -o etcd -g etcd /dev/null /var/backups/etcd/pre-upgrade-v3.6.0-to-v3.6.14-20260101T000000.db");
+        for (let k = 0; k < 4; k++) {
+            run("sleep", ["1.1"]);
+            const r = startUnit(leader, "etcd-backup.service");
+            expectRun(r, true);
+            if (k >= 2) expect(r.journal).toMatch(/pruned scheduled-/);
+        }
+        const kept = scheduled(leader);
+        expect(kept).toHaveLength(3);
+        expect(kept).not.toContain(name);
+        expect(sh(leader, "ls /var/backups/etcd")).toContain("pre-upgrade-v3.6.0-to-v3.6.14-20260101T000000.db");
+        expect(s3Keys()).toHaveLength(5); // S3 keeps every upload: expiry is the bucket's lifecycle rule
+
+        // A wrong secret reaches the hosts through stdin on the next up; the unit fails and says why.
+        stack.setConfig({ backupS3SecretAccessKey: "not-the-secret" }, ["backupS3SecretAccessKey"]);
+        stack.up("backup: pulumi up (wrong S3 secret)");
+        run("sleep", ["1.1"]);
+        const bad = startUnit(leader, "etcd-backup.service");
+        expectRun(bad, false);
+        expect(bad.journal).toContain("SignatureDoesNotMatch");
+        expect(bad.journal).toContain("the snapshot is kept locally");
+        expect(sh(leader, "systemctl is-failed etcd-backup.service || true").trim()).toBe("failed");
+        expect(bad.journal).not.toContain("not-the-secret");
+        stack.setConfig({ backupS3SecretAccessKey: SECRET_KEY }, ["backupS3SecretAccessKey"]);
+        stack.up("backup: pulumi up (S3 secret back)");
+        expectRun(startUnit(leader, "etcd-backup.service"), true);
+        expect(stack.exportState()).not.toContain("not-the-secret");
+    }, 15 * 60_000);
+
+    it("3. restore from the uploaded snapshot: its keys back, later ones gone, revision bumped, healthy; up changes nothing", () => {
+        for (let k = 0; k < 10; k++) admin.must(endpoints, ["put", `/bkp/restore/before-${k}`, `b${k}`]);
+        run("sleep", ["1.1"]);
+        const leader = leaderIndex();
+        const backup = startUnit(leader, "etcd-backup.service");
+        expectRun(backup, true);
+        const snapRevision = Number(/\(revision (\d+),/.exec(backup.journal)![1]);
+        const name = /saved \/var\/backups\/etcd\/(\S+\.db)/.exec(backup.journal)![1];
+        for (let k = 0; k < 10; k++) admin.must(endpoints, ["put", `/bkp/restore/after-${k}`, `a${k}`]);
+        admin.must(endpoints, ["put", "/bkp/first/0", "overwritten-after-the-snapshot"]);
+        const clusterBefore = status()[0].Status.header.cluster_id;
+        expect(revision()).toBeGreaterThan(snapRevision);
+
+        const snapshot = path.join(stack.dir, "from-s3.db");
+        expect(s3(["--fail", "-o", snapshot, `${s3Url}/${BUCKET}/${PREFIX}${name}`]).status).toBe(0);
+        const members = path.join(stack.dir, "members.json");
+        fs.writeFileSync(members, stack.pulumi(["stack", "output", "members", "--json"]).stdout);
+        const restore = run("bash", [path.join(REPO_ROOT, "scripts/restore.sh"), "--snapshot", snapshot, "--members-json", members,
+            "--ssh-key", rig.sshPrivateKeyPath, "--ssh-option", "StrictHostKeyChecking=no", "--ssh-option", "UserKnownHostsFile=/dev/null",
+            "--ssh-option", "LogLevel=ERROR", "--health-timeout", "120", "--yes"], { timeout: 10 * 60_000 });
+        logStep("backup: scripts/restore.sh", restore.seconds);
+        if (restore.status !== 0) throw new Error(`restore.sh exited ${restore.status}\n${restore.stdout}\n${restore.stderr}`);
+        expect(restore.stdout).toContain("every member started and healthy");
+
+        // The snapshot's data, and nothing written after it.
+        for (const e of endpoints) {
+            expect(admin.must([e], ["get", "--consistency=s", "--print-value-only", "/bkp/restore/before-9"]).trim()).toBe("b9");
+            expect(admin.must([e], ["get", "--consistency=s", "--print-value-only", "/bkp/first/0"]).trim()).toBe("v0");
+            expect(admin.must([e], ["get", "--consistency=s", "--prefix", "--keys-only", "/bkp/restore/after-"]).trim()).toBe("");
+        }
+        // Revision bumped past anything a watcher saw; older revisions compacted; a new cluster.
+        expect(revision()).toBeGreaterThanOrEqual(snapRevision + 1_000_000_000);
+        const old = admin.run([endpoints[0]], ["get", `--rev=${snapRevision}`, "/bkp/first/0"]);
+        expect(old.status).not.toBe(0);
+        expect(old.stderr).toContain("required revision has been compacted");
+        expect(status()[0].Status.header.cluster_id).not.toBe(clusterBefore);
+        const list = JSON.parse(admin.must(endpoints, ["member", "list", "-w", "json"])).members;
+        expect(list.map((m: any) => m.name).sort()).toEqual(rig.hosts.map((h) => h.name).sort());
+        expect(JSON.parse(admin.must(endpoints, ["endpoint", "health", "-w", "json"])).map((h: any) => h.health)).toEqual(Array(N).fill(true));
+        for (let i = 0; i < N; i++) {
+            expect(sh(i, "ls -d /var/lib/etcd.before-restore-*").trim()).toMatch(/^\/var\/lib\/etcd\.before-restore-\d{8}T\d{6}Z$/);
+            expect(sh(i, "stat -c '%a %U' /var/lib/etcd").trim()).toBe("700 etcd");
+        }
+        admin.must(endpoints, ["put", "/bkp/restore/written-after-restore", "ok"]);
+        // Nothing for Pulumi to change: the restored cluster is what the stack describes.
+        expect(stack.previewSteps().filter((s) => s.op !== "same")).toEqual([]);
+        stack.up("backup: pulumi up after restore (no changes)", ["--expect-no-changes"]);
+        // And the scheduled backup works on the restored cluster.
+        run("sleep", ["1.1"]);
+        expectRun(startUnit(leaderIndex(), "etcd-backup.service"), true);
+    }, 20 * 60_000);
+
+    it("4. the quota check fails at 80% and on NOSPACE; compact + defrag one member at a time + disarm, and it passes", async () => {
+        const check = () => startUnit(0, "etcd-alarm-check.service");
+        const ok = check();
+        expectRun(ok, true);
+        expect(ok.journal).toMatch(/ok: no alarm; backend \d+ bytes, \d+% of its quota of 16777216 bytes \(threshold 80%\)/);
+
+        // Near the quota: the check fails on size alone (no alarm yet).
+        const near = fillUntil(() => Math.max(...dbSizes()) >= 0.82 * QUOTA, "/bkp/fill-a");
+        expect(near.refused).toBe(false);
+        const sizes = dbSizes();
+        const biggest = sizes.indexOf(Math.max(...sizes)); // members' files grow a little differently
+        const warn = startUnit(biggest, "etcd-alarm-check.service");
+        expectRun(warn, false);
+        expect(warn.journal).toMatch(/FAILED: the backend is \d+ bytes, \d+% of its quota of 16777216 bytes \(threshold 80%\)/);
+        expect(warn.journal).not.toContain("alarm active");
+        expect(sh(biggest, "systemctl is-failed etcd-alarm-check.service || true").trim()).toBe("failed");
+
+        // Over it: etcd raises NOSPACE and refuses writes; the check names the alarm, on every member.
+        expect(fillUntil(() => false, "/bkp/fill-b").refused).toBe(true);
+        expect(admin.must(endpoints, ["alarm", "list"])).toContain("alarm:NOSPACE");
+        for (let i = 0; i < N; i++) {
+            const r = startUnit(i, "etcd-alarm-check.service");
+            expectRun(r, false);
+            expect(r.journal).toContain("alarm active in the cluster");
+            expect(r.journal).toContain("NOSPACE");
+        }
+
+        // Remedy: delete, compact to the current revision, defragment every member (one at a time), disarm.
+        admin.must(endpoints, ["del", "--prefix", "/bkp/fill-"]);
+        admin.must(endpoints, ["compact", String(revision())]);
+        const before = dbSizes();
+        const leader = leaderIndex();
+        const starter = (leader + 1) % N; // an operator on a follower
+        const defrag = startUnit(starter, "etcd-defrag.service");
+        expectRun(defrag, true);
+        expect(defrag.journal).toContain(`all ${N} members defragmented, one at a time`);
+        const done = [...defrag.journal.matchAll(/(https:\/\/[\d.]+:2379) defragmented in \d+s: (\d+) -> (\d+) bytes/g)];
+        expect(done.map((m) => m[1]).sort()).toEqual([...endpoints].sort());
+        expect(done[N - 1][1]).toBe(endpoints[leader]); // the leader last
+        expect(defrag.journal).toContain(`all ${N} members defragmented, one at a time`);
+        dbSizes().forEach((size, i) => expect(size).toBeLessThan(before[i] / 2));
+        expect(startUnit(0, "etcd-alarm-check.service").journal).toContain("alarm active in the cluster"); // until disarmed
+        admin.must(endpoints, ["alarm", "disarm"]);
+        expect(admin.must(endpoints, ["alarm", "list"]).trim()).toBe("");
+        for (let i = 0; i < N; i++) {
+            const passed = startUnit(i, "etcd-alarm-check.service");
+            expectRun(passed, true);
+            expect(passed.journal).toContain("ok: no alarm");
+        }
+        admin.must(endpoints, ["put", "/bkp/after-defrag", "writable"]);
+
+        // Scheduled defragmentation: a no-op on followers; on the leader, the walk, while a client keeps writing.
+        const follower = startUnit(starter, "etcd-defrag-scheduled.service");
+        expectRun(follower, true);
+        expect(follower.journal).toContain("not the leader");
+        const writer = new ContinuousWriter("defragmentation walk", "/reliability/defrag", admin["binary"], endpoints, client, stack.dir);
+        const onLeader = startUnit(leaderIndex(), "etcd-defrag-scheduled.service");
+        const report = await writer.finish(admin, endpoints, N);
+        expectRun(onLeader, true);
+        expect(onLeader.journal).toContain(`all ${N} members defragmented`);
+        expect(report.lost).toBe(0);
+        expect(report.acknowledged).toBeGreaterThan(0);
+    }, 20 * 60_000);
+
+    it("5. destroy removes the units and the S3 settings, and keeps the snapshots", () => {
+        stack.destroy();
+        destroyed = true;
+        for (let i = 0; i < N; i++) {
+            expect(sh(i, "ls /etc/systemd/system/etcd-backup.* /etc/systemd/system/etcd-defrag* /etc/systemd/system/etcd-alarm-check.* /usr/local/sbin/etcd-* /etc/etcd/backup-s3.env 2>/dev/null | wc -l").trim()).toBe("0");
+            expect(sh(i, "systemctl list-timers --all --no-pager 'etcd-*' | grep -c etcd- || true").trim()).toBe("0");
+        }
+        expect(all((_, i) => scheduled(i).length).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    }, 10 * 60_000);
+});

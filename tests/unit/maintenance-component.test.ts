@@ -1,0 +1,84 @@
+// The maintenance Commands under Pulumi mocks: one per member, each after that member's configure step; the
+// S3 settings travel as a secret on stdin and never in the script text.
+import * as pulumi from "@pulumi/pulumi";
+
+interface Created { type: string; name: string; inputs: Record<string, any> }
+const created: Created[] = [];
+
+pulumi.runtime.setMocks({
+    newResource(args: pulumi.runtime.MockResourceArgs) {
+        const outputs: Record<string, any> = { ...args.inputs };
+        if (args.type === "tls:index/privateKey:PrivateKey") outputs.privateKeyPem = `-----BEGIN PRIVATE KEY-----\nmock-${args.name}\n-----END PRIVATE KEY-----\n`;
+        if (args.type === "tls:index/selfSignedCert:SelfSignedCert" || args.type === "tls:index/locallySignedCert:LocallySignedCert") {
+            outputs.certPem = `-----BEGIN CERTIFICATE-----\n${args.name}\n-----END CERTIFICATE-----\n`;
+        }
+        if (args.type === "tls:index/certRequest:CertRequest") outputs.certRequestPem = `csr-${args.name}`;
+        if (args.type === "random:index/randomId:RandomId") outputs.hex = "0123456789abcdef";
+        if (args.type === "command:remote:Command") outputs.stdout = `ran ${args.name}`;
+        created.push({ type: args.type, name: args.name, inputs: args.inputs });
+        return { id: `${args.name}-id`, state: outputs };
+    },
+    call(args: pulumi.runtime.MockCallArgs) {
+        throw new Error(`Mock not implemented: ${args.token}`);
+    },
+}, "etcd-cluster", "test", false);
+
+import { EtcdCluster } from "../../components/etcd-cluster";
+
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const unwrap = (v: any) => (v && typeof v === "object" && SECRET_SIG in v ? { secret: true, value: v.value } : { secret: false, value: v });
+const dependsOn = new Map<string, pulumi.Resource[]>();
+const capture: pulumi.ResourceTransformation = (args) => {
+    const deps = args.opts.dependsOn;
+    dependsOn.set(args.name, deps === undefined ? [] : (Array.isArray(deps) ? deps : [deps]) as pulumi.Resource[]);
+    return undefined;
+};
+const promiseOf = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
+const depNames = async (name: string) => (await Promise.all((dependsOn.get(name) ?? []).map((r) => promiseOf(r.urn)))).map((u) => u.split("::").pop());
+const commands = () => created.filter((c) => c.type === "command:remote:Command");
+const settle = async (cluster: EtcdCluster) => { await promiseOf(cluster.checkResult); await new Promise((r) => setTimeout(r, 50)); };
+
+const hosts = [{ privateIp: "10.9.0.11" }, { privateIp: "10.9.0.12" }, { privateIp: "10.9.0.13" }];
+const secretKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+beforeEach(() => { created.length = 0; dependsOn.clear(); });
+
+describe("maintenance on every member", () => {
+    it("one Command per member, after that member's configure step, with timers at the defaults and no S3", async () => {
+        await settle(new EtcdCluster("local", { existingHosts: hosts, sshPrivateKey: pulumi.secret("key") }, { transformations: [capture] }));
+        const maintenance = commands().filter((c) => c.name.endsWith("-maintenance"));
+        expect(maintenance.map((c) => c.name)).toEqual(["local-local-1-maintenance", "local-local-2-maintenance", "local-local-3-maintenance"]);
+        for (let i = 1; i <= 3; i++) expect(await depNames(`local-local-${i}-maintenance`)).toEqual([`local-local-${i}-configure`]);
+        const create = maintenance[1].inputs.create as string;
+        expect(create).toContain("member='local-2'");
+        expect(create).toContain("OnCalendar=hourly");
+        expect(create).toContain("OnCalendar=weekly");
+        expect(create).toContain("configured_quota=2147483648");
+        expect(create).toContain('rm -f "$env_file"');
+        expect(maintenance[1].inputs.stdin).toBeUndefined();
+        expect(maintenance[1].inputs.delete).toContain("snapshots are kept");
+    });
+
+    it("S3 settings go as a secret on stdin; the script text carries none of them", async () => {
+        await settle(new EtcdCluster("local", {
+            existingHosts: hosts, sshPrivateKey: pulumi.secret("key"), snapshotDir: "/srv/etcd-snapshots",
+            tuning: { quotaBackendBytes: 16 * 1024 ** 2 },
+            backup: { schedule: "*:0/15", keep: 5, s3: { endpoint: "https://s3.example.com", bucket: "etcd-backups", accessKeyId: pulumi.secret("AKIDEXAMPLE"), secretAccessKey: pulumi.secret(secretKey) } },
+            maintenance: { defragSchedule: "", quotaWarnPercent: 70 },
+        }));
+        for (const c of commands().filter((c) => c.name.endsWith("-maintenance"))) {
+            const stdin = unwrap(c.inputs.stdin);
+            expect(stdin.secret).toBe(true);
+            expect(stdin.value).toBe(`S3_ENDPOINT=https://s3.example.com\nS3_BUCKET=etcd-backups\nS3_REGION=us-east-1\nS3_PREFIX=local/\nS3_ACCESS_KEY_ID=AKIDEXAMPLE\nS3_SECRET_ACCESS_KEY=${secretKey}\n`);
+            const create = c.inputs.create as string;
+            for (const s of [secretKey, "AKIDEXAMPLE", "etcd-backups", "s3.example.com"]) expect(create).not.toContain(s);
+            expect(create).toContain('cat > "$stage/s3.env"');
+            expect(create).toContain("OnCalendar=*:0/15");
+            expect(create).toContain("keep=5");
+            expect(create).toContain("ReadWritePaths=/srv/etcd-snapshots");
+            expect(create).toContain("configured_quota=16777216");
+            expect(create).toContain("warn_percent=70");
+            expect(create).toContain("wanted_timers=('etcd-alarm-check.timer' 'etcd-backup.timer')"); // no scheduled defragmentation
+        }
+    });
+});
