@@ -199,6 +199,20 @@ describe("backups, restore and maintenance", () => {
         stack.up("backup: pulumi up (S3 secret back)");
         expectRun(startUnit(leader, "etcd-backup.service"), true);
         expect(stack.exportState()).not.toContain("not-the-secret");
+
+        // The timer itself: every 10 s for a moment, then back to hourly; it fires and the leader saves.
+        stack.setConfig({ backup: { keep: 3, schedule: "*:*:0/10", s3: { endpoint: s3Url, bucket: BUCKET, prefix: PREFIX } } });
+        stack.up("backup: pulumi up (schedule every 10 s)");
+        expect(sh(0, "systemctl show -p TimersCalendar etcd-backup.timer")).toContain("OnCalendar=*-*-* *:*:00/10");
+        const uploadsBefore = s3Keys().length;
+        const fired = () => s3Keys().length > uploadsBefore;
+        for (let t = 0; t < 40 && !fired(); t++) run("sleep", ["1"]);
+        expect(fired()).toBe(true);
+        const leaderNow = leaderIndex();
+        expect(sh(leaderNow, "journalctl -u etcd-backup.service --no-pager -o cat -n 20")).toMatch(/uploaded scheduled-/);
+        stack.setConfig({ backup: { keep: 3, s3: { endpoint: s3Url, bucket: BUCKET, prefix: PREFIX } } });
+        stack.up("backup: pulumi up (hourly again)");
+        expect(sh(0, "systemctl show -p TimersCalendar etcd-backup.timer")).toContain("OnCalendar=*-*-* *:00:00");
     }, 15 * 60_000);
 
     it("3. restore from the uploaded snapshot: its keys back, later ones gone, revision bumped, healthy; up changes nothing", () => {

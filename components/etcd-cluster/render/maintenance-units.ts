@@ -64,7 +64,7 @@ Description=${description}
 [Timer]
 OnCalendar=${onCalendar}
 Persistent=${persistent ? "true" : "false"}
-AccuracySec=1min
+AccuracySec=1s
 
 [Install]
 WantedBy=timers.target
