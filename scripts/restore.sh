@@ -88,6 +88,7 @@ host_restore() {
     --initial-cluster-token "$token" --initial-advertise-peer-urls "$peer_url" --data-dir "$fresh" \
     --bump-revision "$bump" --mark-compacted >"$fresh.log" 2>&1 || {
     cat "$fresh.log" >&2
+    rm -rf "$fresh" "$fresh.log"
     echo "$(hostname): etcdutl snapshot restore failed; the data directory was not touched" >&2
     return 1
   }

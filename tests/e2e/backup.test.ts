@@ -232,10 +232,27 @@ describe("backups, restore and maintenance", () => {
         expect(s3(["--fail", "-o", snapshot, `${s3Url}/${BUCKET}/${PREFIX}${name}`]).status).toBe(0);
         const members = path.join(stack.dir, "members.json");
         fs.writeFileSync(members, stack.pulumi(["stack", "output", "members", "--json"]).stdout);
-        const restore = run("bash", [path.join(REPO_ROOT, "scripts/restore.sh"), "--snapshot", snapshot, "--members-json", members,
+        const restoreSh = () => run("bash", [path.join(REPO_ROOT, "scripts/restore.sh"), "--snapshot", snapshot, "--members-json", members,
             "--ssh-key", rig.sshPrivateKeyPath, "--ssh-option", "StrictHostKeyChecking=no", "--ssh-option", "UserKnownHostsFile=/dev/null",
             "--ssh-option", "LogLevel=ERROR", "--health-timeout", "120", "--yes"], { timeout: 10 * 60_000 });
-        logStep("backup: scripts/restore.sh", restore.seconds);
+
+        // First attempt: the third member's etcdutl fails to restore, after the first two were restored and
+        // every member was stopped. The script stops with the reason; the third data directory is untouched.
+        sh(2, "mv /usr/local/bin/etcdutl /usr/local/bin/etcdutl.real && printf '#!/bin/sh\\n" +
+            "if [ \"$2\" = restore ]; then echo simulated restore failure >&2; exit 1; fi\\nexec /usr/local/bin/etcdutl.real \"$@\"\\n' " +
+            "> /usr/local/bin/etcdutl && chmod 0755 /usr/local/bin/etcdutl");
+        const failed = restoreSh();
+        logStep("backup: scripts/restore.sh (fails on the third member)", failed.seconds);
+        expect(failed.status).not.toBe(0);
+        expect(failed.stderr).toContain("simulated restore failure");
+        expect(failed.stderr).toContain("etcdutl snapshot restore failed; the data directory was not touched");
+        expect(sh(2, "ls -d /var/lib/etcd.before-restore-* 2>/dev/null | wc -l").trim()).toBe("0");
+        expect(sh(0, "systemctl is-active etcd || true").trim()).toBe("inactive");
+        sh(2, "mv -f /usr/local/bin/etcdutl.real /usr/local/bin/etcdutl");
+
+        // Run again: it restores every member afresh from the snapshot and the cluster comes up.
+        const restore = restoreSh();
+        logStep("backup: scripts/restore.sh (again)", restore.seconds);
         if (restore.status !== 0) throw new Error(`restore.sh exited ${restore.status}\n${restore.stdout}\n${restore.stderr}`);
         expect(restore.stdout).toContain("every member started and healthy");
 
@@ -255,7 +272,9 @@ describe("backups, restore and maintenance", () => {
         expect(list.map((m: any) => m.name).sort()).toEqual(rig.hosts.map((h) => h.name).sort());
         expect(JSON.parse(admin.must(endpoints, ["endpoint", "health", "-w", "json"])).map((h: any) => h.health)).toEqual(Array(N).fill(true));
         for (let i = 0; i < N; i++) {
-            expect(sh(i, "ls -d /var/lib/etcd.before-restore-*").trim()).toMatch(/^\/var\/lib\/etcd\.before-restore-\d{8}T\d{6}Z$/);
+            const aside = sh(i, "ls -d /var/lib/etcd.before-restore-*").trim().split("\n");
+            expect(aside).toHaveLength(i < 2 ? 2 : 1); // the first two were restored twice
+            for (const d of aside) expect(d).toMatch(/^\/var\/lib\/etcd\.before-restore-\d{8}T\d{6}Z$/);
             expect(sh(i, "stat -c '%a %U' /var/lib/etcd").trim()).toBe("700 etcd");
         }
         admin.must(endpoints, ["put", "/bkp/restore/written-after-restore", "ok"]);
