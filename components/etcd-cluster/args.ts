@@ -113,7 +113,7 @@ export type CaSlot = "a" | "b";
 /**
  * Where scheduled snapshots are uploaded: any S3-compatible store (AWS S3, MinIO, Ceph RGW, Hetzner Object
  * Storage, …), path-style URLs `<endpoint>/<bucket>/<prefix><file>`, signed with AWS Signature V4 by the
- * hosts' own curl (>= 7.75). The bucket must exist; expire old objects with a lifecycle rule. Every value
+ * backup script itself and sent with the hosts' curl. The bucket must exist; expire old objects with a lifecycle rule. Every value
  * reaches the hosts only over SSH stdin, into a 0600 file owned by `etcd`; keep the keys as Pulumi secrets.
  */
 export interface BackupS3Args {

@@ -1,8 +1,9 @@
 // Maintenance renderers (backup, defragmentation, alarm check, their units and installer) and their arguments.
 import { spawnSync } from "child_process";
+import * as crypto from "crypto";
 import { resolveArgs } from "../../components/etcd-cluster/args";
 import { alarmScript } from "../../components/etcd-cluster/render/alarm-script";
-import { backupScript, renderS3Env } from "../../components/etcd-cluster/render/backup-script";
+import { backupScript, renderS3Env, sigv4Functions } from "../../components/etcd-cluster/render/backup-script";
 import { defragScript } from "../../components/etcd-cluster/render/defrag-script";
 import { statusLinesFunction } from "../../components/etcd-cluster/render/maintenance-layout";
 import {
@@ -45,11 +46,11 @@ describe("maintenance host scripts", () => {
         // The only files it deletes are the oldest of the scheduled-*.db it listed.
         expect(backup.match(/rm -f -- .*/g)).toEqual(['rm -f -- "${dir:?}/${scheduled[$i]}"']);
     });
-    it("backup: credentials reach curl on stdin only, signed with SigV4 and the payload's sha256, ETag checked", () => {
-        expect(backup).toContain("curl_user | curl --silent --show-error --fail-with-body --config - --aws-sigv4 \"aws:amz:$region:s3\"");
-        expect(backup).toContain('-H "x-amz-content-sha256: $sha256"');
+    it("backup: signed with SigV4 by the script, headers to curl on stdin only, payload sha256 and ETag checked", () => {
+        expect(backup).toContain('sigv4_headers PUT "$endpoint" "/$bucket/$prefix$name" "$sha256" "$region" "$access_key" "$secret_key" |');
+        expect(backup).toContain("curl --silent --show-error --fail-with-body --config - ");
         expect(backup).toContain("the snapshot's MD5 is $md5");
-        expect(backup).not.toMatch(/--user\b|-u "/);
+        expect(backup).not.toMatch(/--user\b|-u "|--aws-sigv4|-H "/); // nothing credential-like on curl's command line
         expect(backup).not.toMatch(/^\s*(source|\.) /m); // the env file is read as data, never run
     });
     it("defrag: every member from the cluster itself, followers first, leader last, health between", () => {
@@ -121,11 +122,41 @@ describe("the S3 settings file", () => {
         expect(() => renderS3Env({ ...s3, secretAccessKey: "a\nS3_BUCKET=x" })).toThrow("S3_SECRET_ACCESS_KEY contains a control character");
         expect(() => renderS3Env({ ...s3, accessKeyId: "" })).toThrow("S3_ACCESS_KEY_ID is empty");
     });
-    it("quoting for curl's config keeps a secret with quotes and backslashes intact", () => {
-        // The same escaping the backup script applies, run by bash, read back by curl's own config parser.
-        const body = backup.slice(backup.indexOf("curl_user() {"), backup.indexOf("sha256=$(sha256sum"));
-        const r = spawnSync("bash", ["-c", `set -euo pipefail\naccess_key=AK\nsecret_key='se"c\\ret/+='\n${body}\ncurl_user | curl --config - --silent --write-out '%{url}' file:///dev/null -o /dev/null; curl_user`], { encoding: "utf8" });
-        expect(r.stdout).toContain('user = "AK:se\\"c\\\\ret/+="');
+});
+
+describe("SigV4 in bash (the backup script's signer)", () => {
+    const bash = (body: string, input = "", env: Record<string, string> = {}) => {
+        const r = spawnSync("bash", ["-c", `set -euo pipefail\n${sigv4Functions()}${body}`], { input, encoding: "utf8", env: { ...process.env, ...env } });
+        if (r.status !== 0) throw new Error(r.stderr);
+        return r.stdout;
+    };
+    const hmac = (key: Buffer, msg: string) => crypto.createHmac("sha256", key).update(msg).digest();
+    it("HMAC-SHA256 matches RFC 4231 (test cases 2 and 6: short key, key longer than a block)", () => {
+        expect(bash(`hmac_sha256 ${Buffer.from("Jefe").toString("hex")}`, "what do ya want for nothing?").trim())
+            .toBe("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+        expect(bash(`hmac_sha256 ${"aa".repeat(131)}`, "Test Using Larger Than Block-Size Key - Hash Key First").trim())
+            .toBe("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    });
+    it("derives AWS's documented example signing key", () => {
+        expect(bash(`key=$(LC_ALL=C text_to_hex 'AWS4wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY')
+for m in 20120215 us-east-1 iam aws4_request; do key=$(printf '%s' "$m" | hmac_sha256 "$key"); done
+echo "$key"`).trim()).toBe("f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
+    });
+    it("signs a PUT exactly as an independent implementation (Node's crypto) does, a secret with quotes and backslashes included", () => {
+        const secret = 'se"c\\ret/+=K7MDENG';
+        const payload = crypto.createHash("sha256").update("snapshot bytes").digest("hex");
+        const out = bash(`SIGV4_DATE=20260101T030405Z sigv4_headers PUT http://10.1.8.1:9000 /etcd-backups/etcd/scheduled-x.db ${payload} eu-central-1 AKID "$SECRET"`,
+            "", { SECRET: secret });
+        const canonical = ["PUT", "/etcd-backups/etcd/scheduled-x.db", "", "host:10.1.8.1:9000", `x-amz-content-sha256:${payload}`, "x-amz-date:20260101T030405Z", "",
+            "host;x-amz-content-sha256;x-amz-date", payload].join("\n");
+        const toSign = ["AWS4-HMAC-SHA256", "20260101T030405Z", "20260101/eu-central-1/s3/aws4_request", crypto.createHash("sha256").update(canonical).digest("hex")].join("\n");
+        let key = Buffer.from(`AWS4${secret}`);
+        for (const m of ["20260101", "eu-central-1", "s3", "aws4_request"]) key = hmac(key, m);
+        const signature = hmac(key, toSign).toString("hex");
+        expect(out).toBe([
+            'header = "Host: 10.1.8.1:9000"', 'header = "x-amz-date: 20260101T030405Z"', `header = "x-amz-content-sha256: ${payload}"`,
+            `header = "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-central-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=${signature}"`, "",
+        ].join("\n"));
     });
 });
 

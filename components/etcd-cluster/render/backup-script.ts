@@ -1,8 +1,10 @@
 // The scheduled backup, run by etcd-backup.service on every member as the etcd user: only the member that is
 // the raft leader at that moment saves a snapshot (one per tick for the cluster), verifies it with etcdutl,
 // keeps the newest N scheduled snapshots, and uploads it to S3-compatible storage when configured. The S3
-// settings are read from a 0600 file as data (never sourced, never on a command line): curl gets the
-// credentials through its config on stdin and signs with --aws-sigv4.
+// settings are read from a 0600 file as data (never sourced, never on a command line). Requests are signed with
+// AWS Signature V4 by the script itself (HMAC-SHA256 from sha256sum, so any curl and no S3 client will do; curl's
+// own --aws-sigv4 signs an uploaded file's payload only from 7.87 on, and Ubuntu 22.04 has 7.81); the signed
+// headers reach curl through its config on stdin, never on a command line.
 import {
     ETCDUTL, LOCAL_CLIENT_URL, maintenanceEtcdctl, S3_ENV_FILE, SCHEDULED_PREFIX, statusLinesFunction,
 } from "./maintenance-layout";
@@ -40,6 +42,73 @@ export function renderS3Env(s3: S3Settings): string {
     return S3_ENV_KEYS.map((k, i) => `${k}=${values[i]}\n`).join("");
 }
 
+/**
+ * Bash functions for AWS Signature V4 (S3, header-based, single chunk), with no tool beyond coreutils:
+ * \`hmac_sha256 KEYHEX\` (message on stdin; hex digest out) and
+ * \`sigv4_headers METHOD ENDPOINT PATH PAYLOAD_SHA256 REGION ACCESS_KEY SECRET_KEY\`, which prints curl config
+ * lines (\`header = "…"\`) for Host, x-amz-date, x-amz-content-sha256 and Authorization. PATH must need no
+ * percent-encoding (the bucket and prefix rules and member names ensure it). Bytes go through printf (a builtin)
+ * into sha256sum's stdin: the secret is never on a command line. SIGV4_DATE (YYYYmmddTHHMMSSZ) fixes the time
+ * for tests.
+ */
+export function sigv4Functions(): string {
+    return `hex_to_escapes() {
+  local hex=$1 out="" i
+  for ((i = 0; i < \${#hex}; i += 2)); do out+="\\\\x\${hex:i:2}"; done
+  printf '%s' "$out"
+}
+hmac_sha256() {
+  local key=$1 ipad="" opad="" i byte x digest
+  if [ "\${#key}" -gt 128 ]; then
+    digest=$(printf '%b' "$(hex_to_escapes "$key")" | sha256sum)
+    key=\${digest%% *}
+  fi
+  while [ "\${#key}" -lt 128 ]; do key+=00; done
+  for ((i = 0; i < 128; i += 2)); do
+    byte=$((16#\${key:i:2}))
+    printf -v x '\\\\x%02x' $((byte ^ 0x36))
+    ipad+=$x
+    printf -v x '\\\\x%02x' $((byte ^ 0x5c))
+    opad+=$x
+  done
+  digest=$({ printf '%b' "$ipad"; cat; } | sha256sum)
+  digest=\${digest%% *}
+  digest=$({ printf '%b' "$opad"; printf '%b' "$(hex_to_escapes "$digest")"; } | sha256sum)
+  printf '%s\\n' "\${digest%% *}"
+}
+text_to_hex() {
+  local text=$1 out="" i x
+  for ((i = 0; i < \${#text}; i++)); do printf -v x '%02x' "'\${text:i:1}"; out+=$x; done
+  printf '%s' "$out"
+}
+sigv4_headers() {
+  local method=$1 endpoint=$2 path=$3 payload=$4 region=$5 access_key=$6 secret_key=$7
+  local host amz_date day scope signed canonical request_hash key signature
+  host=\${endpoint#*://}
+  host=\${host%%/*}
+  amz_date=\${SIGV4_DATE:-$(date -u +%Y%m%dT%H%M%SZ)}
+  day=\${amz_date%%T*}
+  scope="$day/$region/s3/aws4_request"
+  signed="host;x-amz-content-sha256;x-amz-date"
+  canonical=$(printf '%s\\n%s\\n\\nhost:%s\\nx-amz-content-sha256:%s\\nx-amz-date:%s\\n\\n%s\\n%s' \\
+    "$method" "$path" "$host" "$payload" "$amz_date" "$signed" "$payload")
+  request_hash=$(printf '%s' "$canonical" | sha256sum)
+  request_hash=\${request_hash%% *}
+  key=$(LC_ALL=C text_to_hex "AWS4$secret_key")
+  key=$(printf '%s' "$day" | hmac_sha256 "$key")
+  key=$(printf '%s' "$region" | hmac_sha256 "$key")
+  key=$(printf '%s' "s3" | hmac_sha256 "$key")
+  key=$(printf '%s' "aws4_request" | hmac_sha256 "$key")
+  signature=$(printf 'AWS4-HMAC-SHA256\\n%s\\n%s\\n%s' "$amz_date" "$scope" "$request_hash" | hmac_sha256 "$key")
+  printf 'header = "Host: %s"\\n' "$host"
+  printf 'header = "x-amz-date: %s"\\n' "$amz_date"
+  printf 'header = "x-amz-content-sha256: %s"\\n' "$payload"
+  printf 'header = "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s"\\n' \\
+    "$access_key" "$scope" "$signed" "$signature"
+}
+`;
+}
+
 export function backupScript(input: BackupScriptInput): string {
     return `${SCRIPT_HEADER}# etcd-backup (managed by the EtcdCluster Pulumi component): scheduled snapshot of the cluster.
 # Usage: etcd-backup [--any-member]   (--any-member: take the snapshot even when this member is not the leader)
@@ -49,7 +118,7 @@ keep=${input.keep}
 timeout=${input.timeoutSeconds}
 env_file=${shellQuote(S3_ENV_FILE)}
 local_url=${shellQuote(LOCAL_CLIENT_URL)}
-${maintenanceEtcdctl()}${statusLinesFunction()}
+${maintenanceEtcdctl()}${statusLinesFunction()}${sigv4Functions()}
 any_member=0
 case "\${1:-}" in
   --any-member) any_member=1 ;;
@@ -117,12 +186,6 @@ if [ -z "$endpoint" ] || [ -z "$bucket" ] || [ -z "$region" ] || [ -z "$access_k
   echo "etcd-backup on $member: $env_file lacks a setting; the snapshot is kept locally but not uploaded" >&2
   exit 1
 fi
-curl_user() {
-  local user="$access_key:$secret_key"
-  user=\${user//\\\\/\\\\\\\\}
-  user=\${user//\\"/\\\\\\"}
-  printf 'user = "%s"\\n' "$user"
-}
 sha256=$(sha256sum "$dir/$name")
 sha256=\${sha256%% *}
 md5=$(md5sum "$dir/$name")
@@ -130,9 +193,9 @@ md5=\${md5%% *}
 url="\${endpoint%/}/$bucket/$prefix$name"
 body=$(mktemp)
 # The server checks the payload against x-amz-content-sha256, which the signature covers.
-if ! headers=$(curl_user | curl --silent --show-error --fail-with-body --config - --aws-sigv4 "aws:amz:$region:s3" \\
-    --retry 3 --connect-timeout 10 --max-time "$timeout" -H "x-amz-content-sha256: $sha256" \\
-    --upload-file "$dir/$name" --dump-header - --output "$body" "$url"); then
+if ! headers=$(sigv4_headers PUT "$endpoint" "/$bucket/$prefix$name" "$sha256" "$region" "$access_key" "$secret_key" |
+    curl --silent --show-error --fail-with-body --config - --retry 3 --connect-timeout 10 --max-time "$timeout" \\
+      --upload-file "$dir/$name" --dump-header - --output "$body" "$url"); then
   echo "etcd-backup on $member: upload of $name to $url failed; the snapshot is kept locally. The server said:" >&2
   head -c 2000 "$body" >&2 || true
   echo >&2
