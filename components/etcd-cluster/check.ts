@@ -27,7 +27,7 @@ export function createCheck(name: string, spec: ClusterSpec, hosts: EtcdHost[], 
     // A digest of what the members run and the public certificates they got (keys change with their certs),
     // so the trigger is neither secret nor a wall of text in a preview.
     const fingerprint = pulumi.all([
-        ...members.map((m) => m.configure.create),
+        ...members.map((m) => m.configure.update),
         pki.caCertPem,
         ...pki.members.flatMap((m) => [m.server.certPem, m.peer.certPem]),
     ]).apply((parts) => createHash("sha256").update(parts.join("\0")).digest("hex"));

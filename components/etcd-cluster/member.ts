@@ -1,6 +1,7 @@
-// etcd on one host, as remote Commands: install the release (in parallel across members), then configure
-// and restart behind a health gate (chained member after member by the caller). Scripts are rendered by
-// pure functions; the Commands only carry them, and re-run only when the text they carry changes.
+// etcd on one host, as remote Commands: install the release and start a member that has no data yet (both
+// in parallel across members), then configure and restart behind a health gate (chained member after member
+// by the caller). Scripts are rendered by pure functions; the Commands only carry them, and re-run only when
+// the text they carry changes.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ClusterSpec } from "./args";
@@ -8,13 +9,15 @@ import { EtcdHost } from "./hosts/types";
 import { Pki } from "./pki";
 import { configureScript, renderBundle } from "./render/configure-script";
 import { clientUrl, etcdFlags, initialCluster, MemberAddress, peerUrl } from "./render/flags";
-import { stopScript } from "./render/membership";
 import { installScript, uninstallScript } from "./render/install-script";
 import { releaseDir } from "./render/layout";
 import { systemdUnit } from "./render/systemd-unit";
 
 export interface MemberResources {
     install: command.remote.Command;
+    /** First start of a member without data (new cluster or join); runs once, in parallel across members. */
+    start: command.remote.Command;
+    /** Every later change, one member after another; its creation does nothing (no SSH session). */
     configure: command.remote.Command;
 }
 
@@ -43,7 +46,7 @@ export function createMember(input: MemberInput): MemberResources {
         delete: uninstallScript(installInput),
     }, { parent, dependsOn: [...host.dependsOn, input.preflight] });
 
-    const script = pulumi.all([input.addresses, input.clusterToken]).apply(([members, token]) => {
+    const render = (firstStartOnly: boolean) => pulumi.all([input.addresses, input.clusterToken]).apply(([members, token]) => {
         const flags = etcdFlags({
             member: members[index],
             dataDir: spec.dataDir,
@@ -63,6 +66,7 @@ export function createMember(input: MemberInput): MemberResources {
             initialCluster: initialCluster(members, spec.ports.peer),
             clusterToken: token,
             healthTimeoutSeconds: spec.healthTimeoutSeconds,
+            firstStartOnly,
         });
     });
 
@@ -73,16 +77,22 @@ export function createMember(input: MemberInput): MemberResources {
     ]).apply(([ca, serverCert, serverKey, peerCert, peerKey, healthcheckCert, healthcheckKey]) =>
         renderBundle({ ca, serverCert, serverKey, peerCert, peerKey, healthcheckCert, healthcheckKey })));
 
+    // Two steps, because the engine orders creates and updates alike and only restarts need an order. The
+    // start step runs when the member first appears in the stack, for all members at once: a member without
+    // data starts (a new cluster forms from all of them; a new member joins as a learner, one at a time);
+    // one that already runs is left alone. It never runs again (its inputs are ignored after creation).
+    const start = new command.remote.Command(`${input.name}-${host.name}-start`, {
+        connection: host.connection,
+        create: render(true),
+        stdin: bundle,
+    }, { parent, dependsOn: [install], ignoreChanges: ["connection", "create", "stdin"] });
+    // The configure step is chained after the previous member's: it carries the configuration as its update,
+    // so a change rolls one member at a time behind the health gates; creating it runs nothing. Stopping etcd
+    // when the member goes is the install step's delete.
     const configure = new command.remote.Command(`${input.name}-${host.name}-configure`, {
         connection: host.connection,
-        create: script,
+        update: render(false),
         stdin: bundle,
-        delete: stopScript(host.name),
-    }, {
-        parent,
-        dependsOn: [install, ...(input.previous ? [input.previous] : [])],
-        // Should an input ever force a replacement: stop, then start, never the other way round.
-        deleteBeforeReplace: true,
-    });
-    return { install, configure };
+    }, { parent, dependsOn: [install, start, ...(input.previous ? [input.previous] : [])] });
+    return { install, start, configure };
 }

@@ -64,7 +64,7 @@ describe("scaling 3 -> 5 -> 3 with no acknowledged write lost", () => {
         const report = await w.finish(admin, endpointsOf(5), 5);
         expect(report.lost).toBe(0);
         for (const m of ["etcd-4", "etcd-5"]) {
-            const out = stack.commandStdout(`etcd-${m}-configure`);
+            const out = stack.commandStdout(`etcd-${m}-start`); // a new member's first start
             expect(out).toContain(`etcd on ${m}: added to the running cluster as a learner`);
             expect(out).toContain(`etcd on ${m}: promoted from learner to voting member`);
         }

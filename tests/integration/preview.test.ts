@@ -31,7 +31,7 @@ function expected(n: number): Record<string, number> {
         "tls:index/certRequest:CertRequest": 2 * n + 2,
         "tls:index/locallySignedCert:LocallySignedCert": 2 * n + 2,
         "random:index/randomId:RandomId": 1,
-        "command:remote:Command": 3 * n + 3, // install + configure + maintenance per member, preflight, membership, check
+        "command:remote:Command": 4 * n + 3, // install + start + configure + maintenance per member, preflight, membership, check
     };
 }
 

@@ -83,7 +83,7 @@ describe.each([1, 3, 5])("an hcloud cluster of %i", (n) => {
         expect(count("tls:index/selfSignedCert:SelfSignedCert")).toBe(1);
         expect(count("tls:index/locallySignedCert:LocallySignedCert")).toBe(2 * n + 2);
         expect(count("tls:index/privateKey:PrivateKey")).toBe(1 + 2 * n + 2 + 1); // CA, members, clients, SSH
-        expect(count("command:remote:Command")).toBe(3 * n + 3); // install + configure + maintenance per member, preflight, membership, check
+        expect(count("command:remote:Command")).toBe(4 * n + 3); // install + start + configure + maintenance per member, preflight, membership, check
         expect(count("random:index/randomId:RandomId")).toBe(1);
     });
 });
@@ -134,6 +134,7 @@ describe("an hcloud cluster of 3", () => {
     it("sends keys over stdin only, never on the command line", () => {
         for (const c of ofType("command:remote:Command")) {
             expect(c.inputs.create ?? "").not.toContain("PRIVATE KEY");
+            expect(c.inputs.update ?? "").not.toContain("PRIVATE KEY");
             expect(c.inputs.delete ?? "").not.toContain("PRIVATE KEY");
         }
         const stdin = unwrapSecret(find("command:remote:Command", "etcd-etcd-1-configure").inputs.stdin);
@@ -145,13 +146,14 @@ describe("an hcloud cluster of 3", () => {
         expect(connection.value.privateKey).toBeDefined();
     });
 
-    it("orders: server before install before configure, configure one member after another, the check after all", async () => {
+    it("orders: server before install before start (members in parallel) before configure, configure one member after another, the check after all", async () => {
         expect(await dependencyNames("etcd-preflight")).toEqual(["etcd-etcd-1"]);
         expect(await dependencyNames("etcd-etcd-1-install")).toEqual(["etcd-etcd-1", "etcd-preflight"]);
         expect(await dependencyNames("etcd-etcd-2-install")).toEqual(["etcd-etcd-2", "etcd-preflight"]);
-        expect(await dependencyNames("etcd-etcd-1-configure")).toEqual(["etcd-etcd-1-install"]);
-        expect(await dependencyNames("etcd-etcd-2-configure")).toEqual(["etcd-etcd-2-install", "etcd-etcd-1-configure"]);
-        expect(await dependencyNames("etcd-etcd-3-configure")).toEqual(["etcd-etcd-3-install", "etcd-etcd-2-configure"]);
+        for (const m of ["etcd-1", "etcd-2", "etcd-3"]) expect(await dependencyNames(`etcd-${m}-start`)).toEqual([`etcd-${m}-install`]);
+        expect(await dependencyNames("etcd-etcd-1-configure")).toEqual(["etcd-etcd-1-install", "etcd-etcd-1-start"]);
+        expect(await dependencyNames("etcd-etcd-2-configure")).toEqual(["etcd-etcd-2-install", "etcd-etcd-2-start", "etcd-etcd-1-configure"]);
+        expect(await dependencyNames("etcd-etcd-3-configure")).toEqual(["etcd-etcd-3-install", "etcd-etcd-3-start", "etcd-etcd-2-configure"]);
         expect(await dependencyNames("etcd-membership")).toEqual(["etcd-etcd-1-configure", "etcd-etcd-2-configure", "etcd-etcd-3-configure"]);
         expect(await dependencyNames("etcd-cluster-check")).toEqual(["etcd-membership"]);
         expect(await dependencyNames("etcd-etcd-1")).toEqual(["etcd-subnet"]);

@@ -22,6 +22,12 @@ export interface ConfigureInput {
     initialCluster: string;
     clusterToken: string;
     healthTimeoutSeconds: number;
+    /**
+     * The start step's variant: it runs for every member at once, so it only ever starts a member that has
+     * no data yet (a new cluster, or a join); a member already in a cluster is left to the chained configure
+     * step, which restarts members one at a time.
+     */
+    firstStartOnly?: boolean;
 }
 
 /** One header line per file in the bundle; the PEM text follows until the next header. */
@@ -106,12 +112,18 @@ if [ "$restart" = 1 ] && [ "$established" = 1 ] && [ "\${#peers[@]}" -gt 0 ] \
   established=0
 fi
 
-# 4. A member without data decides how it first starts: as part of a new cluster, or joining the running
+${input.firstStartOnly ? `# First start only: a member already in a cluster is restarted by the configure step, one member at a time.
+if [ "$established" = 1 ] && [ -z "$join_id" ]; then
+  echo "etcd on $member: already a member of the cluster; the configure step rolls changes to it"
+  exit 0
+fi
+
+` : ""}# 4. A member without data decides how it first starts: as part of a new cluster, or joining the running
 #    one as a learner. Otherwise, health gate: a running member of an established cluster is restarted only
 #    while every other member is healthy, so a change never takes a second member down.
 if [ "$restart" = 1 ] && [ "$established" = 0 ]; then
 ${joinDecision({ memberName: input.memberName, selfPeerUrl: input.selfPeerUrl, initialCluster: input.initialCluster,
-        clusterToken: input.clusterToken, peerClientUrlsVar: "peers" }).replace(/^/gm, "  ").trimEnd()}
+        clusterToken: input.clusterToken, peerClientUrlsVar: "peers", addTimeoutSeconds: input.healthTimeoutSeconds }).replace(/^/gm, "  ").trimEnd()}
   install -m 0644 -o root -g root "$stage/bootstrap.env" ${BOOTSTRAP_ENV_PATH}
 fi
 # The other members are the ones the cluster lists now (during a scale-up, wanted members may not have

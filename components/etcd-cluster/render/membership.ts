@@ -75,6 +75,8 @@ export interface JoinInput {
     clusterToken: string;
     /** Client URLs of the other members, through which the running cluster is asked. */
     peerClientUrlsVar: string;
+    /** How long `member add` may wait for another new member's learner slot (etcd admits one learner at a time). */
+    addTimeoutSeconds: number;
 }
 
 /**
@@ -99,7 +101,16 @@ if [ -n "$endpoints" ] && list=$(etcdctl_mtls --endpoints="$endpoints" --dial-ti
     list=$(etcdctl_mtls --endpoints="$endpoints" member list)
   fi
   if ! line=$(member_line "$list" "$self_peer"); then
-    etcdctl_mtls --endpoints="$endpoints" member add "$member" --peer-urls="$self_peer" --learner >/dev/null
+    # New members start in parallel, and etcd admits one learner at a time: while another one catches up and
+    # is promoted, etcd answers "too many learner members"; wait for the slot.
+    add_deadline=$((SECONDS + ${input.addTimeoutSeconds}))
+    until add_error=$(etcdctl_mtls --endpoints="$endpoints" member add "$member" --peer-urls="$self_peer" --learner 2>&1 >/dev/null); do
+      if [[ $add_error != *"too many learner members"* ]] || [ "$SECONDS" -ge "$add_deadline" ]; then
+        echo "etcd on $member: member add failed: $add_error" >&2
+        exit 1
+      fi
+      sleep 1
+    done
     echo "etcd on $member: added to the running cluster as a learner"
     list=$(etcdctl_mtls --endpoints="$endpoints" member list)
     line=$(member_line "$list" "$self_peer")

@@ -1,0 +1,168 @@
+// Members start in parallel, changes roll one at a time: the start step (unchained, runs once) and the
+// configure step (chained, runs on change only) under Pulumi mocks, the start variant of the script, and the
+// learner-slot wait that lets new members join at the same time.
+import { spawnSync } from "child_process";
+import * as pulumi from "@pulumi/pulumi";
+
+interface Created { type: string; name: string; inputs: Record<string, any> }
+const created: Created[] = [];
+pulumi.runtime.setMocks({
+    newResource(args: pulumi.runtime.MockResourceArgs) {
+        const outputs: Record<string, any> = { ...args.inputs };
+        if (args.type === "tls:index/privateKey:PrivateKey") outputs.privateKeyPem = `-----BEGIN PRIVATE KEY-----\nmock-${args.name}\n-----END PRIVATE KEY-----\n`;
+        if (args.type.startsWith("tls:index/") && args.type.endsWith("Cert")) outputs.certPem = `-----BEGIN CERTIFICATE-----\n${args.name}\n-----END CERTIFICATE-----\n`;
+        if (args.type === "tls:index/certRequest:CertRequest") outputs.certRequestPem = `csr-${args.name}`;
+        if (args.type === "random:index/randomId:RandomId") outputs.hex = "0123456789abcdef";
+        if (args.type === "command:remote:Command") outputs.stdout = `ran ${args.name}`;
+        created.push({ type: args.type, name: args.name, inputs: args.inputs });
+        return { id: `${args.name}-id`, state: outputs };
+    },
+    call(args: pulumi.runtime.MockCallArgs) {
+        throw new Error(`Mock not implemented: ${args.token}`);
+    },
+}, "etcd-cluster", "test", false);
+
+import { EtcdCluster } from "../../components/etcd-cluster";
+import { configureScript } from "../../components/etcd-cluster/render/configure-script";
+import { joinDecision, MEMBER_LIST_FUNCTIONS } from "../../components/etcd-cluster/render/membership";
+import { shellcheck } from "../helpers/shellcheck";
+
+const options = new Map<string, pulumi.ResourceOptions>();
+const capture: pulumi.ResourceTransformation = (args) => { options.set(args.name, args.opts); return undefined; };
+const command = (name: string) => {
+    const c = created.find((r) => r.type === "command:remote:Command" && r.name === name);
+    if (!c) throw new Error(`no command ${name}`);
+    return c;
+};
+const depNames = async (name: string) => {
+    const deps = options.get(name)?.dependsOn;
+    const list = (deps === undefined ? [] : Array.isArray(deps) ? deps : [deps]) as pulumi.Resource[];
+    const urns = await Promise.all(list.map((r) => new Promise<string>((resolve) => r.urn.apply(resolve))));
+    return urns.map((u) => u.split("::").pop());
+};
+
+describe("start and configure steps of a 3-member cluster", () => {
+    beforeAll(async () => {
+        const cluster = new EtcdCluster("local", {
+            existingHosts: [{ privateIp: "10.9.0.11" }, { privateIp: "10.9.0.12" }, { privateIp: "10.9.0.13" }],
+            sshPrivateKey: pulumi.secret("key"),
+        }, { transformations: [capture] });
+        await new Promise((resolve) => cluster.checkResult.apply(resolve));
+        await new Promise((r) => setTimeout(r, 50));
+    });
+
+    it("starts every member as soon as its release is installed, none waiting for another", async () => {
+        for (const m of ["local-1", "local-2", "local-3"]) expect(await depNames(`local-${m}-start`)).toEqual([`local-${m}-install`]);
+    });
+
+    it("the start step runs once: it carries the first-start variant and ignores later changes", () => {
+        for (const m of ["local-1", "local-2", "local-3"]) {
+            const start = command(`local-${m}-start`);
+            expect(start.inputs.create).toContain("First start only");
+            expect(start.inputs.update).toBeUndefined();
+            expect(start.inputs.delete).toBeUndefined();
+            expect(options.get(`local-${m}-start`)?.ignoreChanges).toEqual(["connection", "create", "stdin"]);
+        }
+    });
+
+    it("the configure step creates nothing (no SSH session) and rolls changes, chained after the previous member", async () => {
+        for (const m of ["local-1", "local-2", "local-3"]) {
+            const configure = command(`local-${m}-configure`);
+            expect(configure.inputs.create).toBeUndefined();
+            expect(configure.inputs.update).toContain("refusing to restart etcd on $member");
+            expect(configure.inputs.update).not.toContain("First start only");
+            expect(options.get(`local-${m}-configure`)?.ignoreChanges).toBeUndefined();
+        }
+        expect(await depNames("local-local-2-configure")).toEqual(["local-local-2-install", "local-local-2-start", "local-local-1-configure"]);
+        expect(await depNames("local-local-3-configure")).toEqual(["local-local-3-install", "local-local-3-start", "local-local-2-configure"]);
+    });
+
+    it("both get the certificate bundle as a secret on stdin; etcd stops with the install step's delete", () => {
+        for (const name of ["local-local-2-start", "local-local-2-configure"]) {
+            expect(JSON.stringify(command(name).inputs.stdin)).toContain("--- FILE server.key");
+        }
+        expect(command("local-local-2-install").inputs.delete).toContain("systemctl disable --now etcd.service");
+    });
+});
+
+describe("the start variant of the configure script", () => {
+    const input = {
+        memberName: "etcd-2", version: "3.6.14", dataDir: "/var/lib/etcd", snapshotDir: "/var/backups/etcd", unit: "[Unit]\n",
+        localClientUrl: "https://127.0.0.1:2379", peerClientUrls: ["https://10.1.1.11:2379", "https://10.1.1.13:2379"], healthTimeoutSeconds: 120,
+        selfPeerUrl: "https://10.1.1.12:2380", initialCluster: "etcd-1=https://10.1.1.11:2380", clusterToken: "t",
+    };
+    const start = configureScript({ ...input, firstStartOnly: true });
+    const configure = configureScript(input);
+
+    it("passes shellcheck", () => expect(shellcheck(start)).toBe(""));
+
+    it("differs from the configure script only by the guard", () => {
+        const guard = start.slice(start.indexOf("# First start only"), start.indexOf("# 4. A member without data"));
+        expect(guard).toContain('if [ "$established" = 1 ] && [ -z "$join_id" ]; then');
+        expect(guard).toContain("exit 0");
+        expect(start.replace(guard, "")).toBe(configure);
+    });
+
+    it("leaves an established member alone before any restart or health gate, after moving orphaned data aside", () => {
+        const at = (s: string) => start.indexOf(s);
+        expect(at("# First start only")).toBeGreaterThan(at("# 3. Data that no running cluster knows"));
+        expect(at("# First start only")).toBeLessThan(at("refusing to restart etcd on $member"));
+        expect(at("# First start only")).toBeLessThan(at("systemctl restart --no-block etcd.service"));
+        expect(at("# First start only")).toBeLessThan(at("snapshot save"));
+    });
+});
+
+describe("joining while another new member holds the learner slot", () => {
+    /** Runs the join decision with a fake etcdctl: `member add` answers "too many learner members" `busy` times. */
+    const join = (busy: number, timeout: number, otherError = "") => {
+        const script = `set -euo pipefail
+member=etcd-4
+stage=$(mktemp -d)
+fake=$(mktemp -d)
+trap 'rm -rf "$stage" "$fake"' EXIT
+peers=('https://10.0.0.1:2379')
+${MEMBER_LIST_FUNCTIONS}
+remove_member() { echo unexpected; exit 9; }
+etcdctl_mtls() {
+  case "$*" in
+    *"member list"*)
+      echo "1, started, etcd-1, https://10.0.0.1:2380, https://10.0.0.1:2379, false"
+      if [ -f "$fake/added" ]; then echo "4, unstarted, , https://10.0.0.4:2380, , true"; fi ;;
+    *"member add"*)
+      n=$(cat "$fake/tries" 2>/dev/null || echo 0); echo $((n + 1)) > "$fake/tries"
+      if [ -n ${JSON.stringify(otherError)} ]; then echo ${JSON.stringify(otherError)} >&2; return 1; fi
+      if [ "$n" -lt ${busy} ]; then echo "Error: etcdserver: too many learner members in cluster" >&2; return 1; fi
+      touch "$fake/added"; echo "Member 4 added" ;;
+  esac
+}
+${joinDecision({ memberName: "etcd-4", selfPeerUrl: "https://10.0.0.4:2380", initialCluster: "etcd-4=https://10.0.0.4:2380",
+        clusterToken: "t", peerClientUrlsVar: "peers", addTimeoutSeconds: timeout })}
+echo "tries=$(cat "$fake/tries") learner=$learner join_id=$join_id"
+cat "$stage/bootstrap.env"
+`;
+        return spawnSync("bash", ["-c", script], { encoding: "utf8", timeout: 30_000 });
+    };
+
+    it("waits for the slot, then joins as a learner", () => {
+        const r = join(2, 30);
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("added to the running cluster as a learner");
+        expect(r.stdout).toContain("tries=3 learner=1");
+        expect(r.stdout).toContain("join_id=4");
+        expect(r.stdout).toContain("ETCD_INITIAL_CLUSTER_STATE=existing");
+        expect(r.stdout).toContain("ETCD_INITIAL_CLUSTER=etcd-1=https://10.0.0.1:2380,etcd-4=https://10.0.0.4:2380");
+    });
+
+    it("gives up after the timeout, saying why", () => {
+        const r = join(100, 1);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("etcd on etcd-4: member add failed: Error: etcdserver: too many learner members in cluster");
+    });
+
+    it("fails at once on any other error", () => {
+        const r = join(0, 30, "Error: etcdserver: unhealthy cluster");
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("member add failed: Error: etcdserver: unhealthy cluster");
+        expect(r.stdout).not.toContain("tries=2");
+    });
+});
