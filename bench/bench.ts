@@ -1,0 +1,446 @@
+// Benchmarks: how long the real program takes on the local hosts, and how that grows with the cluster size,
+// each figure next to its floor on the same hardware (etcd started directly over SSH, one SSH round trip).
+// Run with `npm run bench` (see bench/run.cjs); not part of `npm test`. Prints a table and writes
+// reports/bench-<time>.json. Every step is bounded in time; the rig and the stacks it made are removed at the end.
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { REPO_ROOT, TestStack } from "../tests/helpers/pulumi";
+import { localEtcdctl, releaseSha256, Rig, RigHost, rigDown, rigUp } from "../tests/helpers/rig";
+import { mustRun, run } from "../tests/helpers/run";
+
+interface Options {
+    sizes: number[];
+    day2Sizes: number[];
+    runs: number;
+    floor: boolean;
+    deploy: boolean;
+    label: string;
+    maxMinutes: number;
+    rig: string;
+    privatePrefix: string;
+    publicPrefix: string;
+    env: Record<string, string>;
+}
+
+const USAGE = `npm run bench -- [options]
+  --sizes 1,3,5,7        member counts deployed from an empty stack (default 1,3,5,7)
+  --day2-sizes 3,7       member counts that also get no-op preview/up and a rolling change (default 3,7)
+  --runs N               repetitions of every figure (default 3, at least 1)
+  --no-floor             skip the floors (etcd started directly, SSH round trip)
+  --no-deploy            floors only
+  --label TEXT           recorded in the report (e.g. before/after)
+  --max-minutes M        stop measuring after M minutes and report what was measured (default 50)
+  --rig NAME             rig name (default bench; prefixes 10.1.10 / 198.18.10)
+  --env K=V              extra environment for the pulumi CLI (repeatable), e.g. --env PULUMI_NODEJS_TRANSPILE_ONLY=false`;
+
+function parseOptions(argv: string[]): Options | undefined {
+    const o: Options = {
+        sizes: [1, 3, 5, 7], day2Sizes: [3, 7], runs: 3, floor: true, deploy: true, label: "", maxMinutes: 50,
+        rig: "bench", privatePrefix: "10.1.10", publicPrefix: "198.18.10", env: {},
+    };
+    const list = (v: string) => v.split(",").filter(Boolean).map((x) => {
+        const n = Number(x);
+        if (!Number.isInteger(n) || n < 1 || n > 7 || n % 2 === 0) throw new Error(`member counts are odd, 1..7 (got ${x})`);
+        return n;
+    });
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        const next = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
+        switch (a) {
+            case "--sizes": o.sizes = list(next()); break;
+            case "--day2-sizes": o.day2Sizes = list(next()); break;
+            case "--runs": o.runs = Math.max(1, Number(next())); break;
+            case "--no-floor": o.floor = false; break;
+            case "--no-deploy": o.deploy = false; break;
+            case "--label": o.label = next(); break;
+            case "--max-minutes": o.maxMinutes = Number(next()); break;
+            case "--rig": o.rig = next(); break;
+            case "--env": { const [k, ...v] = next().split("="); o.env[k] = v.join("="); break; }
+            case "--help": case "-h": console.log(USAGE); return undefined;
+            default: throw new Error(`unknown option ${a}\n${USAGE}`);
+        }
+    }
+    return o;
+}
+
+// ------------------------------------------------------------------ figures
+
+interface Figure {
+    figure: string;
+    members: number;
+    /** Which floor this figure is compared with (a key of `floors`). */
+    floor: string;
+    samples: number[];
+    /** Load average (1 min) when each sample started: other work on the machine. */
+    load: number[];
+}
+
+const figures: Figure[] = [];
+const notes: string[] = [];
+
+function record(figure: string, members: number, floor: string, seconds: number): void {
+    let f = figures.find((x) => x.figure === figure && x.members === members);
+    if (!f) figures.push(f = { figure, members, floor, samples: [], load: [] });
+    f.samples.push(seconds);
+    f.load.push(Number(os.loadavg()[0].toFixed(2)));
+    process.stdout.write(`[bench] ${figure} (${members}): ${seconds.toFixed(2)} s\n`);
+}
+
+function stats(xs: number[]): { min: number; median: number; max: number } {
+    const s = [...xs].sort((a, b) => a - b);
+    const mid = s.length >> 1;
+    return { min: s[0], median: s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2, max: s[s.length - 1] };
+}
+
+// ------------------------------------------------------------------ processes
+
+interface Result { status: number; stdout: string; stderr: string; seconds: number }
+
+/** An asynchronous process with a time limit (so floors can run SSH sessions in parallel). */
+function spawnAsync(cmd: string, args: string[], input = "", timeoutMs = 120_000): Promise<Result> {
+    const started = Date.now();
+    return new Promise((resolve) => {
+        const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"], timeout: timeoutMs });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => { stdout += d; });
+        child.stderr.on("data", (d) => { stderr += d; });
+        child.on("error", (e) => { stderr += String(e); });
+        child.on("close", (code) => resolve({ status: code ?? -1, stdout, stderr, seconds: (Date.now() - started) / 1000 }));
+        child.stdin.end(input);
+    });
+}
+
+const SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
+    "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR"];
+
+function sshArgs(rig: Rig, host: RigHost, command: string): string[] {
+    return ["-i", rig.sshPrivateKeyPath, ...SSH_OPTS, `${host.sshUser}@${host.publicIp}`, command];
+}
+
+async function sshAsync(rig: Rig, host: RigHost, command: string, input = "", timeoutMs = 120_000): Promise<string> {
+    const r = await spawnAsync("ssh", sshArgs(rig, host, command), input, timeoutMs);
+    if (r.status !== 0) throw new Error(`ssh ${host.name} exited ${r.status}: ${r.stderr}${r.stdout}`.slice(0, 4000));
+    return r.stdout;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ------------------------------------------------------------------ floors
+
+/** openssl-made PKI for the floor cluster: CA, per host a server and a peer certificate, one client certificate. */
+function floorPki(dir: string, hosts: RigHost[]): void {
+    const ossl = (args: string[]) => mustRun("openssl", args, { cwd: dir });
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    ossl(["req", "-x509", ...ec, "-days", "2", "-subj", "/CN=bench-floor-ca", "-keyout", "ca.key", "-out", "ca.crt"]);
+    const leaf = (name: string, cn: string, san: string, usage: string) => {
+        fs.writeFileSync(path.join(dir, `${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=${usage}\n`);
+        ossl(["req", ...ec, "-subj", `/CN=${cn}`, "-keyout", `${name}.key`, "-out", `${name}.csr`]);
+        ossl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+            "-extfile", `${name}.ext`, "-out", `${name}.crt`]);
+    };
+    for (const h of hosts) {
+        const san = `DNS:${h.name},DNS:localhost,IP:127.0.0.1,IP:${h.privateIp},IP:${h.publicIp}`;
+        leaf(`${h.name}-server`, h.name, san, "serverAuth,clientAuth");
+        leaf(`${h.name}-peer`, h.name, san, "serverAuth,clientAuth");
+    }
+    leaf("client", "bench-client", "DNS:bench-client", "clientAuth");
+}
+
+const FLOOR_DIR = "/root/etcd-floor";
+
+function floorUnit(h: RigHost): string {
+    const d = FLOOR_DIR;
+    const flags = [
+        `--name=${h.name}`, "--data-dir=/var/lib/etcd-floor",
+        `--listen-peer-urls=https://${h.privateIp}:2380`, `--initial-advertise-peer-urls=https://${h.privateIp}:2380`,
+        `--listen-client-urls=https://${h.privateIp}:2379,https://127.0.0.1:2379`, `--advertise-client-urls=https://${h.privateIp}:2379`,
+        "--client-cert-auth=true", `--trusted-ca-file=${d}/ca.crt`, `--cert-file=${d}/server.crt`, `--key-file=${d}/server.key`,
+        "--peer-client-cert-auth=true", `--peer-trusted-ca-file=${d}/ca.crt`, `--peer-cert-file=${d}/peer.crt`, `--peer-key-file=${d}/peer.key`,
+        "--heartbeat-interval=100", "--election-timeout=1000", "--logger=zap",
+    ];
+    return `[Unit]\nDescription=etcd started directly (benchmark floor)\n[Service]\nType=notify\nEnvironmentFile=${d}/env\n` +
+        `ExecStart=${d}/bin/etcd ${flags.join(" ")}\n`;
+}
+
+class Floor {
+    private readonly etcdctl: string;
+    private readonly pkiDir: string;
+
+    constructor(private readonly rig: Rig, work: string, private readonly version: string) {
+        this.etcdctl = localEtcdctl(version, work);
+        this.pkiDir = fs.mkdtempSync(path.join(work, "floor-pki-"));
+        floorPki(this.pkiDir, rig.hosts);
+    }
+
+    /** Binaries, certificates and a unit on every host (not timed). */
+    async stage(): Promise<void> {
+        const tarball = `${this.rig.releaseBaseUrl}/v${this.version}/etcd-v${this.version}-linux-amd64.tar.gz`;
+        await Promise.all(this.rig.hosts.map((h) => {
+            const file = (name: string) => fs.readFileSync(path.join(this.pkiDir, name), "utf8");
+            const put = (name: string, text: string, mode: string) =>
+                `install -m ${mode} /dev/stdin ${FLOOR_DIR}/${name} <<'PEM_EOF'\n${text.trimEnd()}\nPEM_EOF\n`;
+            const script = `set -euo pipefail\nmkdir -p ${FLOOR_DIR}/bin\n` +
+                `curl -fsS ${tarball} | tar -xz -C ${FLOOR_DIR}/bin --strip-components=1\n` +
+                put("ca.crt", file("ca.crt"), "0644") + put("server.crt", file(`${h.name}-server.crt`), "0644") +
+                put("server.key", file(`${h.name}-server.key`), "0600") + put("peer.crt", file(`${h.name}-peer.crt`), "0644") +
+                put("peer.key", file(`${h.name}-peer.key`), "0600") +
+                `cat > /etc/systemd/system/etcd-floor.service <<'UNIT_EOF'\n${floorUnit(h)}UNIT_EOF\nsystemctl daemon-reload\n`;
+            return sshAsync(this.rig, h, "bash -s", script);
+        }));
+    }
+
+    private async healthy(hosts: RigHost[]): Promise<boolean> {
+        const r = await spawnAsync(this.etcdctl, [`--endpoints=${hosts.map((h) => `https://${h.privateIp}:2379`).join(",")}`,
+            `--cacert=${path.join(this.pkiDir, "ca.crt")}`, `--cert=${path.join(this.pkiDir, "client.crt")}`,
+            `--key=${path.join(this.pkiDir, "client.key")}`, "--dial-timeout=1s", "--command-timeout=2s", "endpoint", "health"], "", 10_000);
+        return r.status === 0;
+    }
+
+    private async waitHealthy(hosts: RigHost[], limitSeconds = 120): Promise<void> {
+        const deadline = Date.now() + limitSeconds * 1000;
+        while (!(await this.healthy(hosts))) {
+            if (Date.now() > deadline) throw new Error(`floor cluster of ${hosts.length} not healthy within ${limitSeconds}s`);
+            await sleep(50);
+        }
+    }
+
+    /** Starts a new TLS cluster of the first n hosts, in parallel; seconds until every member is healthy. */
+    async start(n: number, token: string): Promise<number> {
+        const hosts = this.rig.hosts.slice(0, n);
+        const initial = hosts.map((h) => `${h.name}=https://${h.privateIp}:2380`).join(",");
+        const env = `ETCD_INITIAL_CLUSTER=${initial}\nETCD_INITIAL_CLUSTER_STATE=new\nETCD_INITIAL_CLUSTER_TOKEN=${token}\n`;
+        const t0 = Date.now();
+        await Promise.all(hosts.map((h) => sshAsync(this.rig, h,
+            `printf '%s' '${env}' > ${FLOOR_DIR}/env && systemctl start --no-block etcd-floor`)));
+        await this.waitHealthy(hosts);
+        return (Date.now() - t0) / 1000;
+    }
+
+    /** Restarts the members one after another, each time until every member is healthy again. */
+    async roll(n: number): Promise<number> {
+        const hosts = this.rig.hosts.slice(0, n);
+        const t0 = Date.now();
+        for (const h of hosts) {
+            await sshAsync(this.rig, h, "systemctl restart --no-block etcd-floor");
+            await sleep(200); // the restart has begun: do not take the old process's health for the new one's
+            await this.waitHealthy(hosts);
+        }
+        return (Date.now() - t0) / 1000;
+    }
+
+    async stop(n: number): Promise<void> {
+        await Promise.all(this.rig.hosts.slice(0, n).map((h) =>
+            sshAsync(this.rig, h, "systemctl stop etcd-floor 2>/dev/null || true; rm -rf /var/lib/etcd-floor")));
+    }
+
+    async remove(): Promise<void> {
+        await Promise.all(this.rig.hosts.map((h) => sshAsync(this.rig, h,
+            `systemctl stop etcd-floor 2>/dev/null || true; rm -rf /var/lib/etcd-floor ${FLOOR_DIR} /etc/systemd/system/etcd-floor.service; systemctl daemon-reload`)
+            .catch((e) => notes.push(`floor cleanup on ${h.name}: ${e}`))));
+    }
+}
+
+async function sshRoundTrip(rig: Rig, runs: number): Promise<void> {
+    const h = rig.hosts[0];
+    await sshAsync(rig, h, "true"); // warm: the first connection pays for things later ones do not
+    for (let i = 0; i < Math.max(runs, 10); i++) {
+        const r = await spawnAsync("ssh", sshArgs(rig, h, "true"), "", 30_000);
+        if (r.status !== 0) throw new Error(`ssh round trip failed: ${r.stderr}`);
+        record("SSH round trip (ssh host true)", 1, "", r.seconds);
+    }
+}
+
+// ------------------------------------------------------------------ the program
+
+function clusterConfig(rig: Rig, n: number, version: string): Record<string, unknown> {
+    return {
+        existingHosts: rig.hosts.slice(0, n).map((h) => ({ name: h.name, privateIp: h.privateIp, publicIp: h.publicIp })),
+        sshPrivateKeyPath: rig.sshPrivateKeyPath,
+        release: { version, sha256: releaseSha256(version), downloadBaseUrl: rig.releaseBaseUrl },
+        healthTimeoutSeconds: 90,
+    };
+}
+
+function timedPulumi(stack: TestStack, args: string[]): number {
+    const r = stack.tryPulumi(args);
+    if (r.status !== 0) {
+        throw new Error(`pulumi ${args.join(" ")} exited ${r.status}\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-3000)}`);
+    }
+    return r.seconds;
+}
+
+/** Outside the timing: the component's cluster check (health of all, put/get through every member) passed. */
+function verify(stack: TestStack, n: number): void {
+    const out = stack.outputs();
+    if (!String(out.clusterCheck).includes(`etcd cluster check passed: ${n} members started and healthy`)) {
+        throw new Error(`cluster check output does not report ${n} healthy members: ${out.clusterCheck}`);
+    }
+}
+
+/** After destroy: what the component keeps (data moved aside) goes, so the next run starts from clean hosts. */
+async function wipeHosts(rig: Rig, n: number): Promise<void> {
+    await Promise.all(rig.hosts.slice(0, n).map((h) => sshAsync(rig, h,
+        "rm -rf /var/lib/etcd.removed-* /var/lib/etcd.orphaned-* /var/lib/etcd /var/backups/etcd")));
+}
+
+async function deploySize(rig: Rig, n: number, o: Options, version: string, deadline: number): Promise<void> {
+    const stack = new TestStack({ stack: `bench${n}`, config: clusterConfig(rig, n, version), env: o.env });
+    let deployed = false;
+    try {
+        for (let r = 0; r < o.runs && Date.now() < deadline; r++) {
+            record("pulumi up, empty stack -> verified cluster", n, `etcd start ${n}`, timedPulumi(stack, ["up", "--yes", "--skip-preview"]));
+            deployed = true;
+            verify(stack, n);
+            if (o.day2Sizes.includes(n) && r === 0) {
+                for (let i = 0; i < o.runs && Date.now() < deadline; i++) {
+                    record("pulumi preview, no changes", n, "ssh", timedPulumi(stack, ["preview", "--expect-no-changes"]));
+                    record("pulumi up, no changes", n, "ssh", timedPulumi(stack, ["up", "--yes", "--skip-preview", "--expect-no-changes"]));
+                }
+                // What the CLI does without PULUMI_NODEJS_TRANSPILE_ONLY: ts-node type-checks the program first.
+                const transpileOnly = stack.env.PULUMI_NODEJS_TRANSPILE_ONLY;
+                stack.env.PULUMI_NODEJS_TRANSPILE_ONLY = "false";
+                try {
+                    for (let i = 0; i < o.runs && Date.now() < deadline; i++) {
+                        record("pulumi preview, no changes, type-checked", n, "ssh", timedPulumi(stack, ["preview", "--expect-no-changes"]));
+                    }
+                } finally {
+                    stack.env.PULUMI_NODEJS_TRANSPILE_ONLY = transpileOnly;
+                }
+                for (let i = 0; i < o.runs && Date.now() < deadline; i++) {
+                    stack.setConfig({ tuning: { snapshotCount: 10_001 + i } });
+                    record("rolling change of every member", n, `etcd rolling restart ${n}`, timedPulumi(stack, ["up", "--yes", "--skip-preview"]));
+                    verify(stack, n);
+                }
+                stack.setConfig({ tuning: {} });
+            }
+            const d = timedPulumi(stack, ["destroy", "--yes", "--skip-preview"]);
+            deployed = false;
+            record("pulumi destroy", n, "", d);
+            await wipeHosts(rig, n);
+        }
+    } finally {
+        if (deployed) stack.tryPulumi(["destroy", "--yes", "--skip-preview"]);
+        stack.dispose();
+    }
+}
+
+// ------------------------------------------------------------------ report
+
+function fmt(x: number): string {
+    return x < 10 ? x.toFixed(2) : x.toFixed(1);
+}
+
+function table(): string {
+    const floorMedian = (key: string, members: number): number | undefined => {
+        if (!key) return undefined;
+        const f = key === "ssh" ? figures.find((x) => x.figure.startsWith("SSH round trip"))
+            : figures.find((x) => x.figure === `floor: ${key.replace(/ \d+$/, "")}` && x.members === members);
+        return f ? stats(f.samples).median : undefined;
+    };
+    const order = ["SSH round trip", "floor: etcd start", "floor: etcd rolling restart", "pulumi up, empty", "pulumi up, no changes",
+        "pulumi preview, no changes", "pulumi preview, no changes, type-checked", "rolling change", "pulumi destroy"];
+    const rank = (f: Figure) => Math.max(...order.map((p, i) => (f.figure.startsWith(p) ? i : -1)));
+    const sorted = [...figures].sort((a, b) => rank(a) - rank(b) || a.members - b.members);
+    const rows = [["figure", "members", "runs", "min s", "median s", "max s", "floor s", "x floor"]];
+    for (const f of sorted) {
+        const s = stats(f.samples);
+        const fl = floorMedian(f.floor, f.members);
+        rows.push([f.figure, String(f.members), String(f.samples.length), fmt(s.min), fmt(s.median), fmt(s.max),
+            fl === undefined ? "" : fmt(fl), fl === undefined ? "" : (s.median / fl).toFixed(1)]);
+    }
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+    const line = (r: string[]) => `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;
+    return [line(rows[0]), `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|`, ...rows.slice(1).map(line)].join("\n");
+}
+
+/** The issue's goals, from the medians (and the slowest no-op run). */
+function goals(): string[] {
+    const med = (figure: string, n: number) => { const f = figures.find((x) => x.figure === figure && x.members === n); return f && stats(f.samples); };
+    const out: string[] = [];
+    const up3 = med("pulumi up, empty stack -> verified cluster", 3);
+    const up7 = med("pulumi up, empty stack -> verified cluster", 7);
+    if (up3 && up7) out.push(`7-member up / 3-member up (medians): ${(up7.median / up3.median).toFixed(2)} (goal < 1.3)`);
+    for (const figure of ["pulumi up, no changes", "pulumi preview, no changes"]) {
+        const worst = Math.max(...figures.filter((f) => f.figure === figure).flatMap((f) => f.samples));
+        if (Number.isFinite(worst)) out.push(`${figure}: slowest run ${worst.toFixed(2)} s (goal < 5 s)`);
+    }
+    return out;
+}
+
+function machine(): Record<string, unknown> {
+    const pulumiVersion = run("pulumi", ["version"]).stdout.trim();
+    return {
+        cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+        kernel: os.release(), node: process.version, pulumi: pulumiVersion, loadAverage: os.loadavg(),
+    };
+}
+
+// ------------------------------------------------------------------ main
+
+export async function main(argv: string[]): Promise<number> {
+    const o = parseOptions(argv);
+    if (!o) return 0;
+    const version = process.env.ETCD_VERSION;
+    if (!version) throw new Error("ETCD_VERSION is not set: source scripts/env.sh first");
+    const started = Date.now();
+    const deadline = started + o.maxMinutes * 60_000;
+    const maxHosts = Math.max(...o.sizes, ...o.day2Sizes.filter((n) => o.sizes.includes(n)));
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-bench-"));
+    const before = machine();
+    let rig: Rig | undefined;
+    let floor: Floor | undefined;
+    let cleaned = false;
+    const cleanup = () => {
+        if (cleaned) return;
+        cleaned = true;
+        if (rig) rigDown(o.rig);
+        fs.rmSync(work, { recursive: true, force: true });
+    };
+    const onSignal = (sig: NodeJS.Signals) => { process.stderr.write(`bench: ${sig}, cleaning up\n`); cleanup(); process.exit(130); };
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+    try {
+        rig = rigUp(o.rig, maxHosts, { privatePrefix: o.privatePrefix, publicPrefix: o.publicPrefix }, [version]);
+        if (o.floor) {
+            await sshRoundTrip(rig, o.runs);
+            floor = new Floor(rig, work, version);
+            await floor.stage();
+            for (const n of o.sizes) {
+                for (let r = 0; r < o.runs && Date.now() < deadline; r++) {
+                    record("floor: etcd start", n, "", await floor.start(n, `floor-${n}-${r}-${Date.now()}`));
+                    if (o.day2Sizes.includes(n)) record("floor: etcd rolling restart", n, "", await floor.roll(n));
+                    await floor.stop(n);
+                }
+            }
+            await floor.remove();
+        }
+        if (o.deploy) {
+            for (const n of o.sizes) {
+                if (Date.now() >= deadline) { notes.push(`time limit reached before the ${n}-member deployments`); break; }
+                await deploySize(rig, n, o, version, deadline);
+            }
+        }
+        if (Date.now() >= deadline) notes.push(`stopped at the ${o.maxMinutes}-minute limit; later figures have fewer runs or are missing`);
+    } catch (e) {
+        notes.push(`failed: ${String(e).slice(0, 2000)}`);
+        process.stderr.write(`bench: ${e}\n`);
+    } finally {
+        if (floor && !cleaned) await floor.remove().catch(() => undefined);
+        cleanup();
+    }
+    const report = {
+        label: o.label, startedAt: new Date(started).toISOString(), minutes: Number(((Date.now() - started) / 60_000).toFixed(1)), goals: goals(),
+        options: { ...o }, machineAtStart: before, loadAverageAtEnd: os.loadavg(), etcdVersion: version, notes,
+        figures: figures.map((f) => ({ ...f, ...stats(f.samples) })),
+    };
+    const dir = path.join(REPO_ROOT, "reports");
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `bench-${new Date(started).toISOString().replace(/[:.]/g, "-")}${o.label ? `-${o.label}` : ""}.json`);
+    fs.writeFileSync(file, JSON.stringify(report, null, 2));
+    process.stdout.write(`\n${table()}\n\n${goals().map((g) => `goal: ${g}\n`).join("")}machine: ${JSON.stringify(before)}\nload average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}\n` +
+        `${notes.map((n) => `note: ${n}\n`).join("")}report: ${path.relative(REPO_ROOT, file)}\n`);
+    return notes.some((n) => n.startsWith("failed")) ? 1 : 0;
+}
