@@ -23,11 +23,12 @@
 #   ETCD_CLUSTER_CACHE   $CACHE, absolute
 #   ETCD_RELEASE_DIR     $CACHE/etcd: etcd-v<ver>-linux-amd64.tar.gz (+ .sha256) and SHA256SUMS
 #   ETCD_VERSION         <etcd.default>        (plain version, no leading v)
+#   ETCD_PATCH_VERSION   <etcd.patchTarget>    (plain version)
 #   ETCD_UPGRADE_VERSION <etcd.upgradeTarget>  (plain version)
 
 _etcd_cluster_env() {
   local here root cache versions key value p
-  local node_v='' pulumi_v='' etcd_v='' etcd_up=''
+  local node_v='' pulumi_v='' etcd_v='' etcd_patch='' etcd_up=''
   here=${BASH_SOURCE[0]}
   if [[ $here == */* ]]; then here=${here%/*}; else here=.; fi
   here=$(CDPATH='' cd -- "$here" && pwd) || return 1
@@ -52,6 +53,7 @@ _etcd_cluster_env() {
       node) node_v=$value ;;
       pulumi) pulumi_v=$value ;;
       etcd) etcd_v=$value ;;
+      etcd_patch) etcd_patch=$value ;;
       etcd_upgrade) etcd_up=$value ;;
     esac
   done <<<"$versions"
@@ -78,6 +80,7 @@ _etcd_cluster_env() {
   fi
   export ETCD_RELEASE_DIR="$cache/etcd"
   export ETCD_VERSION="$etcd_v"
+  export ETCD_PATCH_VERSION="$etcd_patch"
   export ETCD_UPGRADE_VERSION="$etcd_up"
 }
 

@@ -18,7 +18,7 @@
 #              (checked against SHA256SUMS), `pulumi plugin install resource <name> <ver> --file ...`
 #              into PULUMI_HOME=$CACHE/pulumi-home; skipped when `pulumi plugin ls` has it. Without
 #              a mirror: skipped (pulumi downloads plugins itself on first use).
-#   4. etcd    etcd, etcdctl, etcdutl of <etcd.default> and <etcd.upgradeTarget>, built from the Go
+#   4. etcd    etcd, etcdctl, etcdutl of <etcd.default>, <etcd.patchTarget> and <etcd.upgradeTarget>, built from the Go
 #              modules go.etcd.io/etcd/{server,etcdctl,etcdutl}/v3 (CGO_ENABLED=0, -trimpath,
 #              -ldflags "-s -w"), version-checked and packed like the official release:
 #              $CACHE/etcd/etcd-v<ver>-linux-amd64.tar.gz holding etcd-v<ver>-linux-amd64/{etcd,etcdctl,
@@ -182,12 +182,13 @@ if [[ -n $MIRROR && ! -r $MIRROR/SHA256SUMS ]]; then
 fi
 
 VERSIONS=$(etcd_cluster_versions "$REPO_ROOT/versions.json" "$CACHE") || die "cannot read $REPO_ROOT/versions.json"
-NODE_V='' PULUMI_V='' ETCD_V='' ETCD_UP_V='' PLUGINS=()
+NODE_V='' PULUMI_V='' ETCD_V='' ETCD_PATCH_V='' ETCD_UP_V='' PLUGINS=()
 while IFS='=' read -r key value; do
   case $key in
     node) NODE_V=$value ;;
     pulumi) PULUMI_V=$value ;;
     etcd) ETCD_V=$value ;;
+    etcd_patch) ETCD_PATCH_V=$value ;;
     etcd_upgrade) ETCD_UP_V=$value ;;
     plugin.*) PLUGINS+=("${key#plugin.}=$value") ;;
   esac
@@ -517,17 +518,20 @@ EOF
 }
 
 step_etcd() {
-  local v
+  local v built_versions=""
   if ((!WITH_ETCD)); then
     STEP_NAME=etcd STEP_T0=$(now_ms)
     step_end skipped "--no-etcd"
     return 0
   fi
   mkdir -p "$RELEASE_DIR"
-  build_etcd "$ETCD_V"
-  if [[ $ETCD_UP_V != "$ETCD_V" ]]; then
-    build_etcd "$ETCD_UP_V"
-  fi
+  # The default, a newer patch of its minor and the next minor: the upgrade tests go through both.
+  for v in "$ETCD_V" "$ETCD_PATCH_V" "$ETCD_UP_V"; do
+    if [[ " $built_versions " != *" $v "* ]]; then
+      build_etcd "$v"
+      built_versions="$built_versions $v"
+    fi
+  done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -555,11 +559,11 @@ step_verify() {
       grep -qxF "${entry%%=*}@${entry#*=}" <<<"$list" || die "plugin ${entry%%=*} ${entry#*=} is not installed"
     done
   fi
-  [[ $ETCD_VERSION == "$ETCD_V" && $ETCD_UPGRADE_VERSION == "$ETCD_UP_V" ]] ||
-    die "env.sh: ETCD_VERSION=$ETCD_VERSION ETCD_UPGRADE_VERSION=$ETCD_UPGRADE_VERSION"
+  [[ $ETCD_VERSION == "$ETCD_V" && $ETCD_PATCH_VERSION == "$ETCD_PATCH_V" && $ETCD_UPGRADE_VERSION == "$ETCD_UP_V" ]] ||
+    die "env.sh: ETCD_VERSION=$ETCD_VERSION ETCD_PATCH_VERSION=$ETCD_PATCH_VERSION ETCD_UPGRADE_VERSION=$ETCD_UPGRADE_VERSION"
   [[ $ETCD_RELEASE_DIR == "$RELEASE_DIR" ]] || die "env.sh: ETCD_RELEASE_DIR=$ETCD_RELEASE_DIR"
   if ((WITH_ETCD)); then
-    for v in "$ETCD_VERSION" "$ETCD_UPGRADE_VERSION"; do
+    for v in "$ETCD_VERSION" "$ETCD_PATCH_VERSION" "$ETCD_UPGRADE_VERSION"; do
       tgz=$ETCD_RELEASE_DIR/etcd-v$v-$OS-$GOARCH_NAME.tar.gz
       [[ -f $tgz && -f $tgz.sha256 ]] || die "missing $tgz"
       grep -qxF "$(<"$tgz.sha256")  ${tgz##*/}" "$ETCD_RELEASE_DIR/SHA256SUMS" ||

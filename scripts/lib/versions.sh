@@ -4,7 +4,7 @@
 
 # etcd_cluster_versions JSON [CACHE]
 #   Prints the pinned versions in JSON as KEY=VALUE lines, in this order:
-#     node=<node>  pulumi=<pulumi>  etcd=<etcd.default>  etcd_upgrade=<etcd.upgradeTarget>
+#     node=<node>  pulumi=<pulumi>  etcd=<etcd.default>  etcd_patch=<etcd.patchTarget>  etcd_upgrade=<etcd.upgradeTarget>
 #     plugin.<name>=<plugins.name>   (one line per plugin, in file order)
 #   Every value is checked to look like a version (digits first, then [0-9A-Za-z.+_-]), so callers
 #   can use it in paths and commands as it is. Returns non-zero (with a message) when JSON is
@@ -47,6 +47,7 @@ etcd_cluster_versions() {
     put("node", "node", v.node);
     put("pulumi", "pulumi", v.pulumi);
     put("etcd", "etcd.default", (v.etcd || {}).default);
+    put("etcd_patch", "etcd.patchTarget", (v.etcd || {}).patchTarget);
     put("etcd_upgrade", "etcd.upgradeTarget", (v.etcd || {}).upgradeTarget);
     for (const [name, version] of Object.entries(v.plugins || {})) {
       if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) {

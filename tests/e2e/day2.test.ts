@@ -9,6 +9,7 @@ import { ContinuousWriter } from "../helpers/reliability";
 import { Etcdctl, localEtcdctl, mustSsh, releaseConfig, Rig, rigStackConfig, rigUp, tearDown } from "../helpers/rig";
 
 const FROM = process.env.ETCD_VERSION ?? "";
+const PATCH = process.env.ETCD_PATCH_VERSION ?? "";
 const TO = process.env.ETCD_UPGRADE_VERSION ?? "";
 const N = 3;
 
@@ -48,8 +49,9 @@ describe("day-2 operations with no acknowledged write lost", () => {
 
     beforeAll(() => {
         expect(FROM).toMatch(/^3\.6\.\d+$/);
+        expect(PATCH).toMatch(/^3\.6\.\d+$/);
         expect(TO).toMatch(/^3\.7\.\d+$/);
-        rig = rigUp("day2", N, { privatePrefix: "10.1.7", publicPrefix: "198.18.7" }, [FROM, TO]);
+        rig = rigUp("day2", N, { privatePrefix: "10.1.7", publicPrefix: "198.18.7" }, [FROM, PATCH, TO]);
         stack = new TestStack({
             stack: "day2",
             config: rigStackConfig(rig, { version: FROM, healthTimeoutSeconds: 45 }),
@@ -117,18 +119,30 @@ describe("day-2 operations with no acknowledged write lost", () => {
         expect(hostCa.trim()).toBe(fs.readFileSync(client.ca, "utf8").trim());
     }, 15 * 60_000);
 
-    it(`upgrades ${FROM} -> ${TO} one member at a time, after a snapshot`, async () => {
+    it(`upgrades a patch release ${FROM} -> ${PATCH} one member at a time, after a snapshot`, async () => {
+        const before = serviceTimes();
+        const w = writer("patch upgrade");
+        stack.setConfig({ release: release(PATCH) });
+        stack.up(`day2: upgrade ${FROM} -> ${PATCH}`);
+        const report = await w.finish(admin, endpoints, N);
+        expect(report.lost).toBe(0);
+        expectOneAtATime(before);
+        expect(versions()).toEqual(Array(N).fill(PATCH));
+        expect(mustSsh(rig, rig.hosts[1], "ls /var/backups/etcd/")).toMatch(new RegExp(`pre-upgrade-v${FROM}-to-v${PATCH}-\\d{8}T\\d{6}\\.db`));
+    }, 10 * 60_000);
+
+    it(`upgrades a minor release ${PATCH} -> ${TO} one member at a time, after a snapshot`, async () => {
         const before = serviceTimes();
         const w = writer("minor upgrade");
         stack.setConfig({ release: release(TO) });
-        stack.up(`day2: upgrade ${FROM} -> ${TO}`);
+        stack.up(`day2: upgrade ${PATCH} -> ${TO}`);
         const report = await w.finish(admin, endpoints, N);
         expect(report.lost).toBe(0);
         expectOneAtATime(before);
         expect(versions()).toEqual(Array(N).fill(TO));
         const snapshots = mustSsh(rig, rig.hosts[0], "ls /var/backups/etcd/");
-        expect(snapshots).toMatch(new RegExp(`pre-upgrade-v${FROM}-to-v${TO}-\\d{8}T\\d{6}\\.db`));
-        expect(mustSsh(rig, rig.hosts[0], "stat -c '%a %U' /var/backups/etcd/pre-upgrade-*.db").trim()).toBe("600 etcd");
+        expect(snapshots).toMatch(new RegExp(`pre-upgrade-v${PATCH}-to-v${TO}-\\d{8}T\\d{6}\\.db`));
+        expect(mustSsh(rig, rig.hosts[0], "stat -c '%a %U' /var/backups/etcd/pre-upgrade-*.db").trim().split("\n")).toEqual(["600 etcd", "600 etcd"]);
     }, 10 * 60_000);
 
     it(`refuses ${TO} -> ${FROM} before anything changes`, () => {
