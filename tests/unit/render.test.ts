@@ -1,7 +1,7 @@
 import { configureScript, renderBundle } from "../../components/etcd-cluster/render/configure-script";
 import { checkScript } from "../../components/etcd-cluster/render/check-script";
 import { etcdFlags, FlagsInput, initialCluster } from "../../components/etcd-cluster/render/flags";
-import { MEMBER_LIST_FUNCTIONS, pruneScript, stopScript } from "../../components/etcd-cluster/render/membership";
+import { MEMBER_LIST_FUNCTIONS, pruneScript } from "../../components/etcd-cluster/render/membership";
 import { spawnSync } from "child_process";
 import { installScript, uninstallScript } from "../../components/etcd-cluster/render/install-script";
 import { PKI_FILES } from "../../components/etcd-cluster/render/layout";
@@ -84,10 +84,9 @@ describe("host scripts", () => {
         selfPeerUrl: "https://10.1.1.12:2380", initialCluster: initialCluster(members, 2380), clusterToken: "etcd-0123456789abcdef",
     });
     const prune = pruneScript({ version: "3.6.14", wantedPeerUrls: members.map((m) => `https://${m.privateIp}:2380`), clientUrls: members.map((m) => `https://${m.privateIp}:2379`) });
-    const stop = stopScript("etcd-2");
     const check = checkScript({ version: "3.6.14", memberNames: members.map((m) => m.name), clientUrls: members.map((m) => `https://${m.privateIp}:2379`), timeoutSeconds: 120 });
 
-    it.each([["install", install], ["uninstall", uninstall], ["configure", configure], ["check", check], ["prune", prune], ["stop", stop]])("%s passes shellcheck and is strict", (_, script) => {
+    it.each([["install", install], ["uninstall", uninstall], ["configure", configure], ["check", check], ["prune", prune]])("%s passes shellcheck and is strict", (_, script) => {
         expect(script.startsWith("#!/usr/bin/env bash\nset -euo pipefail\n")).toBe(true);
         expect(shellcheck(script)).toBe("");
     });
@@ -139,7 +138,7 @@ describe("host scripts", () => {
         expect(check).toContain("del \"$key\"");
     });
     it("no script pipes into grep -q, which fails at random under pipefail when grep exits early", () => {
-        for (const s of [install, uninstall, configure, check, prune, stop]) expect(s).not.toMatch(/\|\s*grep\s+-\w*q/);
+        for (const s of [install, uninstall, configure, check, prune]) expect(s).not.toMatch(/\|\s*grep\s+-\w*q/);
     });
     it("no script carries key material", () => {
         for (const s of [install, configure, check]) expect(s).not.toContain("PRIVATE KEY");

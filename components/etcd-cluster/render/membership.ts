@@ -156,15 +156,3 @@ done <<<"$list"
 echo "membership: $removed member(s) removed; $(grep -c . <<<"$list") member(s) remain"
 `;
 }
-
-/**
- * The configure Command's delete: stops etcd on this member. Taking a member out of the cluster is the
- * membership step's job (pruneScript, on a member that stays), never a delete's: a delete also runs when
- * a resource is replaced, and a member must not leave the cluster because an input changed.
- */
-export function stopScript(memberName: string): string {
-    return `${SCRIPT_HEADER}# Stop etcd on ${memberName} (managed by the EtcdCluster Pulumi component); its data stays.
-systemctl disable --now etcd.service 2>/dev/null || true
-echo "etcd on ${memberName} stopped"
-`;
-}
