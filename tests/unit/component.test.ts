@@ -1,57 +1,16 @@
 // The component under Pulumi mocks: the resource graph per member count, SANs, ordering, secrets, outputs.
 import * as pulumi from "@pulumi/pulumi";
 
-interface Created { type: string; name: string; inputs: Record<string, any>; urn: string; }
-const created: Created[] = [];
+import { OptionsCapture, promiseOf, recordingMocks, unwrapSecret } from "../helpers/mocks";
 
-pulumi.runtime.setMocks({
-    newResource(args: pulumi.runtime.MockResourceArgs) {
-        const outputs: Record<string, any> = { ...args.inputs };
-        const n = created.length;
-        if (args.type === "hcloud:index/server:Server") outputs.ipv4Address = `203.0.113.${n}`;
-        if (args.type === "tls:index/privateKey:PrivateKey") {
-            outputs.privateKeyPem = `-----BEGIN PRIVATE KEY-----\nmock-${args.name}\n-----END PRIVATE KEY-----\n`;
-            outputs.privateKeyOpenssh = `-----BEGIN OPENSSH PRIVATE KEY-----\nmock-${args.name}\n-----END OPENSSH PRIVATE KEY-----\n`;
-            outputs.publicKeyOpenssh = `ssh-ed25519 AAAA${n}`;
-        }
-        if (args.type.startsWith("tls:index/") && args.type.endsWith("Cert:SelfSignedCert") || args.type === "tls:index/locallySignedCert:LocallySignedCert") {
-            outputs.certPem = `-----BEGIN CERTIFICATE-----\n${args.name}\n-----END CERTIFICATE-----\n`;
-        }
-        if (args.type === "tls:index/selfSignedCert:SelfSignedCert") outputs.certPem = `-----BEGIN CERTIFICATE-----\n${args.name}\n-----END CERTIFICATE-----\n`;
-        if (args.type === "tls:index/certRequest:CertRequest") outputs.certRequestPem = `csr-${args.name}`;
-        if (args.type === "random:index/randomId:RandomId") outputs.hex = "0123456789abcdef";
-        if (args.type === "command:remote:Command") outputs.stdout = `ran ${args.name}`;
-        created.push({ type: args.type, name: args.name, inputs: args.inputs, urn: `urn:${args.type}::${args.name}` });
-        return { id: `${args.name}-id`, state: outputs };
-    },
-    call(args: pulumi.runtime.MockCallArgs) {
-        throw new Error(`Mock not implemented: ${args.token}`);
-    },
-}, "etcd-cluster", "test", false);
+const created = recordingMocks();
 
 import { EtcdCluster, EtcdClusterArgsError } from "../../components/etcd-cluster";
 
-/** Secret inputs reach the mock wrapped in Pulumi's secret signature; unwrap them and remember they were secret. */
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-function unwrapSecret(v: any): { secret: boolean; value: any } {
-    return v && typeof v === "object" && SECRET_SIG in v ? { secret: true, value: v.value } : { secret: false, value: v };
-}
+const capture = new OptionsCapture();
+const captureDependsOn = capture.transformation;
+const dependencyNames = (name: string) => capture.dependencyNames(name);
 
-/** dependsOn per child, captured through a (SDK-side) transformation, as resource names. */
-const dependsOn = new Map<string, pulumi.Resource[]>();
-const captureDependsOn: pulumi.ResourceTransformation = (args) => {
-    const deps = args.opts.dependsOn;
-    dependsOn.set(args.name, deps === undefined ? [] : (Array.isArray(deps) ? deps : [deps]) as pulumi.Resource[]);
-    return undefined;
-};
-async function dependencyNames(name: string): Promise<string[]> {
-    const urns = await Promise.all((dependsOn.get(name) ?? []).map((r) => promiseOf(r.urn)));
-    return urns.map((u) => u.split("::").pop()!);
-}
-
-function promiseOf<T>(o: pulumi.Output<T>): Promise<T> {
-    return new Promise((resolve) => o.apply(resolve));
-}
 async function isSecret(o: pulumi.Output<unknown>): Promise<boolean> {
     return (o as any).isSecret as Promise<boolean>;
 }

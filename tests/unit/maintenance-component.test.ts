@@ -2,46 +2,23 @@
 // S3 settings travel as a secret on stdin and never in the script text.
 import * as pulumi from "@pulumi/pulumi";
 
-interface Created { type: string; name: string; inputs: Record<string, any> }
-const created: Created[] = [];
+import { OptionsCapture, promiseOf, recordingMocks, unwrapSecret } from "../helpers/mocks";
 
-pulumi.runtime.setMocks({
-    newResource(args: pulumi.runtime.MockResourceArgs) {
-        const outputs: Record<string, any> = { ...args.inputs };
-        if (args.type === "tls:index/privateKey:PrivateKey") outputs.privateKeyPem = `-----BEGIN PRIVATE KEY-----\nmock-${args.name}\n-----END PRIVATE KEY-----\n`;
-        if (args.type === "tls:index/selfSignedCert:SelfSignedCert" || args.type === "tls:index/locallySignedCert:LocallySignedCert") {
-            outputs.certPem = `-----BEGIN CERTIFICATE-----\n${args.name}\n-----END CERTIFICATE-----\n`;
-        }
-        if (args.type === "tls:index/certRequest:CertRequest") outputs.certRequestPem = `csr-${args.name}`;
-        if (args.type === "random:index/randomId:RandomId") outputs.hex = "0123456789abcdef";
-        if (args.type === "command:remote:Command") outputs.stdout = `ran ${args.name}`;
-        created.push({ type: args.type, name: args.name, inputs: args.inputs });
-        return { id: `${args.name}-id`, state: outputs };
-    },
-    call(args: pulumi.runtime.MockCallArgs) {
-        throw new Error(`Mock not implemented: ${args.token}`);
-    },
-}, "etcd-cluster", "test", false);
+const created = recordingMocks();
 
 import { EtcdCluster } from "../../components/etcd-cluster";
 
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-const unwrap = (v: any) => (v && typeof v === "object" && SECRET_SIG in v ? { secret: true, value: v.value } : { secret: false, value: v });
-const dependsOn = new Map<string, pulumi.Resource[]>();
-const capture: pulumi.ResourceTransformation = (args) => {
-    const deps = args.opts.dependsOn;
-    dependsOn.set(args.name, deps === undefined ? [] : (Array.isArray(deps) ? deps : [deps]) as pulumi.Resource[]);
-    return undefined;
-};
-const promiseOf = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
-const depNames = async (name: string) => (await Promise.all((dependsOn.get(name) ?? []).map((r) => promiseOf(r.urn)))).map((u) => u.split("::").pop());
+const unwrap = unwrapSecret;
+const options = new OptionsCapture();
+const capture = options.transformation;
+const depNames = (name: string) => options.dependencyNames(name);
 const commands = () => created.filter((c) => c.type === "command:remote:Command");
 const settle = async (cluster: EtcdCluster) => { await promiseOf(cluster.checkResult); await new Promise((r) => setTimeout(r, 50)); };
 
 const hosts = [{ privateIp: "10.9.0.11" }, { privateIp: "10.9.0.12" }, { privateIp: "10.9.0.13" }];
 const secretKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
-beforeEach(() => { created.length = 0; dependsOn.clear(); });
+beforeEach(() => { created.length = 0; options.clear(); });
 
 describe("maintenance on every member", () => {
     it("one Command per member, after that member's configure step, with timers at the defaults and no S3", async () => {

@@ -4,42 +4,24 @@
 import { spawnSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 
-interface Created { type: string; name: string; inputs: Record<string, any> }
-const created: Created[] = [];
-pulumi.runtime.setMocks({
-    newResource(args: pulumi.runtime.MockResourceArgs) {
-        const outputs: Record<string, any> = { ...args.inputs };
-        if (args.type === "tls:index/privateKey:PrivateKey") outputs.privateKeyPem = `-----BEGIN PRIVATE KEY-----\nmock-${args.name}\n-----END PRIVATE KEY-----\n`;
-        if (args.type.startsWith("tls:index/") && args.type.endsWith("Cert")) outputs.certPem = `-----BEGIN CERTIFICATE-----\n${args.name}\n-----END CERTIFICATE-----\n`;
-        if (args.type === "tls:index/certRequest:CertRequest") outputs.certRequestPem = `csr-${args.name}`;
-        if (args.type === "random:index/randomId:RandomId") outputs.hex = "0123456789abcdef";
-        if (args.type === "command:remote:Command") outputs.stdout = `ran ${args.name}`;
-        created.push({ type: args.type, name: args.name, inputs: args.inputs });
-        return { id: `${args.name}-id`, state: outputs };
-    },
-    call(args: pulumi.runtime.MockCallArgs) {
-        throw new Error(`Mock not implemented: ${args.token}`);
-    },
-}, "etcd-cluster", "test", false);
+import { OptionsCapture, recordingMocks } from "../helpers/mocks";
+
+const created = recordingMocks();
 
 import { EtcdCluster } from "../../components/etcd-cluster";
 import { configureScript } from "../../components/etcd-cluster/render/configure-script";
 import { joinDecision, MEMBER_LIST_FUNCTIONS } from "../../components/etcd-cluster/render/membership";
 import { shellcheck } from "../helpers/shellcheck";
 
-const options = new Map<string, pulumi.ResourceOptions>();
-const capture: pulumi.ResourceTransformation = (args) => { options.set(args.name, args.opts); return undefined; };
+const captured = new OptionsCapture();
+const options = captured.options;
+const capture = captured.transformation;
 const command = (name: string) => {
     const c = created.find((r) => r.type === "command:remote:Command" && r.name === name);
     if (!c) throw new Error(`no command ${name}`);
     return c;
 };
-const depNames = async (name: string) => {
-    const deps = options.get(name)?.dependsOn;
-    const list = (deps === undefined ? [] : Array.isArray(deps) ? deps : [deps]) as pulumi.Resource[];
-    const urns = await Promise.all(list.map((r) => new Promise<string>((resolve) => r.urn.apply(resolve))));
-    return urns.map((u) => u.split("::").pop());
-};
+const depNames = (name: string) => captured.dependencyNames(name);
 
 describe("start and configure steps of a 3-member cluster", () => {
     beforeAll(async () => {

@@ -1,0 +1,65 @@
+// Pulumi mocks for the component tests: every registered resource is recorded (type, name, inputs), outputs
+// echo the inputs plus plausible computed values, and any unmocked invoke fails loudly. Call
+// recordingMocks() before the component is first used.
+import * as pulumi from "@pulumi/pulumi";
+
+export interface Created { type: string; name: string; inputs: Record<string, any> }
+
+export function recordingMocks(): Created[] {
+    const created: Created[] = [];
+    pulumi.runtime.setMocks({
+        newResource(args: pulumi.runtime.MockResourceArgs) {
+            const outputs: Record<string, any> = { ...args.inputs };
+            const n = created.length;
+            if (args.type === "hcloud:index/server:Server") outputs.ipv4Address = `203.0.113.${n}`;
+            if (args.type === "tls:index/privateKey:PrivateKey") {
+                outputs.privateKeyPem = `-----BEGIN PRIVATE KEY-----\nmock-${args.name}\n-----END PRIVATE KEY-----\n`;
+                outputs.privateKeyOpenssh = `-----BEGIN OPENSSH PRIVATE KEY-----\nmock-${args.name}\n-----END OPENSSH PRIVATE KEY-----\n`;
+                outputs.publicKeyOpenssh = `ssh-ed25519 AAAA${n}`;
+            }
+            if (args.type === "tls:index/selfSignedCert:SelfSignedCert" || args.type === "tls:index/locallySignedCert:LocallySignedCert") {
+                outputs.certPem = `-----BEGIN CERTIFICATE-----\n${args.name}\n-----END CERTIFICATE-----\n`;
+            }
+            if (args.type === "tls:index/certRequest:CertRequest") outputs.certRequestPem = `csr-${args.name}`;
+            if (args.type === "random:index/randomId:RandomId") outputs.hex = "0123456789abcdef";
+            if (args.type === "command:remote:Command") outputs.stdout = `ran ${args.name}`;
+            created.push({ type: args.type, name: args.name, inputs: args.inputs });
+            return { id: `${args.name}-id`, state: outputs };
+        },
+        call(args: pulumi.runtime.MockCallArgs) {
+            throw new Error(`Mock not implemented: ${args.token}`);
+        },
+    }, "etcd-cluster", "test", false);
+    return created;
+}
+
+export function promiseOf<T>(o: pulumi.Output<T>): Promise<T> {
+    return new Promise((resolve) => o.apply(resolve));
+}
+
+/** Secret inputs reach the mock wrapped in Pulumi's secret signature; unwrap them and say whether they were secret. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+export function unwrapSecret(v: any): { secret: boolean; value: any } {
+    return v && typeof v === "object" && SECRET_SIG in v ? { secret: true, value: v.value } : { secret: false, value: v };
+}
+
+/** Resource options of every child, captured through an (SDK-side) transformation: pass `transformation` to the component. */
+export class OptionsCapture {
+    readonly options = new Map<string, pulumi.ResourceOptions>();
+    readonly transformation: pulumi.ResourceTransformation = (args) => {
+        this.options.set(args.name, args.opts);
+        return undefined;
+    };
+
+    /** The names of the resources a child depends on explicitly, in order. */
+    async dependencyNames(name: string): Promise<string[]> {
+        const deps = this.options.get(name)?.dependsOn;
+        const list = (deps === undefined ? [] : Array.isArray(deps) ? deps : [deps]) as pulumi.Resource[];
+        const urns = await Promise.all(list.map((r) => promiseOf(r.urn)));
+        return urns.map((u) => u.split("::").pop()!);
+    }
+
+    clear(): void {
+        this.options.clear();
+    }
+}
