@@ -25,6 +25,8 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=lib/pidfile.sh disable=SC1091 # followed with shellcheck -x
+source "$repo/scripts/lib/pidfile.sh"
 src=$repo/tools/hcloud-standin
 CACHE_DIR=${ETCD_CLUSTER_CACHE:-${HOME:-/root}/.cache/etcd-cluster}
 [[ $CACHE_DIR == /* ]] || CACHE_DIR=$PWD/$CACHE_DIR
@@ -87,32 +89,8 @@ cmd_test() {
 
 # --------------------------------------------------------------- process
 
-proc_starttime() {
-  local s f
-  s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  s=${s##*) }
-  read -r -a f <<<"$s"
-  [[ ${f[0]} != Z ]] || return 1
-  printf '%s\n' "${f[19]}"
-}
-
 # Prints the pid recorded in the pid file if that very process still runs.
-running_pid() {
-  local pid st now
-  [[ -f $dir/standin.pid ]] || return 1
-  read -r pid st <"$dir/standin.pid" || return 1
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  now=$(proc_starttime "$pid") || return 1
-  [[ $now == "$st" ]] || return 1
-  printf '%s\n' "$pid"
-}
-
-json_str() {
-  local s=$1
-  s=${s//\\/\\\\}
-  s=${s//\"/\\\"}
-  printf '"%s"' "$s"
-}
+running_pid() { pidfile_alive "$dir/standin.pid"; }
 
 print_info() {
   local pid=$1 serve=""
@@ -126,7 +104,7 @@ print_info() {
 cmd_up() {
   [[ $PUBLIC_PREFIX =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || usage_error "--public-prefix A.B.C is required"
   [[ -z $SERVE_DIR || -d $SERVE_DIR ]] || usage_error "--serve: no such directory: $SERVE_DIR"
-  local bin pid st i rig_json
+  local bin pid i rig_json
   bin=$(cmd_build)
   mkdir -p "$dir/work"
   chmod 700 "$dir"
@@ -154,8 +132,7 @@ cmd_up() {
       -public-prefix "$PUBLIC_PREFIX" -work-dir "$dir/work"
   ) </dev/null >>"$dir/standin.log" 2>&1 &
   pid=$!
-  st=$(proc_starttime "$pid") || die "the stand-in exited at once: $(tail -n 5 "$dir/standin.log")"
-  printf '%s %s\n' "$pid" "$st" >"$dir/standin.pid"
+  write_pidfile "$dir/standin.pid" "$pid" || die "the stand-in exited at once: $(tail -n 5 "$dir/standin.log")"
   for ((i = 0; i < 100; i++)); do
     [[ -s $dir/endpoint ]] && break
     running_pid >/dev/null || die "the stand-in exited: $(tail -n 5 "$dir/standin.log")"

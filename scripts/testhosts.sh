@@ -58,6 +58,8 @@
 # Exit codes: 0 ok; 1 failure; 2 usage error. `status` exits 0 only when the
 # rig exists and every host is running and answers SSH.
 set -euo pipefail
+# shellcheck source=lib/pidfile.sh disable=SC1091 # followed with shellcheck -x
+source "$(dirname "${BASH_SOURCE[0]}")/lib/pidfile.sh"
 
 readonly SUITE=bookworm
 readonly PACKAGES=systemd,systemd-sysv,dbus,openssh-server,iproute2,ca-certificates,curl,tar,gzip
@@ -172,40 +174,7 @@ lock_rig() {
   fi
 }
 
-# Start time (clock ticks since boot) of a process, to tell a recorded pid
-# from a recycled one.
-proc_starttime() {
-  local s f
-  s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  s=${s##*) }
-  read -r -a f <<<"$s"
-  [[ ${f[0]} != Z ]] || return 1 # zombie: already dead
-  printf '%s\n' "${f[19]}"
-}
-
-write_pidfile() { # FILE PID
-  local st
-  st=$(proc_starttime "$2") || return 1
-  printf '%s %s\n' "$2" "$st" >"$1"
-}
-
-# Prints the pid recorded in FILE if that very process is still alive.
-pidfile_alive() {
-  local pid st now
-  [[ -f $1 ]] || return 1
-  read -r pid st <"$1" || return 1
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  now=$(proc_starttime "$pid") || return 1
-  [[ $now == "$st" ]] || return 1
-  printf '%s\n' "$pid"
-}
-
-json_str() {
-  local s=$1
-  s=${s//\\/\\\\}
-  s=${s//\"/\\\"}
-  printf '"%s"' "$s"
-}
+# Pid files (proc_starttime, write_pidfile, pidfile_alive) and json_str: scripts/lib/pidfile.sh.
 
 ip2int() {
   local o
