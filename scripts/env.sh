@@ -27,8 +27,8 @@
 #   ETCD_UPGRADE_VERSION <etcd.upgradeTarget>  (plain version)
 
 _etcd_cluster_env() {
-  local here root cache versions key value p
-  local node_v='' pulumi_v='' etcd_v='' etcd_patch='' etcd_up=''
+  local here root cache p
+  local NODE_V PULUMI_V ETCD_V ETCD_PATCH_V ETCD_UP_V PLUGINS # set by etcd_cluster_read_versions
   here=${BASH_SOURCE[0]}
   if [[ $here == */* ]]; then here=${here%/*}; else here=.; fi
   here=$(CDPATH='' cd -- "$here" && pwd) || return 1
@@ -47,26 +47,17 @@ _etcd_cluster_env() {
 
   # shellcheck source=lib/versions.sh disable=SC1091 # followed with shellcheck -x
   source "$here/lib/versions.sh" || return 1
-  versions=$(etcd_cluster_versions "$root/versions.json" "$cache") || return 1
-  while IFS='=' read -r key value; do
-    case $key in
-      node) node_v=$value ;;
-      pulumi) pulumi_v=$value ;;
-      etcd) etcd_v=$value ;;
-      etcd_patch) etcd_patch=$value ;;
-      etcd_upgrade) etcd_up=$value ;;
-    esac
-  done <<<"$versions"
+  etcd_cluster_read_versions "$root/versions.json" "$cache" || return 1
 
   # PATH: drop earlier copies of our two directories, then put them first.
   p=":${PATH:-}:"
-  while [[ $p == *":$cache/node-v$node_v/bin:"* || $p == *":$cache/pulumi-v$pulumi_v/pulumi:"* ]]; do
-    p=${p//":$cache/node-v$node_v/bin:"/:}
-    p=${p//":$cache/pulumi-v$pulumi_v/pulumi:"/:}
+  while [[ $p == *":$cache/node-v$NODE_V/bin:"* || $p == *":$cache/pulumi-v$PULUMI_V/pulumi:"* ]]; do
+    p=${p//":$cache/node-v$NODE_V/bin:"/:}
+    p=${p//":$cache/pulumi-v$PULUMI_V/pulumi:"/:}
   done
   p=${p#:}
   p=${p%:}
-  export PATH="$cache/node-v$node_v/bin:$cache/pulumi-v$pulumi_v/pulumi${p:+:$p}"
+  export PATH="$cache/node-v$NODE_V/bin:$cache/pulumi-v$PULUMI_V/pulumi${p:+:$p}"
   # Go builds the etcd releases and the test tools; the official installer puts it in /usr/local/go.
   if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
     export PATH="$PATH:/usr/local/go/bin"
@@ -79,9 +70,9 @@ _etcd_cluster_env() {
     export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=1
   fi
   export ETCD_RELEASE_DIR="$cache/etcd"
-  export ETCD_VERSION="$etcd_v"
-  export ETCD_PATCH_VERSION="$etcd_patch"
-  export ETCD_UPGRADE_VERSION="$etcd_up"
+  export ETCD_VERSION="$ETCD_V"
+  export ETCD_PATCH_VERSION="$ETCD_PATCH_V"
+  export ETCD_UPGRADE_VERSION="$ETCD_UP_V"
 }
 
 if _etcd_cluster_env; then

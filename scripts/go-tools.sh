@@ -1,61 +1,52 @@
 #!/usr/bin/env bash
-# scripts/go-tools.sh - build the Go tools the consumer tests need from their Go modules, cached by version.
+# scripts/go-tools.sh - build the Go tools the tests use, each cached by version (lib/gobuild.sh).
 #
 # Usage: scripts/go-tools.sh TOOL...      prints one line per tool: the absolute path of its binary
 #
-# Tools (each pinned here; the binary goes to $ETCD_CLUSTER_CACHE/bin/<tool>-<version>/<binary>):
+# Tools pinned here (`go install module@version`; the binary goes to $ETCD_CLUSTER_CACHE/bin/<tool>-<version>/):
 #   actionlint            github.com/rhysd/actionlint/cmd/actionlint           the GitHub Actions workflow linter
 #   pulumi-language-yaml  github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml  Pulumi YAML's language host
 #                         (the release mirror ships only the Node.js one; v1.38.1 is built on pulumi pkg
 #                         v3.255, whose plugin protocol the 3.259 CLI speaks)
+#   minio                 github.com/minio/minio                               the S3 server of scripts/s3-server.sh
+#                         (about 3.5 min from cold on 2 cores, with about 1.2 GB of modules)
+# Tools of this repository: every tools/<tool>/ with a go.mod (tools/hcloud-standin, ...), built from its
+# sources to $ETCD_CLUSTER_CACHE/bin/<tool>-src-<hash of its sources>/<tool>. Adding one takes no change here:
+# put the module in tools/<tool>/ (package main) and call `scripts/go-tools.sh <tool>`.
 #
-# A tool is built once per version (`go install module@version`, CGO_ENABLED=0, -trimpath) and the build
-# checked by running it; a second call only prints the path. Go: $GO, else `go` on PATH, else
-# /usr/local/go/bin/go. Build output goes to stderr, so `bin=$(scripts/go-tools.sh actionlint)` works.
+# A tool is built once per version (CGO_ENABLED=0, -trimpath) and checked by running it; a second call only
+# prints the path. Go: $GO, else `go` on PATH, else /usr/local/go/bin/go. Build output goes to stderr, so
+# `bin=$(scripts/go-tools.sh actionlint)` works.
 set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+tools=${here%/scripts*}/tools
+# shellcheck source=lib/cache.sh disable=SC1091 # followed with shellcheck -x
+source "$here/lib/cache.sh"
+# shellcheck source=lib/gobuild.sh disable=SC1091
+source "$here/lib/gobuild.sh"
 
 ACTIONLINT_VERSION=v1.7.12
 PULUMI_YAML_VERSION=v1.38.1
+# The newest version the Go module proxy serves (MinIO tags its releases RELEASE.*, so it has no semver tags).
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 
-cache=${ETCD_CLUSTER_CACHE:-${HOME:?HOME or ETCD_CLUSTER_CACHE must be set}/.cache/etcd-cluster}
-[[ $cache == /* ]] || cache=$PWD/$cache
+# CHECK of each (go_cached): the new binary runs.
+check_actionlint() { "$1/actionlint" -version >/dev/null; }
+check_yaml() { "$1/pulumi-language-yaml" -help >/dev/null 2>&1; }
+check_minio() { "$1/minio" --version >/dev/null; }
+check_ours() { [[ -x $1/$tool ]]; } # a tool of this repository: its own tests check what it does
 
-go_cmd() {
-  if [[ -n ${GO:-} ]]; then printf '%s\n' "$GO"
-  elif command -v go >/dev/null 2>&1; then printf 'go\n'
-  elif [[ -x /usr/local/go/bin/go ]]; then printf '/usr/local/go/bin/go\n'
-  else echo "go-tools: Go is needed (set GO or put go on PATH)" >&2; return 1
-  fi
-}
-
-# build NAME VERSION MODULE_PATH CHECK_ARGS...: install MODULE_PATH@VERSION into the cache, print the binary.
-build() {
-  local name=$1 version=$2 module=$3
-  shift 3
-  local dir="$cache/bin/$name-$version" bin started go tmp
-  bin="$dir/${module##*/}"
-  if [[ ! -x $bin || ! -e $dir/.built ]]; then
-    go=$(go_cmd)
-    started=$SECONDS
-    echo "go-tools: building $module@$version with $("$go" env GOVERSION)" >&2
-    mkdir -p "$cache/bin"
-    tmp=$(mktemp -d "$cache/bin/.$name-$version.XXXXXX") # private: parallel runs do not share a half-built folder
-    chmod 755 "$tmp"
-    GOBIN="$tmp" CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -trimpath" "$go" install "$module@$version" >&2
-    "$tmp/${module##*/}" "$@" >/dev/null 2>&1 || { echo "go-tools: $tmp/${module##*/} $* failed" >&2; rm -rf "$tmp"; return 1; }
-    touch "$tmp/.built"
-    rm -rf "$dir"
-    mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp" # another run finished first: keep its build
-    echo "go-tools: $name $version built in $((SECONDS - started)) s" >&2
-  fi
-  printf '%s\n' "$bin"
-}
-
-[[ $# -gt 0 ]] || { sed -n '2,15p' "$0" >&2; exit 2; }
+[[ $# -gt 0 ]] || { sed -n '2,20p' "$0" >&2; exit 2; }
 for tool in "$@"; do
   case $tool in
-    actionlint) build actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint -version ;;
-    pulumi-language-yaml) build pulumi-language-yaml "$PULUMI_YAML_VERSION" github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml -help ;;
-    *) echo "go-tools: unknown tool $tool (known: actionlint, pulumi-language-yaml)" >&2; exit 2 ;;
+    actionlint) dir=$(go_cached actionlint "$ACTIONLINT_VERSION" check_actionlint go_install github.com/rhysd/actionlint/cmd/actionlint@"$ACTIONLINT_VERSION") ;;
+    pulumi-language-yaml) dir=$(go_cached pulumi-language-yaml "$PULUMI_YAML_VERSION" check_yaml go_install github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml@"$PULUMI_YAML_VERSION") ;;
+    minio) dir=$(go_cached minio "$MINIO_VERSION" check_minio go_install github.com/minio/minio@"$MINIO_VERSION") ;;
+    *)
+      [[ $tool =~ ^[a-z0-9][a-z0-9-]*$ && -f $tools/$tool/go.mod ]] \
+        || { echo "go-tools: unknown tool $tool (known: actionlint, pulumi-language-yaml, minio, and each tools/<tool>/ with a go.mod)" >&2; exit 2; }
+      dir=$(go_cached "$tool" "$(go_sources_key "$tools/$tool")" check_ours go_build_module "$tools/$tool")
+      ;;
   esac
+  printf '%s\n' "$dir/$tool"
 done

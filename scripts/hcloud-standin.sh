@@ -3,7 +3,7 @@
 # (tools/hcloud-standin) whose servers are real local hosts (scripts/testhosts.sh).
 #
 # Usage:
-#   scripts/hcloud-standin.sh build                 # build (cached by source hash); prints the binary
+#   scripts/hcloud-standin.sh build                 # build (scripts/go-tools.sh: cached by source hash); prints the binary
 #   scripts/hcloud-standin.sh test                  # its contract tests (go test, driven by hcloud-go)
 #   scripts/hcloud-standin.sh up     --name NAME --public-prefix A.B.C [--serve DIR]
 #   scripts/hcloud-standin.sh stop   --name NAME    # stop the API only (hosts keep running, state kept)
@@ -17,7 +17,6 @@
 # bridgePublicIp, serveUrl, pid, log. Servers get public addresses A.B.C.11 and up.
 #
 # Layout: $ETCD_CLUSTER_CACHE (default ~/.cache/etcd-cluster)
-#   hcloud-standin/bin-<hash>/hcloud-standin     the binary, keyed by the sha256 of its sources
 #   hcloud-standin/NAME/                         one stand-in: token, state.json, endpoint,
 #                                                standin.pid, standin.log, work/
 # Needs Go (to build) and, for up/down, what scripts/testhosts.sh needs (root, systemd-nspawn, ...).
@@ -62,23 +61,7 @@ parse_args() {
 
 # ----------------------------------------------------------------- build
 
-sources_hash() {
-  (cd "$src" && find . -type f \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum \) -print0 \
-    | sort -z | xargs -0 sha256sum) | sha256sum | cut -c1-16
-}
-
-cmd_build() {
-  command -v go >/dev/null 2>&1 || die "Go is needed to build the stand-in (https://go.dev/dl or the golang package)"
-  local out t0=$SECONDS
-  out=$base/bin-$(sources_hash)/hcloud-standin
-  if [[ ! -x $out ]]; then
-    mkdir -p "${out%/*}"
-    (cd "$src" && CGO_ENABLED=0 go build -trimpath -o "$out.tmp" .)
-    mv -f "$out.tmp" "$out"
-    log "built $out in $((SECONDS - t0)) s"
-  fi
-  printf '%s\n' "$out"
-}
+cmd_build() { bash "$repo/scripts/go-tools.sh" hcloud-standin; }
 
 cmd_test() {
   command -v go >/dev/null 2>&1 || die "Go is needed for the contract tests"

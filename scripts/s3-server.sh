@@ -3,7 +3,7 @@
 #
 # Usage:
 #   scripts/s3-server.sh build
-#       Build MinIO into $ETCD_CLUSTER_CACHE/bin/minio-<version>/minio once (cached by version); print its path.
+#       Build MinIO once (scripts/go-tools.sh minio: pinned there, cached by version); print its path.
 #   scripts/s3-server.sh start --address IP:PORT --dir DIR [--bucket NAME]...
 #       Start it in the background on IP:PORT with its data, pid file and log in DIR; wait until it serves;
 #       create each bucket (signed with SigV4 by curl). Prints the endpoint URL.
@@ -16,48 +16,13 @@
 # S3 error codes (SignatureDoesNotMatch, XAmzContentSHA256Mismatch, NoSuchKey, ...) and MD5 ETags, so the
 # hosts' upload path is exercised as it runs against AWS S3. It listens only on the given address (loopback
 # or a test rig's bridge); its console, update check and call-home are off.
-#
-# The build (`go install github.com/minio/minio@<version>`, CGO_ENABLED=0, -trimpath) takes about 3.5 min
-# from cold on 2 cores, with about 1.2 GB of modules; a second call only prints the path.
-# Go: $GO, else `go` on PATH, else /usr/local/go/bin/go.
 set -euo pipefail
-
-MINIO_MODULE=github.com/minio/minio
-# The newest version the Go module proxy serves (MinIO tags its releases RELEASE.*, so it has no semver tags).
-MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
-
-cache=${ETCD_CLUSTER_CACHE:-${HOME:?HOME or ETCD_CLUSTER_CACHE must be set}/.cache/etcd-cluster}
-[[ $cache == /* ]] || cache=$PWD/$cache
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 log() { printf 's3-server: %s\n' "$*" >&2; }
 die() { printf 's3-server: error: %s\n' "$*" >&2; exit 1; }
 
-go_cmd() {
-  if [[ -n ${GO:-} ]]; then printf '%s\n' "$GO"
-  elif command -v go >/dev/null 2>&1; then printf 'go\n'
-  elif [[ -x /usr/local/go/bin/go ]]; then printf '/usr/local/go/bin/go\n'
-  else die "Go is needed to build MinIO (set GO or put go on PATH)"
-  fi
-}
-
-# build: install MinIO into the cache once per version; print the binary's path.
-build() {
-  local dir="$cache/bin/minio-$MINIO_VERSION" go started
-  if [[ ! -x $dir/minio || ! -e $dir/.built ]]; then
-    go=$(go_cmd)
-    started=$SECONDS
-    log "building $MINIO_MODULE@$MINIO_VERSION with $("$go" env GOVERSION) (about 3.5 min from cold on 2 cores)"
-    rm -rf "$dir.tmp"
-    mkdir -p "$dir.tmp"
-    GOBIN="$dir.tmp" CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -trimpath" "$go" install "$MINIO_MODULE@$MINIO_VERSION" >&2
-    "$dir.tmp/minio" --version >/dev/null || die "$dir.tmp/minio --version failed"
-    rm -rf "$dir"
-    mv "$dir.tmp" "$dir"
-    touch "$dir/.built"
-    log "MinIO $MINIO_VERSION built in $((SECONDS - started)) s"
-  fi
-  printf '%s\n' "$dir/minio"
-}
+build() { bash "$here/go-tools.sh" minio; }
 
 ADDRESS="" DIR="" BUCKETS=()
 parse() {

@@ -51,6 +51,10 @@ SCRIPT_DIR=$(CDPATH='' cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=${SCRIPT_DIR%/*}
 # shellcheck source=lib/versions.sh disable=SC1091 # followed with shellcheck -x
 source "$SCRIPT_DIR/lib/versions.sh"
+# shellcheck source=lib/cache.sh disable=SC1091
+source "$SCRIPT_DIR/lib/cache.sh"
+# shellcheck source=lib/gobuild.sh disable=SC1091
+source "$SCRIPT_DIR/lib/gobuild.sh"
 
 # ---------------------------------------------------------------------------------------------
 # output, timing, cleanup
@@ -153,13 +157,8 @@ case $(uname -m) in
   *) die "unsupported machine: $(uname -m)" ;;
 esac
 
-CACHE=${ETCD_CLUSTER_CACHE:-}
-if [[ -z $CACHE ]]; then
-  [[ -n ${HOME:-} ]] || die "HOME is not set; set ETCD_CLUSTER_CACHE"
-  CACHE=$HOME/.cache/etcd-cluster
-fi
-[[ $CACHE == /* ]] || CACHE=$PWD/$CACHE
-CACHE=${CACHE%/}
+CACHE=$(etcd_cluster_cache) || die "no cache root"
+export ETCD_CLUSTER_CACHE=$CACHE
 case $CACHE/ in
   "$REPO_ROOT"/*) die "ETCD_CLUSTER_CACHE ($CACHE) is inside the clone; put it outside" ;;
 esac
@@ -181,18 +180,7 @@ if [[ -n $MIRROR && ! -r $MIRROR/SHA256SUMS ]]; then
   die "release mirror $MIRROR has no SHA256SUMS"
 fi
 
-VERSIONS=$(etcd_cluster_versions "$REPO_ROOT/versions.json" "$CACHE") || die "cannot read $REPO_ROOT/versions.json"
-NODE_V='' PULUMI_V='' ETCD_V='' ETCD_PATCH_V='' ETCD_UP_V='' PLUGINS=()
-while IFS='=' read -r key value; do
-  case $key in
-    node) NODE_V=$value ;;
-    pulumi) PULUMI_V=$value ;;
-    etcd) ETCD_V=$value ;;
-    etcd_patch) ETCD_PATCH_V=$value ;;
-    etcd_upgrade) ETCD_UP_V=$value ;;
-    plugin.*) PLUGINS+=("${key#plugin.}=$value") ;;
-  esac
-done <<<"$VERSIONS"
+etcd_cluster_read_versions "$REPO_ROOT/versions.json" "$CACHE" || die "cannot read $REPO_ROOT/versions.json"
 
 mkdir -p "$CACHE"
 STAGE=$CACHE/.tmp # staging area on the cache's file system, so finished results move in atomically
@@ -417,20 +405,6 @@ step_plugins() {
 # 4. etcd
 
 RELEASE_DIR=$CACHE/etcd
-GO_CMD=''
-
-find_go() {
-  if [[ -n ${GO:-} ]]; then
-    GO_CMD=$GO
-  elif command -v go >/dev/null 2>&1; then
-    GO_CMD=go
-  elif [[ -x /usr/local/go/bin/go ]]; then
-    GO_CMD=/usr/local/go/bin/go
-  else
-    die "Go is needed to build etcd (set GO, or put go on PATH), or run with --no-etcd"
-  fi
-  "$GO_CMD" version >/dev/null || die "$GO_CMD does not run"
-}
 
 # sums_update NAME SHA256: set NAME's line in $RELEASE_DIR/SHA256SUMS (sha256sum format, sorted).
 sums_update() {
@@ -460,8 +434,23 @@ check_etcd_binaries() {
   grep -qx "etcdutl version: $v" <<<"$out" || die "etcd $v: etcdutl version says: $out"
 }
 
+# BUILD of etcd v$2 for go_cached (lib/gobuild.sh): etcd, etcdctl and etcdutl from their Go modules, with
+# the release's -ldflags "-s -w"; the go output goes to a log that is shown when a step fails.
+build_etcd_binaries() {
+  local out=$1 v=$2 mod go
+  mod=$out/.mod # a module that requires the three; removed with the build or below
+  go=$(go_cmd) && mkdir "$mod" && cd "$mod" &&
+    run_logged build.log "$go" mod init etcdbuild &&
+    GOFLAGS="$GOFLAGS -mod=mod" run_logged build.log "$go" get "go.etcd.io/etcd/server/v3@v$v" \
+      "go.etcd.io/etcd/etcdctl/v3@v$v" "go.etcd.io/etcd/etcdutl/v3@v$v" &&
+    GOFLAGS="$GOFLAGS -mod=mod" run_logged build.log "$go" build -ldflags "-s -w" -o "$out/" \
+      go.etcd.io/etcd/server/v3 go.etcd.io/etcd/etcdctl/v3 go.etcd.io/etcd/etcdutl/v3 &&
+    mv "$out/server" "$out/etcd" && # go build names the server/v3 binary after "server"
+    rm -rf "$mod"
+}
+
 build_etcd() {
-  local v=$1 name tgz sum tmp mod out stage buildlog goflags go_version
+  local v=$1 name tgz sum tmp bin stage go_version
   name=etcd-v$v-$OS-$GOARCH_NAME
   tgz=$RELEASE_DIR/$name.tar.gz
   step_begin "etcd $v"
@@ -470,27 +459,12 @@ build_etcd() {
     step_end cached "$tgz"
     return 0
   fi
-  [[ -n $GO_CMD ]] || find_go
-  go_version=$("$GO_CMD" env GOVERSION)
-  goflags="$("$GO_CMD" env GOFLAGS) -mod=mod"
-  goflags=${goflags# }
-  tmp=$(new_tmp "${TMPDIR:-/tmp}" "etcd-build-$v")
-  mod=$tmp/mod out=$tmp/out stage=$tmp/stage/$name buildlog=$tmp/build.log
-  mkdir -p "$mod" "$out" "$stage"
-  log "    building etcd $v with $go_version (GOMODCACHE=$("$GO_CMD" env GOMODCACHE))"
-  (
-    cd "$mod"
-    export CGO_ENABLED=0 GOFLAGS="$goflags"
-    run_logged "$buildlog" "$GO_CMD" mod init etcdbuild
-    run_logged "$buildlog" "$GO_CMD" get "go.etcd.io/etcd/server/v3@v$v" \
-      "go.etcd.io/etcd/etcdctl/v3@v$v" "go.etcd.io/etcd/etcdutl/v3@v$v"
-    run_logged "$buildlog" "$GO_CMD" build -trimpath -ldflags "-s -w" -o "$out/" \
-      go.etcd.io/etcd/server/v3 go.etcd.io/etcd/etcdctl/v3 go.etcd.io/etcd/etcdutl/v3
-  ) || exit 1
-  # go build names the server/v3 binary after "server".
-  mv "$out/server" "$stage/etcd"
-  mv "$out/etcdctl" "$out/etcdutl" "$stage/"
-  check_etcd_binaries "$stage" "$v"
+  go_version=$("$(go_cmd)" env GOVERSION) || die "Go is needed to build etcd (set GO, or put go on PATH), or run with --no-etcd"
+  bin=$(go_cached etcd "v$v" check_etcd_binaries build_etcd_binaries "$v") || die "building etcd $v failed"
+  tmp=$(new_tmp "${TMPDIR:-/tmp}" "etcd-pack-$v")
+  stage=$tmp/stage/$name
+  mkdir -p "$stage"
+  cp "$bin/etcd" "$bin/etcdctl" "$bin/etcdutl" "$stage/"
   cat >"$stage/README.md" <<EOF
 # etcd v$v ($OS/$GOARCH_NAME)
 

@@ -1,6 +1,27 @@
 # shellcheck shell=bash
 # scripts/lib/versions.sh - read the pinned versions of versions.json.
-# Sourced by scripts/env.sh and scripts/toolchain.sh; defines one function and nothing else.
+# Sourced by scripts/env.sh and scripts/toolchain.sh; defines two functions and nothing else.
+
+# etcd_cluster_read_versions JSON [CACHE]
+#   Sets NODE_V PULUMI_V ETCD_V ETCD_PATCH_V ETCD_UP_V (plain versions) and the array PLUGINS ("name=version",
+#   in file order) from etcd_cluster_versions. A caller that must not leak them (env.sh) declares them local
+#   first. Returns non-zero (with etcd_cluster_versions' message) when JSON cannot be read.
+# shellcheck disable=SC2034 # set for the caller
+etcd_cluster_read_versions() {
+  local lines key value
+  lines=$(etcd_cluster_versions "$@") || return 1
+  NODE_V='' PULUMI_V='' ETCD_V='' ETCD_PATCH_V='' ETCD_UP_V='' PLUGINS=()
+  while IFS='=' read -r key value; do
+    case $key in
+      node) NODE_V=$value ;;
+      pulumi) PULUMI_V=$value ;;
+      etcd) ETCD_V=$value ;;
+      etcd_patch) ETCD_PATCH_V=$value ;;
+      etcd_upgrade) ETCD_UP_V=$value ;;
+      plugin.*) PLUGINS+=("${key#plugin.}=$value") ;;
+    esac
+  done <<<"$lines"
+}
 
 # etcd_cluster_versions JSON [CACHE]
 #   Prints the pinned versions in JSON as KEY=VALUE lines, in this order:

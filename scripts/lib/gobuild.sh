@@ -1,0 +1,59 @@
+# shellcheck shell=bash
+# scripts/lib/gobuild.sh - the one recipe for building Go programs and caching them by version, outside the
+# clone: $ETCD_CLUSTER_CACHE/bin/NAME-KEY/. Used by scripts/lab/go-tools.sh (every Go tool the tests use:
+# published modules and the modules under tools/) and scripts/toolchain.sh (the etcd releases).
+# Needs lib/cache.sh. Messages go to stderr, so `bin=$(...)` gets only the printed path.
+
+# go_cmd: the Go command: $GO, else `go` on PATH, else /usr/local/go/bin/go.
+go_cmd() {
+  if [[ -n ${GO:-} ]]; then printf '%s\n' "$GO"
+  elif command -v go >/dev/null 2>&1; then printf 'go\n'
+  elif [[ -x /usr/local/go/bin/go ]]; then printf '/usr/local/go/bin/go\n'
+  else echo "gobuild: Go is needed (set GO, or put go on PATH)" >&2; return 1
+  fi
+}
+
+# go_cached NAME KEY CHECK BUILD [ARG...]
+#   Prints the directory $ETCD_CLUSTER_CACHE/bin/NAME-KEY, building it first unless a finished build is there.
+#   `BUILD OUT ARG...` writes the binaries into the new, empty directory OUT (CGO_ENABLED=0 and -trimpath are
+#   set in its environment); `CHECK OUT ARG...` then runs them and must succeed. Both run in a subshell whose status
+#   is their last command's (errexit does not apply there): chain steps with &&. Each run builds in a private
+#   directory that moves into place only when complete, so parallel runs never see half a build.
+go_cached() {
+  local name=$1 key=$2 check=$3 build=$4 cache dir tmp go started
+  shift 4
+  cache=$(etcd_cluster_cache) || return 1
+  dir=$cache/bin/$name-$key
+  if [[ ! -e $dir/.built ]]; then
+    go=$(go_cmd) || return 1
+    started=$SECONDS
+    echo "gobuild: building $name $key with $("$go" env GOVERSION)" >&2
+    mkdir -p "$cache/bin"
+    tmp=$(mktemp -d "$cache/bin/.$name-$key.XXXXXX")
+    chmod 755 "$tmp"
+    if ! (CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -trimpath" "$build" "$tmp" "$@" >&2 && "$check" "$tmp" "$@" >&2); then
+      echo "gobuild: building $name $key failed" >&2
+      chmod -R u+w "$tmp" 2>/dev/null
+      rm -rf "$tmp"
+      return 1
+    fi
+    touch "$tmp/.built"
+    rm -rf "$dir"
+    mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp" # another run finished first: keep its build
+    echo "gobuild: $name $key built in $((SECONDS - started)) s" >&2
+  fi
+  printf '%s\n' "$dir"
+}
+
+# go_install OUT MODULE@VERSION: BUILD of a published module (`go install`).
+go_install() { GOBIN=$1 "$(go_cmd)" install "$2"; }
+
+# go_build_module OUT DIR: BUILD of the module in DIR (a tool of this repository); the binary is named after DIR.
+go_build_module() { (cd "$2" && "$(go_cmd)" build -o "$1/${2##*/}" .); }
+
+# go_sources_key DIR: the KEY of a module built from its sources: src- and a hash of its non-test .go files,
+# go.mod and go.sum.
+go_sources_key() {
+  printf 'src-%s\n' "$(cd "$1" && find . -type f \( -name '*.go' ! -name '*_test.go' -o -name go.mod -o -name go.sum \) -print0 \
+    | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
+}
