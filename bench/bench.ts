@@ -6,9 +6,9 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { REPO_ROOT, TestStack } from "../tests/helpers/pulumi";
-import { localEtcdctl, releaseSha256, Rig, RigHost, rigDown, rigUp } from "../tests/helpers/rig";
-import { mustRun, run } from "../tests/helpers/run";
+import { REPO_ROOT, TestStack } from "../lab/pulumi";
+import { localEtcdctl, releaseSha256, Rig, RigHost, rigDown, rigUp } from "../lab/rig";
+import { mustRun, run } from "../lab/run";
 
 interface Options {
     sizes: number[];

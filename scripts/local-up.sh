@@ -62,7 +62,7 @@ tarball="etcd-v$ETCD_VERSION-linux-amd64.tar.gz"
 mkdir -p "$local_dir/state" "$local_dir/www/v$ETCD_VERSION" "$local_dir/client" "$local_dir/ssh"
 cmp -s "$ETCD_RELEASE_DIR/$tarball" "$local_dir/www/v$ETCD_VERSION/$tarball" \
   || cp "$ETCD_RELEASE_DIR/$tarball" "$local_dir/www/v$ETCD_VERSION/$tarball"
-bash scripts/hcloud-standin.sh up --name "$name" --public-prefix "$public_prefix" --serve "$local_dir/www" >"$local_dir/standin.json"
+bash scripts/lab/hcloud-standin.sh up --name "$name" --public-prefix "$public_prefix" --serve "$local_dir/www" >"$local_dir/standin.json"
 echo "local-up: stand-in ready after $((SECONDS - started)) s"
 
 export PULUMI_BACKEND_URL="file://$local_dir/state"

@@ -11,10 +11,10 @@ step() { printf '\n=== %s\n' "$*"; }
 step "type check"
 npx tsc -p tsconfig.json --noEmit
 step "shellcheck of the project's scripts"
-shellcheck -S style -x scripts/*.sh scripts/lib/*.sh .ci/run
+shellcheck -S style -x scripts/*.sh scripts/lab/*.sh scripts/lib/*.sh .ci/run
 step "Hetzner Cloud API stand-in: build, contract tests driven by hcloud-go (API only, then real hosts)"
-bash scripts/hcloud-standin.sh build >/dev/null
-HCLOUD_STANDIN_REAL_HOSTS=1 bash scripts/hcloud-standin.sh test
+bash scripts/lab/hcloud-standin.sh build >/dev/null
+HCLOUD_STANDIN_REAL_HOSTS=1 bash scripts/lab/hcloud-standin.sh test
 step "unit tests"
 npx jest --selectProjects unit
 step "integration tests (real Pulumi engine and providers)"

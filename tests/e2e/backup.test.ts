@@ -11,10 +11,10 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { REPO_ROOT, TestStack } from "../helpers/pulumi";
+import { REPO_ROOT, TestStack } from "../../lab/pulumi";
 import { ContinuousWriter } from "../helpers/reliability";
-import { Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, RigHost, rigDown, rigUp, ssh } from "../helpers/rig";
-import { logStep, mustRun, run } from "../helpers/run";
+import { Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, RigHost, rigDown, rigUp, ssh } from "../../lab/rig";
+import { logStep, mustRun, run } from "../../lab/run";
 
 const VERSION = process.env.ETCD_VERSION ?? "";
 const N = 3;
@@ -91,7 +91,7 @@ describe("backups, restore and maintenance", () => {
         expect(VERSION).toMatch(/^\d+\.\d+\.\d+$/);
         rig = rigUp(RIG, N, { privatePrefix: "10.1.8", publicPrefix: "198.18.8" }, [VERSION]);
         s3Dir = fs.mkdtempSync(path.join(fs.realpathSync(require("os").tmpdir()), "bkp-s3-"));
-        const s3Server = mustRun("bash", [path.join(REPO_ROOT, "scripts/s3-server.sh"), "start", "--address", `10.1.8.1:${S3_PORT}`, "--dir", s3Dir, "--bucket", BUCKET],
+        const s3Server = mustRun("bash", [path.join(REPO_ROOT, "scripts/lab/s3-server.sh"), "start", "--address", `10.1.8.1:${S3_PORT}`, "--dir", s3Dir, "--bucket", BUCKET],
             { env: { ...process.env, S3_SERVER_ACCESS_KEY: ACCESS_KEY, S3_SERVER_SECRET_KEY: SECRET_KEY }, timeout: 15 * 60_000 });
         logStep("MinIO up (built when not cached)", s3Server.seconds);
         s3Url = s3Server.stdout.trim();
@@ -118,7 +118,7 @@ describe("backups, restore and maintenance", () => {
             if (stack && !destroyed) stack.tryPulumi(["destroy", "--yes", "--skip-preview"]);
             stack?.dispose();
         } finally {
-            if (s3Dir) run("bash", [path.join(REPO_ROOT, "scripts/s3-server.sh"), "stop", "--dir", s3Dir]);
+            if (s3Dir) run("bash", [path.join(REPO_ROOT, "scripts/lab/s3-server.sh"), "stop", "--dir", s3Dir]);
             if (s3Dir) fs.rmSync(s3Dir, { recursive: true, force: true });
             if (rig) rigDown(RIG);
         }

@@ -2,9 +2,9 @@
 // etcd onto real local Debian hosts; checked from the outside, re-run, broken, healed and destroyed.
 import * as fs from "fs";
 import * as path from "path";
-import { TestStack } from "../helpers/pulumi";
-import { logStep, mustRun } from "../helpers/run";
-import { Etcdctl, localEtcdctl, mustSsh, Rig, rigStackConfig, rigUp, ssh, tearDown } from "../helpers/rig";
+import { TestStack } from "../../lab/pulumi";
+import { logStep, mustRun } from "../../lab/run";
+import { Etcdctl, localEtcdctl, mustSsh, Rig, rigStackConfig, rigUp, ssh, tearDown } from "../../lab/rig";
 
 const VERSION = process.env.ETCD_VERSION ?? "";
 

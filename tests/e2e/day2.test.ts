@@ -4,9 +4,9 @@
 // Every acknowledged write is read back from every member afterwards: lost must be 0.
 import * as fs from "fs";
 import * as path from "path";
-import { TestStack } from "../helpers/pulumi";
+import { TestStack } from "../../lab/pulumi";
 import { ContinuousWriter } from "../helpers/reliability";
-import { Etcdctl, localEtcdctl, mustSsh, releaseConfig, Rig, rigStackConfig, rigUp, tearDown } from "../helpers/rig";
+import { Etcdctl, localEtcdctl, mustSsh, releaseConfig, Rig, rigStackConfig, rigUp, tearDown } from "../../lab/rig";
 
 const FROM = process.env.ETCD_VERSION ?? "";
 const PATCH = process.env.ETCD_PATCH_VERSION ?? "";

@@ -5,10 +5,10 @@
 import * as fs from "fs";
 import * as path from "path";
 import { load } from "js-yaml";
-import { REPO_ROOT, TestStack } from "../helpers/pulumi";
-import { logStep } from "../helpers/run";
-import { Etcdctl, localEtcdctl, mustSsh, releaseDir, releaseSha256, Rig, RigHost } from "../helpers/rig";
-import { addressInUse, apiGet, runningHosts, Standin, standinDown, standinUp } from "../helpers/hcloud-standin";
+import { REPO_ROOT, TestStack } from "../../lab/pulumi";
+import { logStep } from "../../lab/run";
+import { Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, RigHost } from "../../lab/rig";
+import { addressInUse, apiGet, runningHosts, Standin, standinDown, standinUp } from "../../lab/hcloud-standin";
 
 const VERSION = process.env.ETCD_VERSION ?? "";
 const NAME = "hcloud-e2e";
@@ -32,7 +32,7 @@ describe("the dev stack on Hetzner Cloud, through the local API stand-in", () =>
             throw new Error(`the dev stack's subnet 10.1.1.0/24 is in use here (${taken.trim()}); `
                 + "if it is the local default, take it down with `bash scripts/local-down.sh`");
         }
-        standin = standinUp(NAME, PUBLIC_PREFIX, releaseDir(), [VERSION]);
+        standin = standinUp(NAME, PUBLIC_PREFIX, [VERSION]);
         stack = new TestStack({
             stack: NAME,
             config: {

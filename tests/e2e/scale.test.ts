@@ -3,9 +3,9 @@
 // hand and never started) that the next `pulumi up` completes. Data written at the start is intact.
 import * as fs from "fs";
 import * as path from "path";
-import { TestStack } from "../helpers/pulumi";
+import { TestStack } from "../../lab/pulumi";
 import { ContinuousWriter } from "../helpers/reliability";
-import { Etcdctl, hostsConfig, localEtcdctl, mustSsh, Rig, rigStackConfig, rigUp, ssh, tearDown } from "../helpers/rig";
+import { Etcdctl, hostsConfig, localEtcdctl, mustSsh, Rig, rigStackConfig, rigUp, ssh, tearDown } from "../../lab/rig";
 
 const VERSION = process.env.ETCD_VERSION ?? "";
 

@@ -3,8 +3,8 @@
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { Etcdctl } from "./rig";
-import { REPO_ROOT } from "./pulumi";
+import { Etcdctl } from "../../lab/rig";
+import { REPO_ROOT } from "../../lab/pulumi";
 
 export interface ReliabilityReport {
     operation: string;

@@ -1,13 +1,13 @@
 // The CI workflows users copy (.github/workflows): linted with actionlint (built from its Go module by
-// scripts/go-tools.sh; it runs shellcheck on every `run:` block too), then checked for what they promise:
+// scripts/lab/go-tools.sh; it runs shellcheck on every `run:` block too), then checked for what they promise:
 // preview on pull requests with the result as a PR comment, up on main, Pulumi's official action with inputs it
 // has, every credential from the secret store, and the versions pinned in versions.json.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { load } from "js-yaml";
-import { REPO_ROOT } from "../helpers/pulumi";
-import { mustRun, run } from "../helpers/run";
+import { REPO_ROOT } from "../../lab/pulumi";
+import { mustRun, run } from "../../lab/run";
 
 const WORKFLOWS = path.join(REPO_ROOT, ".github/workflows");
 const ACTION = "pulumi/actions@v7";
@@ -31,7 +31,7 @@ const pulumiStep = (wf: any) => {
 };
 
 beforeAll(() => {
-    actionlint = mustRun("bash", [path.join(REPO_ROOT, "scripts/go-tools.sh"), "actionlint"]).stdout.trim();
+    actionlint = mustRun("bash", [path.join(REPO_ROOT, "scripts/lab/go-tools.sh"), "actionlint"]).stdout.trim();
 }, 600_000);
 
 describe("the CI workflows", () => {

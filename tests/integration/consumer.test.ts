@@ -7,8 +7,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { dump } from "js-yaml";
-import { REPO_ROOT } from "../helpers/pulumi";
-import { logStep, mustRun, run, RunResult } from "../helpers/run";
+import { REPO_ROOT } from "../../lab/pulumi";
+import { logStep, mustRun, run, RunResult } from "../../lab/run";
 
 const ADDRESSES = [
     { privateIp: "10.1.1.11", publicIp: "203.0.113.11" },

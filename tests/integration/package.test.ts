@@ -7,8 +7,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { load } from "js-yaml";
-import { REPO_ROOT } from "../helpers/pulumi";
-import { logStep, mustRun, run, RunResult } from "../helpers/run";
+import { REPO_ROOT } from "../../lab/pulumi";
+import { logStep, mustRun, run, RunResult } from "../../lab/run";
 
 const TOKEN = "7e57ab".repeat(10) + "cdef"; // 64 characters, recognisable if it ever leaked
 const TSC = path.join(REPO_ROOT, "node_modules/.bin/tsc");
@@ -150,7 +150,7 @@ describe("Pulumi YAML through the multi-language package (examples/multi-languag
     let program: string;
     beforeAll(() => {
         // Pulumi YAML's language host, built from its Go module (the release mirror has only Node.js's).
-        const yamlHost = mustRun("bash", [path.join(REPO_ROOT, "scripts/go-tools.sh"), "pulumi-language-yaml"], { env }).stdout.trim();
+        const yamlHost = mustRun("bash", [path.join(REPO_ROOT, "scripts/lab/go-tools.sh"), "pulumi-language-yaml"], { env }).stdout.trim();
         env = { ...env, PATH: `${path.dirname(yamlHost)}:${env.PATH}` };
         const root = path.join(work, "multi-language");
         fs.cpSync(path.join(REPO_ROOT, "examples/multi-language"), root, { recursive: true });

@@ -2,8 +2,8 @@
 // chain, SANs, key usages and validity; a second `up` changes nothing; `destroy` empties the stack.
 import * as fs from "fs";
 import * as path from "path";
-import { mustRun } from "../helpers/run";
-import { TestStack } from "../helpers/pulumi";
+import { mustRun } from "../../lab/run";
+import { TestStack } from "../../lab/pulumi";
 
 const addresses = [
     { privateIp: "10.1.1.11", publicIp: "203.0.113.11" },

@@ -3,8 +3,8 @@
 import * as path from "path";
 import { load } from "js-yaml";
 import * as fs from "fs";
-import { logStep, mustRun } from "../helpers/run";
-import { REPO_ROOT, TestStack } from "../helpers/pulumi";
+import { logStep, mustRun } from "../../lab/run";
+import { REPO_ROOT, TestStack } from "../../lab/pulumi";
 
 const TOKEN = "5ec7e7".repeat(10) + "0000"; // 64 characters, recognisable if it ever leaked
 const env = { HCLOUD_TOKEN: TOKEN, HCLOUD_ENDPOINT: "http://127.0.0.1:9/v1" };

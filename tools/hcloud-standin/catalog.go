@@ -3,7 +3,7 @@ package main
 // What Hetzner offers and the stand-in serves read-only: locations, datacenters, server types, images.
 //
 // Image mapping: every image below is a name the API accepts and reports back; whatever the name, the local
-// host boots the one test-host root file system (Debian 12 "bookworm", built by scripts/testhosts.sh).
+// host boots the one test-host root file system (Debian 12 "bookworm", built by scripts/lab/testhosts.sh).
 // Programs that need "an Ubuntu-like systemd host with apt, curl and sshd" run unchanged; nothing here
 // pretends the kernel or userland is Ubuntu's.
 

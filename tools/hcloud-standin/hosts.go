@@ -1,7 +1,7 @@
 package main
 
 // Where servers really run. scriptHosts makes each server a local Debian host (systemd-nspawn) through
-// scripts/testhosts.sh: one rig (a Linux bridge carrying the public range and each private subnet's first
+// scripts/lab/testhosts.sh: one rig (a Linux bridge carrying the public range and each private subnet's first
 // address), one host per server, keyed by the server ID. apiOnlyHosts runs no host at all (for the API
 // contract tests): the API still behaves the same, only nothing boots.
 
@@ -51,7 +51,7 @@ func (apiOnlyHosts) SetNetworks(context.Context, int64, []string) error { return
 func (apiOnlyHosts) Remove(context.Context, int64) error                { return nil }
 func (apiOnlyHosts) Running(context.Context) ([]int64, error)           { return nil, nil }
 
-// scriptHosts drives scripts/testhosts.sh for one rig.
+// scriptHosts drives scripts/lab/testhosts.sh for one rig.
 type scriptHosts struct {
 	script string // path of testhosts.sh
 	rig    string

@@ -1,6 +1,6 @@
 package main
 
-// The same API with real hosts (scripts/testhosts.sh): a server boots, root logs in with exactly the
+// The same API with real hosts (scripts/lab/testhosts.sh): a server boots, root logs in with exactly the
 // server's SSH key, user data runs once, the private address answers, power actions really stop and
 // start the host, and delete removes it. Needs root and systemd-nspawn; runs when HCLOUD_STANDIN_REAL_HOSTS=1
 // (scripts/test-all.sh sets it), on its own rig "hcs-contract" (198.18.78.0/24, 10.9.1.0/24).
@@ -24,7 +24,7 @@ import (
 const realRig = "hcs-contract"
 
 func testhostsScript(t *testing.T) string {
-	p, err := filepath.Abs("../../scripts/testhosts.sh")
+	p, err := filepath.Abs("../../scripts/lab/testhosts.sh")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
 // hcloud-standin: a local stand-in for the Hetzner Cloud API (https://api.hetzner.cloud/v1), close enough
 // that the real hcloud Terraform/Pulumi provider and hcloud-go create, read, update and delete networks,
 // subnets, servers, SSH keys, firewalls and placement groups against it, while each server is a real local
-// host (scripts/testhosts.sh). See README.md beside this file.
+// host (scripts/lab/testhosts.sh). See README.md beside this file.
 package main
 
 import (
@@ -26,7 +26,7 @@ func main() {
 	tokenFile := flag.String("token-file", "", "file holding the API token clients must send as 'Authorization: Bearer TOKEN'")
 	stateFile := flag.String("state", "", "persist the project's state in this JSON file (default: memory only)")
 	hostsKind := flag.String("hosts", "testhosts", "where servers run: testhosts (real local hosts) or none (API only)")
-	script := flag.String("testhosts", "", "path of scripts/testhosts.sh (with -hosts testhosts)")
+	script := flag.String("testhosts", "", "path of scripts/lab/testhosts.sh (with -hosts testhosts)")
 	rig := flag.String("rig", "", "testhosts rig the servers join (with -hosts testhosts; create it with testhosts.sh rig-create)")
 	publicPrefix := flag.String("public-prefix", "198.18.6", "first three octets of the public IPv4 range servers get addresses from")
 	workDir := flag.String("work-dir", os.TempDir(), "scratch directory for files handed to testhosts.sh")

@@ -1,13 +1,13 @@
-// The local Hetzner Cloud API stand-in (tools/hcloud-standin, started by scripts/hcloud-standin.sh) and a
+// The local Hetzner Cloud API stand-in (tools/hcloud-standin, started by scripts/lab/hcloud-standin.sh) and a
 // small reader of its API for assertions. The token is read from its file and only ever sent in headers.
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { logStep, mustRun, run } from "./run";
 import { REPO_ROOT } from "./pulumi";
+import { releaseMirror } from "./rig";
 
-const LAUNCHER = path.join(REPO_ROOT, "scripts/hcloud-standin.sh");
-const TESTHOSTS = path.join(REPO_ROOT, "scripts/testhosts.sh");
+const LAUNCHER = path.join(REPO_ROOT, "scripts/lab/hcloud-standin.sh");
+const TESTHOSTS = path.join(REPO_ROOT, "scripts/lab/testhosts.sh");
 
 export interface Standin {
     name: string;
@@ -21,13 +21,8 @@ export interface Standin {
 }
 
 /** Starts a stand-in named `name` whose servers get public addresses in `publicPrefix`.0/24, serving `releases` (versions). */
-export function standinUp(name: string, publicPrefix: string, releaseDir: string, versions: string[]): Standin {
-    const www = fs.mkdtempSync(path.join(os.tmpdir(), "hcloud-www-"));
-    for (const v of versions) {
-        const file = `etcd-v${v}-linux-amd64.tar.gz`;
-        fs.mkdirSync(path.join(www, `v${v}`));
-        fs.copyFileSync(path.join(releaseDir, file), path.join(www, `v${v}`, file));
-    }
+export function standinUp(name: string, publicPrefix: string, versions: string[]): Standin {
+    const www = releaseMirror(versions);
     const r = mustRun("bash", [LAUNCHER, "up", "--name", name, "--public-prefix", publicPrefix, "--serve", www], { timeout: 15 * 60_000 });
     logStep(`hcloud stand-in ${name} up`, r.seconds);
     const info = JSON.parse(r.stdout);

@@ -4,22 +4,22 @@
 # on one Linux bridge per "rig", for the EtcdCluster integration tests.
 #
 # Usage:
-#   scripts/testhosts.sh up   --rig NAME --count N [--private-prefix 10.1.1]
+#   scripts/lab/testhosts.sh up   --rig NAME --count N [--private-prefix 10.1.1]
 #                             [--public-prefix 198.18.1] [--serve DIR]
-#   scripts/testhosts.sh down --rig NAME
-#   scripts/testhosts.sh status --rig NAME
-#   scripts/testhosts.sh stop-host  --rig NAME --index K   # power host K off, keep its disk
-#   scripts/testhosts.sh start-host --rig NAME --index K   # boot host K again, same disk/addresses
+#   scripts/lab/testhosts.sh down --rig NAME
+#   scripts/lab/testhosts.sh status --rig NAME
+#   scripts/lab/testhosts.sh stop-host  --rig NAME --index K   # power host K off, keep its disk
+#   scripts/lab/testhosts.sh start-host --rig NAME --index K   # boot host K again, same disk/addresses
 #
 # Hosts on demand (the Hetzner Cloud API stand-in, tools/hcloud-standin, makes each server one):
-#   scripts/testhosts.sh rig-create --rig NAME --public-prefix P [--serve DIR]
-#   scripts/testhosts.sh add-host   --rig NAME --id ID --hostname H --authorized-keys FILE
+#   scripts/lab/testhosts.sh rig-create --rig NAME --public-prefix P [--serve DIR]
+#   scripts/lab/testhosts.sh add-host   --rig NAME --id ID --hostname H --authorized-keys FILE
 #                                   [--public-ip IP] [--private-ip IP/LEN]... [--user-data FILE]
-#   scripts/testhosts.sh start-host --rig NAME --id ID      # boot; waits for sshd
-#   scripts/testhosts.sh stop-host  --rig NAME --id ID [--hard yes]
-#   scripts/testhosts.sh set-host-networks --rig NAME --id ID [--private-ip IP/LEN]...
-#   scripts/testhosts.sh remove-host --rig NAME --id ID
-#   scripts/testhosts.sh running-hosts --rig NAME         # ids of running hosts
+#   scripts/lab/testhosts.sh start-host --rig NAME --id ID      # boot; waits for sshd
+#   scripts/lab/testhosts.sh stop-host  --rig NAME --id ID [--hard yes]
+#   scripts/lab/testhosts.sh set-host-networks --rig NAME --id ID [--private-ip IP/LEN]...
+#   scripts/lab/testhosts.sh remove-host --rig NAME --id ID
+#   scripts/lab/testhosts.sh running-hosts --rig NAME         # ids of running hosts
 # A rig made by rig-create has no numbered hosts: its bridge carries P.1/24 (and
 # the HTTP server of --serve on P.1), and, for each private subnet a host is on,
 # the subnet's first address. Host ID is machine NAME-ID with the given
@@ -58,8 +58,8 @@
 # Exit codes: 0 ok; 1 failure; 2 usage error. `status` exits 0 only when the
 # rig exists and every host is running and answers SSH.
 set -euo pipefail
-# shellcheck source=lib/pidfile.sh disable=SC1091 # followed with shellcheck -x
-source "$(dirname "${BASH_SOURCE[0]}")/lib/pidfile.sh"
+# shellcheck source=scripts/lib/pidfile.sh # from the repository root, as scripts/test-all.sh runs it
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/pidfile.sh"
 
 readonly SUITE=bookworm
 readonly PACKAGES=systemd,systemd-sysv,dbus,openssh-server,iproute2,ca-certificates,curl,tar,gzip

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # hcloud-standin.sh: build, start and stop the local stand-in for the Hetzner Cloud API
-# (tools/hcloud-standin) whose servers are real local hosts (scripts/testhosts.sh).
+# (tools/hcloud-standin) whose servers are real local hosts (scripts/lab/testhosts.sh).
 #
 # Usage:
-#   scripts/hcloud-standin.sh build                 # build (scripts/go-tools.sh: cached by source hash); prints the binary
-#   scripts/hcloud-standin.sh test                  # its contract tests (go test, driven by hcloud-go)
-#   scripts/hcloud-standin.sh up     --name NAME --public-prefix A.B.C [--serve DIR]
-#   scripts/hcloud-standin.sh stop   --name NAME    # stop the API only (hosts keep running, state kept)
-#   scripts/hcloud-standin.sh down   --name NAME    # stop the API, remove every host, the rig and the state
-#   scripts/hcloud-standin.sh status --name NAME
+#   scripts/lab/hcloud-standin.sh build                 # build (scripts/lab/go-tools.sh: cached by source hash); prints the binary
+#   scripts/lab/hcloud-standin.sh test                  # its contract tests (go test, driven by hcloud-go)
+#   scripts/lab/hcloud-standin.sh up     --name NAME --public-prefix A.B.C [--serve DIR]
+#   scripts/lab/hcloud-standin.sh stop   --name NAME    # stop the API only (hosts keep running, state kept)
+#   scripts/lab/hcloud-standin.sh down   --name NAME    # stop the API, remove every host, the rig and the state
+#   scripts/lab/hcloud-standin.sh status --name NAME
 #
 # `up` creates the testhosts rig NAME (a bridge with A.B.C.1/24, the HTTP server of --serve on
 # A.B.C.1:8080) unless it exists, starts the stand-in in the background on a free loopback port (pid
@@ -19,12 +19,12 @@
 # Layout: $ETCD_CLUSTER_CACHE (default ~/.cache/etcd-cluster)
 #   hcloud-standin/NAME/                         one stand-in: token, state.json, endpoint,
 #                                                standin.pid, standin.log, work/
-# Needs Go (to build) and, for up/down, what scripts/testhosts.sh needs (root, systemd-nspawn, ...).
+# Needs Go (to build) and, for up/down, what scripts/lab/testhosts.sh needs (root, systemd-nspawn, ...).
 # Exit codes: 0 ok; 1 failure; 2 usage error.
 set -euo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# shellcheck source=lib/pidfile.sh disable=SC1091 # followed with shellcheck -x
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=scripts/lib/pidfile.sh # from the repository root, as scripts/test-all.sh runs it
 source "$repo/scripts/lib/pidfile.sh"
 src=$repo/tools/hcloud-standin
 CACHE_DIR=${ETCD_CLUSTER_CACHE:-${HOME:-/root}/.cache/etcd-cluster}
@@ -61,7 +61,7 @@ parse_args() {
 
 # ----------------------------------------------------------------- build
 
-cmd_build() { bash "$repo/scripts/go-tools.sh" hcloud-standin; }
+cmd_build() { bash "$repo/scripts/lab/go-tools.sh" hcloud-standin; }
 
 cmd_test() {
   command -v go >/dev/null 2>&1 || die "Go is needed for the contract tests"
@@ -101,7 +101,7 @@ cmd_up() {
   if [[ ! -f $CACHE_DIR/rigs/$NAME/rig.env ]]; then
     local -a serve=()
     [[ -n $SERVE_DIR ]] && serve=(--serve "$SERVE_DIR")
-    rig_json=$(bash "$repo/scripts/testhosts.sh" rig-create --rig "$NAME" --public-prefix "$PUBLIC_PREFIX" "${serve[@]}")
+    rig_json=$(bash "$repo/scripts/lab/testhosts.sh" rig-create --rig "$NAME" --public-prefix "$PUBLIC_PREFIX" "${serve[@]}")
     serve_url_of "$rig_json" >"$dir/serve-url"
   fi
   printf '%s\n' "$PUBLIC_PREFIX" >"$dir/public-prefix"
@@ -111,7 +111,7 @@ cmd_up() {
   rm -f "$dir/endpoint"
   (
     exec setsid "$bin" -listen 127.0.0.1:0 -addr-file "$dir/endpoint" -token-file "$dir/token" \
-      -state "$dir/state.json" -hosts testhosts -testhosts "$repo/scripts/testhosts.sh" -rig "$NAME" \
+      -state "$dir/state.json" -hosts testhosts -testhosts "$repo/scripts/lab/testhosts.sh" -rig "$NAME" \
       -public-prefix "$PUBLIC_PREFIX" -work-dir "$dir/work"
   ) </dev/null >>"$dir/standin.log" 2>&1 &
   pid=$!
@@ -160,7 +160,7 @@ cmd_stop() {
 
 cmd_down() {
   cmd_stop
-  bash "$repo/scripts/testhosts.sh" down --rig "$NAME"
+  bash "$repo/scripts/lab/testhosts.sh" down --rig "$NAME"
   rm -rf "$dir"
   log "stand-in $NAME, its hosts and its state are gone"
 }
@@ -169,7 +169,7 @@ cmd_status() {
   local pid
   if pid=$(running_pid); then
     printf 'stand-in %s: running (pid %s) at %s\n' "$NAME" "$pid" "$(cat "$dir/endpoint")"
-    bash "$repo/scripts/testhosts.sh" status --rig "$NAME" || true
+    bash "$repo/scripts/lab/testhosts.sh" status --rig "$NAME" || true
     return 0
   fi
   printf 'stand-in %s: not running\n' "$NAME"

@@ -1,4 +1,4 @@
-// Local test hosts (scripts/testhosts.sh) and the tools to look at them from the outside: SSH, and an
+// Local test hosts (scripts/lab/testhosts.sh) and the tools to look at them from the outside: SSH, and an
 // etcdctl from the same release the hosts install.
 import * as fs from "fs";
 import * as os from "os";
@@ -23,7 +23,7 @@ export interface Rig {
     releaseBaseUrl: string;
 }
 
-const TESTHOSTS = path.join(REPO_ROOT, "scripts/testhosts.sh");
+const TESTHOSTS = path.join(REPO_ROOT, "scripts/lab/testhosts.sh");
 
 export function releaseDir(): string {
     const dir = process.env.ETCD_RELEASE_DIR;
@@ -36,7 +36,7 @@ export function releaseSha256(version: string): string {
 }
 
 /** Lays out the toolchain's etcd tarballs the way the official download URL does, for the rig's HTTP server. */
-function releaseMirror(versions: string[]): string {
+export function releaseMirror(versions: string[]): string {
     const www = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-www-"));
     for (const v of versions) {
         const file = `etcd-v${v}-linux-amd64.tar.gz`;

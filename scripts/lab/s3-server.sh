@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# scripts/s3-server.sh - a real S3-compatible server for the backup tests: MinIO, built from its Go module.
+# scripts/lab/s3-server.sh - a real S3-compatible server for the backup tests: MinIO, built from its Go module.
 #
 # Usage:
-#   scripts/s3-server.sh build
-#       Build MinIO once (scripts/go-tools.sh minio: pinned there, cached by version); print its path.
-#   scripts/s3-server.sh start --address IP:PORT --dir DIR [--bucket NAME]...
+#   scripts/lab/s3-server.sh build
+#       Build MinIO once (scripts/lab/go-tools.sh minio: pinned there, cached by version); print its path.
+#   scripts/lab/s3-server.sh start --address IP:PORT --dir DIR [--bucket NAME]...
 #       Start it in the background on IP:PORT with its data, pid file and log in DIR; wait until it serves;
 #       create each bucket (signed with SigV4 by curl). Prints the endpoint URL.
 #       Credentials come from the environment, never from the command line:
 #         S3_SERVER_ACCESS_KEY (3+ characters), S3_SERVER_SECRET_KEY (8+ characters).
-#   scripts/s3-server.sh stop --dir DIR
+#   scripts/lab/s3-server.sh stop --dir DIR
 #       Stop the server started with that DIR (by its pid file) and wait for it to exit.
 #
 # MinIO checks every request's Signature V4 and the payload against x-amz-content-sha256, answers with the

@@ -5,7 +5,7 @@ import * as path from "path";
 import { dump, load } from "js-yaml";
 import { logStep, mustRun, run, RunResult } from "./run";
 
-export const REPO_ROOT = path.resolve(__dirname, "../..");
+export const REPO_ROOT = path.resolve(__dirname, "..");
 
 /** What a copy of the program needs from the repository (node_modules is linked, not copied). */
 const PROGRAM_FILES = ["Pulumi.yaml", "index.ts", "components", "package.json", "tsconfig.json", "versions.json", "tests/integration"];

@@ -1,29 +1,29 @@
 #!/usr/bin/env bash
-# scripts/go-tools.sh - build the Go tools the tests use, each cached by version (lib/gobuild.sh).
+# scripts/lab/go-tools.sh - build the Go tools the tests use, each cached by version (lib/gobuild.sh).
 #
-# Usage: scripts/go-tools.sh TOOL...      prints one line per tool: the absolute path of its binary
+# Usage: scripts/lab/go-tools.sh TOOL...      prints one line per tool: the absolute path of its binary
 #
 # Tools pinned here (`go install module@version`; the binary goes to $ETCD_CLUSTER_CACHE/bin/<tool>-<version>/):
 #   actionlint            github.com/rhysd/actionlint/cmd/actionlint           the GitHub Actions workflow linter
 #   pulumi-language-yaml  github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml  Pulumi YAML's language host
 #                         (the release mirror ships only the Node.js one; v1.38.1 is built on pulumi pkg
 #                         v3.255, whose plugin protocol the 3.259 CLI speaks)
-#   minio                 github.com/minio/minio                               the S3 server of scripts/s3-server.sh
+#   minio                 github.com/minio/minio                               the S3 server of scripts/lab/s3-server.sh
 #                         (about 3.5 min from cold on 2 cores, with about 1.2 GB of modules)
 # Tools of this repository: every tools/<tool>/ with a go.mod (tools/hcloud-standin, ...), built from its
 # sources to $ETCD_CLUSTER_CACHE/bin/<tool>-src-<hash of its sources>/<tool>. Adding one takes no change here:
-# put the module in tools/<tool>/ (package main) and call `scripts/go-tools.sh <tool>`.
+# put the module in tools/<tool>/ (package main) and call `scripts/lab/go-tools.sh <tool>`.
 #
 # A tool is built once per version (CGO_ENABLED=0, -trimpath) and checked by running it; a second call only
 # prints the path. Go: $GO, else `go` on PATH, else /usr/local/go/bin/go. Build output goes to stderr, so
-# `bin=$(scripts/go-tools.sh actionlint)` works.
+# `bin=$(scripts/lab/go-tools.sh actionlint)` works.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 tools=${here%/scripts*}/tools
-# shellcheck source=lib/cache.sh disable=SC1091 # followed with shellcheck -x
-source "$here/lib/cache.sh"
-# shellcheck source=lib/gobuild.sh disable=SC1091
-source "$here/lib/gobuild.sh"
+# shellcheck source=scripts/lib/cache.sh # from the repository root, as scripts/test-all.sh runs it
+source "$here/../lib/cache.sh"
+# shellcheck source=scripts/lib/gobuild.sh # from the repository root, as scripts/test-all.sh runs it
+source "$here/../lib/gobuild.sh"
 
 ACTIONLINT_VERSION=v1.7.12
 PULUMI_YAML_VERSION=v1.38.1
