@@ -8,6 +8,8 @@ package main
 // pretends the kernel or userland is Ubuntu's.
 
 import (
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/hetznercloud/hcloud-go/v2/hcloud/schema"
@@ -80,33 +82,79 @@ var images = []schema.Image{
 	image(114690387, "debian-12", "Debian 12", "debian", "12"),
 }
 
-func findLocation(name string) (schema.Location, bool) {
+// byNameOrID matches what the API accepts for a location or datacenter: its name, or its ID as a string
+// (hcloud CLI v1.67 sends `--location fsn1` as "location": "1").
+func byNameOrID(v string, id int64, name string) bool {
+	n, err := strconv.ParseInt(v, 10, 64)
+	return v == name || (err == nil && n == id)
+}
+
+func findLocation(v string) (schema.Location, bool) {
 	for _, l := range locations {
-		if l.Name == name {
+		if byNameOrID(v, l.ID, l.Name) {
 			return l, true
 		}
 	}
 	return schema.Location{}, false
 }
 
-func findServerType(v schema.IDOrName) (schema.ServerType, bool) {
-	for _, t := range serverTypes {
-		if (v.ID != 0 && t.ID == v.ID) || (v.Name != "" && t.Name == v.Name) {
-			return t, true
+func findDatacenter(v string) (schema.Datacenter, bool) {
+	for _, dc := range datacenters() {
+		if byNameOrID(v, dc.ID, dc.Name) {
+			return dc, true
 		}
 	}
-	return schema.ServerType{}, false
+	return schema.Datacenter{}, false
+}
+
+// findServerType and findImage take schema.IDOrName, which already reads a number or a numeric string as an ID.
+func findServerType(v schema.IDOrName) (schema.ServerType, bool) {
+	return findIn(serverTypes, v, func(t schema.ServerType) (int64, string) { return t.ID, t.Name })
 }
 
 func findImage(v schema.IDOrName) (schema.Image, bool) {
-	for _, i := range images {
-		if (v.ID != 0 && i.ID == v.ID) || (v.Name != "" && *i.Name == v.Name) {
-			return i, true
-		}
-	}
-	return schema.Image{}, false
+	return findIn(images, v, func(i schema.Image) (int64, string) { return i.ID, *i.Name })
 }
 
+func findIn[T any](items []T, v schema.IDOrName, key func(T) (int64, string)) (T, bool) {
+	for _, it := range items {
+		if id, name := key(it); (v.ID != 0 && id == v.ID) || (v.Name != "" && name == v.Name) {
+			return it, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
+// readOnly registers a catalog kind: GET only, no labels, no actions.
+func readOnly[T any](res, one, what string, items func() []T, key func(x *T) (int64, *string)) {
+	register(kind[T]{res: res, one: one, what: what, noActions: true,
+		all: func(*Store) map[int64]*T {
+			return catalog(items(), func(x T) int64 { id, _ := key(&x); return id })
+		},
+		meta: func(x *T) meta { id, name := key(x); return meta{id: id, name: name} }})
+}
+
+func init() {
+	readOnly("locations", "location", "location", func() []schema.Location { return locations },
+		func(l *schema.Location) (int64, *string) { return l.ID, &l.Name })
+	readOnly("datacenters", "datacenter", "datacenter", datacenters,
+		func(d *schema.Datacenter) (int64, *string) { return d.ID, &d.Name })
+	readOnly("server_types", "server_type", "server type", func() []schema.ServerType { return serverTypes },
+		func(t *schema.ServerType) (int64, *string) { return t.ID, &t.Name })
+	// Images have labels and actions.
+	register(kind[schema.Image]{res: "images", one: "image", what: "image", byCreated: true,
+		all: func(*Store) map[int64]*schema.Image {
+			return catalog(images, func(i schema.Image) int64 { return i.ID })
+		},
+		meta: func(i *schema.Image) meta { return meta{id: i.ID, name: i.Name, labels: &i.Labels, created: i.Created} },
+		filter: func(q url.Values, i *schema.Image) bool {
+			return inQuery(q, "type", i.Type) && inQuery(q, "architecture", i.Architecture) && inQuery(q, "status", i.Status) &&
+				q.Get("bound_to") == ""
+		}})
+}
+
+// datacenterOf is the one datacenter the stand-in has in a location.
 func datacenterOf(location string) schema.Datacenter {
 	for _, dc := range datacenters() {
 		if dc.Location.Name == location {

@@ -630,18 +630,9 @@ func TestHostFailureFailsTheAction(t *testing.T) {
 func TestJSONAndRouting(t *testing.T) {
 	e := newEnv(t, apiOnlyHosts{}, "198.18.99")
 	do := func(method, path, body string) (int, string) {
-		req, _ := http.NewRequest(method, e.url+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+testToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var b struct {
-			Error struct{ Code string } `json:"error"`
-		}
-		_ = json.NewDecoder(resp.Body).Decode(&b)
-		return resp.StatusCode, b.Error.Code
+		status, b := e.raw(t, method, path, body)
+		code, _ := b["error"].(map[string]any)["code"].(string)
+		return status, code
 	}
 	for _, c := range []struct {
 		method, path, body string
@@ -660,6 +651,142 @@ func TestJSONAndRouting(t *testing.T) {
 			t.Errorf("%s %s: want %d %s, got %d %s", c.method, c.path, c.status, c.code, status, code)
 		}
 	}
+}
+
+// raw sends one request as a client other than hcloud-go would (the hcloud CLI, curl) and decodes the answer.
+func (e *env) raw(t *testing.T, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, e.url+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b := map[string]any{}
+	_ = json.NewDecoder(resp.Body).Decode(&b)
+	if b["error"] == nil {
+		b["error"] = map[string]any{}
+	}
+	return resp.StatusCode, b
+}
+
+// The API takes a location, datacenter, server type and image by name or by ID; the hcloud CLI (v1.67)
+// sends `--location fsn1` as "location": "1".
+func TestCreateByNameOrID(t *testing.T) {
+	e := newEnv(t, apiOnlyHosts{}, "198.18.99")
+	for i, c := range []struct {
+		fields, location string
+	}{
+		{`"location": "1"`, "fsn1"},
+		{`"location": "nbg1"`, "nbg1"},
+		{`"datacenter": "3"`, "hel1"},
+		{`"datacenter": "ash-dc1"`, "ash"},
+		{`"location": "3", "server_type": "22", "image": "114690387"`, "hel1"},
+		{`"location": "2", "server_type": 22, "image": 114690387`, "nbg1"},
+	} {
+		body := fmt.Sprintf(`{"name": "by-id-%d", "server_type": "cpx11", "image": "debian-12", %s}`, i, c.fields)
+		status, b := e.raw(t, "POST", "/servers", body)
+		sv, _ := b["server"].(map[string]any)
+		if status != 201 || sv == nil {
+			t.Fatalf("%s: want 201, got %d %v", c.fields, status, b["error"])
+		}
+		if got := sv["location"].(map[string]any)["name"]; got != c.location {
+			t.Fatalf("%s: location %v, want %s", c.fields, got, c.location)
+		}
+		if got := sv["server_type"].(map[string]any)["name"]; got != "cpx11" {
+			t.Fatalf("%s: server type %v", c.fields, got)
+		}
+	}
+	for _, bad := range []string{`"location": "99", "server_type": "cpx11", "image": "debian-12"`, `"location": "fsn9", "server_type": "cpx11", "image": "debian-12"`,
+		`"datacenter": "99", "server_type": "cpx11", "image": "debian-12"`, `"server_type": "9999", "image": "debian-12"`, `"server_type": "cpx11", "image": "1"`} {
+		body := fmt.Sprintf(`{"name": "bad", %s}`, bad)
+		if status, b := e.raw(t, "POST", "/servers", body); status != 422 || b["error"].(map[string]any)["code"] != "invalid_input" {
+			t.Fatalf("%s: want 422 invalid_input, got %d %v", bad, status, b["error"])
+		}
+	}
+}
+
+// Every location of a network zone shares its subnets; a server outside the zone gets none of them, as the
+// real API refuses a cross-zone attachment.
+func TestNetworkZones(t *testing.T) {
+	e := newEnv(t, apiOnlyHosts{}, "198.18.99")
+	n := must[*hcloud.Network](t)(e.c.Network.Create(ctx(), hcloud.NetworkCreateOpts{Name: "eu", IPRange: mustNet(t, "10.5.0.0/16"),
+		Subnets: []hcloud.NetworkSubnet{{Type: hcloud.NetworkSubnetTypeCloud, NetworkZone: hcloud.NetworkZoneEUCentral, IPRange: mustNet(t, "10.5.1.0/24")}}}))
+	ips := map[string]bool{}
+	for _, loc := range []string{"fsn1", "nbg1", "hel1"} {
+		s := createServer(t, e, "eu-"+loc, func(o *hcloud.ServerCreateOpts) {
+			o.Location = &hcloud.Location{Name: loc}
+			o.Networks = []*hcloud.Network{n}
+		})
+		if s.Location.Name != loc || len(s.PrivateNet) != 1 || !mustNet(t, "10.5.1.0/24").Contains(s.PrivateNet[0].IP) || ips[s.PrivateNet[0].IP.String()] {
+			t.Fatalf("server in %s: location %s, private net %+v", loc, s.Location.Name, s.PrivateNet)
+		}
+		ips[s.PrivateNet[0].IP.String()] = true
+	}
+	if got := must[*hcloud.Network](t)(e.c.Network.GetByID(ctx(), n.ID)); len(got.Servers) != 3 {
+		t.Fatalf("the network has %d servers, want 3", len(got.Servers))
+	}
+	// us-east: neither at create nor by attach_to_network, with or without an address of the eu subnet.
+	_, _, err := e.c.Server.Create(ctx(), hcloud.ServerCreateOpts{Name: "us-1", ServerType: &hcloud.ServerType{Name: "cpx11"},
+		Image: &hcloud.Image{Name: "debian-12"}, Location: &hcloud.Location{Name: "ash"}, Networks: []*hcloud.Network{n}})
+	wantErr(t, err, hcloud.ErrorCodeNoSubnetAvailable, 422)
+	us := createServer(t, e, "us-1", nil)
+	_, _, err = e.c.Server.AttachToNetwork(ctx(), us, hcloud.ServerAttachToNetworkOpts{Network: n})
+	wantErr(t, err, hcloud.ErrorCodeNoSubnetAvailable, 422)
+	_, _, err = e.c.Server.AttachToNetwork(ctx(), us, hcloud.ServerAttachToNetworkOpts{Network: n, IP: net.ParseIP("10.5.1.60")})
+	wantErr(t, err, hcloud.ErrorCodeNoSubnetAvailable, 422)
+	// With a us-east subnet of its own it attaches there, never to an eu-central address.
+	must[*hcloud.Action](t)(e.c.Network.AddSubnet(ctx(), n, hcloud.NetworkAddSubnetOpts{Subnet: hcloud.NetworkSubnet{
+		Type: hcloud.NetworkSubnetTypeCloud, NetworkZone: hcloud.NetworkZoneUSEast, IPRange: mustNet(t, "10.5.2.0/24")}}))
+	_, _, err = e.c.Server.AttachToNetwork(ctx(), us, hcloud.ServerAttachToNetworkOpts{Network: n, IP: net.ParseIP("10.5.1.60")})
+	wantErr(t, err, hcloud.ErrorCodeInvalidInput, 422)
+	waitAct(t, e)(e.c.Server.AttachToNetwork(ctx(), us, hcloud.ServerAttachToNetworkOpts{Network: n}))
+	got := must[*hcloud.Server](t)(e.c.Server.GetByID(ctx(), us.ID))
+	if len(got.PrivateNet) != 1 || !mustNet(t, "10.5.2.0/24").Contains(got.PrivateNet[0].IP) {
+		t.Fatalf("us-east server's private net: %+v", got.PrivateNet)
+	}
+	hel := must[*hcloud.Server](t)(e.c.Server.GetByName(ctx(), "eu-hel1"))
+	_, _, err = e.c.Server.ChangeAliasIPs(ctx(), hel, hcloud.ServerChangeAliasIPsOpts{Network: n, AliasIPs: []net.IP{net.ParseIP("10.5.2.70")}})
+	wantErr(t, err, hcloud.ErrorCodeIPNotAvailable, 422)
+}
+
+// Every named kind refuses an empty name on update, as on create (the update is one generic handler).
+func TestEmptyNameRefused(t *testing.T) {
+	e := newEnv(t, apiOnlyHosts{}, "198.18.99")
+	key := must[*hcloud.SSHKey](t)(e.c.SSHKey.Create(ctx(), hcloud.SSHKeyCreateOpts{Name: "k", PublicKey: newPublicKey(t)}))
+	n := must[*hcloud.Network](t)(e.c.Network.Create(ctx(), hcloud.NetworkCreateOpts{Name: "n", IPRange: mustNet(t, "10.1.0.0/16")}))
+	pg, _, _ := e.c.PlacementGroup.Create(ctx(), hcloud.PlacementGroupCreateOpts{Name: "pg", Type: hcloud.PlacementGroupTypeSpread})
+	fw, _, _ := e.c.Firewall.Create(ctx(), hcloud.FirewallCreateOpts{Name: "fw"})
+	sv := createServer(t, e, "sv", nil)
+	for _, path := range []string{fmt.Sprintf("/ssh_keys/%d", key.ID), fmt.Sprintf("/networks/%d", n.ID),
+		fmt.Sprintf("/placement_groups/%d", pg.PlacementGroup.ID), fmt.Sprintf("/firewalls/%d", fw.Firewall.ID), fmt.Sprintf("/servers/%d", sv.ID)} {
+		for _, name := range []string{`""`, `" "`} {
+			status, b := e.raw(t, "PUT", path, `{"name": `+name+`}`)
+			if status != 422 || b["error"].(map[string]any)["code"] != "invalid_input" {
+				t.Errorf("PUT %s name %s: want 422 invalid_input, got %d %v", path, name, status, b["error"])
+			}
+		}
+		if status, _ := e.raw(t, "PUT", path, `{"labels": {"a": "b"}}`); status != 200 {
+			t.Errorf("PUT %s labels: %d", path, status)
+		}
+	}
+}
+
+// When the public range is used up, a server create is refused as the docs say for an unavailable resource.
+func TestPublicRangeExhausted(t *testing.T) {
+	e := newEnv(t, apiOnlyHosts{}, "198.18.99")
+	for i := 11; i <= 254; i++ {
+		if status, b := e.raw(t, "POST", "/servers", fmt.Sprintf(`{"name": "s%d", "server_type": "cpx11", "image": "debian-12"}`, i)); status != 201 {
+			t.Fatalf("server %d: %d %v", i, status, b["error"])
+		}
+	}
+	_, _, err := e.c.Server.Create(ctx(), hcloud.ServerCreateOpts{Name: "one-too-many", ServerType: &hcloud.ServerType{Name: "cpx11"}, Image: &hcloud.Image{Name: "debian-12"}})
+	wantErr(t, err, hcloud.ErrorCodeResourceUnavailable, 412)
+	// Without a public IPv4 it still fits.
+	createServer(t, e, "private-only", func(o *hcloud.ServerCreateOpts) {
+		o.PublicNet = &hcloud.ServerCreatePublicNet{EnableIPv4: false, EnableIPv6: true}
+	})
 }
 
 type slowHosts struct {
