@@ -17,6 +17,9 @@ bash scripts/lab/hcloud-standin.sh build >/dev/null
 HCLOUD_STANDIN_REAL_HOSTS=1 bash scripts/lab/hcloud-standin.sh test
 step "unit tests"
 npx jest --selectProjects unit
+step "linearizability recorder and checker (tools/lincheck): build, go test (hand-made histories, a local etcd)"
+bash scripts/lab/go-tools.sh lincheck >/dev/null
+(cd tools/lincheck && go vet ./... && go test -count=1 ./...)
 step "integration tests (real Pulumi engine and providers)"
 npx jest --selectProjects integration --runInBand
 step "end-to-end tests (real engine, local Debian hosts, real etcd)"
