@@ -34,18 +34,10 @@ _etcd_cluster_env() {
   here=$(CDPATH='' cd -- "$here" && pwd) || return 1
   root=${here%/*}
 
-  cache=${ETCD_CLUSTER_CACHE:-}
-  if [[ -z $cache ]]; then
-    if [[ -z ${HOME:-} ]]; then
-      echo "env.sh: HOME is not set; set ETCD_CLUSTER_CACHE" >&2
-      return 1
-    fi
-    cache=$HOME/.cache/etcd-cluster
-  fi
-  [[ $cache == /* ]] || cache=$PWD/$cache
-  cache=${cache%/}
-
-  # shellcheck source=lib/versions.sh disable=SC1091 # followed with shellcheck -x
+  # shellcheck source=lib/cache.sh disable=SC1091 # followed with shellcheck -x
+  source "$here/lib/cache.sh" || return 1
+  cache=$(etcd_cluster_cache) || return 1
+  # shellcheck source=lib/versions.sh disable=SC1091
   source "$here/lib/versions.sh" || return 1
   etcd_cluster_read_versions "$root/versions.json" "$cache" || return 1
 

@@ -24,11 +24,15 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# shellcheck source=scripts/lib/pidfile.sh # from the repository root, as scripts/test-all.sh runs it
+# shellcheck source=scripts/lib/cli.sh # (paths from the repository root, as scripts/test-all.sh runs shellcheck)
+source "$repo/scripts/lib/cli.sh"
+# shellcheck source=scripts/lib/cache.sh
+source "$repo/scripts/lib/cache.sh"
+# shellcheck source=scripts/lib/pidfile.sh
 source "$repo/scripts/lib/pidfile.sh"
+readonly CLI_NAME=hcloud-standin
 src=$repo/tools/hcloud-standin
-CACHE_DIR=${ETCD_CLUSTER_CACHE:-${HOME:-/root}/.cache/etcd-cluster}
-[[ $CACHE_DIR == /* ]] || CACHE_DIR=$PWD/$CACHE_DIR
+CACHE_DIR=$(etcd_cluster_cache)
 export ETCD_CLUSTER_CACHE=$CACHE_DIR
 base=$CACHE_DIR/hcloud-standin
 
@@ -36,25 +40,17 @@ NAME=""
 PUBLIC_PREFIX=""
 SERVE_DIR=""
 
-log() { printf 'hcloud-standin: %s\n' "$*" >&2; }
-die() { printf 'hcloud-standin: error: %s\n' "$*" >&2; exit 1; }
-usage_error() {
-  printf 'hcloud-standin: %s\n' "$*" >&2
-  sed -n '5,11p' "$0" | sed 's/^# \{0,1\}//' >&2
-  exit 2
+on_option() {
+  case $1 in
+    --name) NAME=$2 ;;
+    --public-prefix) PUBLIC_PREFIX=$2 ;;
+    --serve) SERVE_DIR=$2 ;;
+    *) return 1 ;;
+  esac
 }
 
 parse_args() {
-  while (($# > 0)); do
-    (($# >= 2)) || usage_error "option $1 needs a value"
-    case $1 in
-      --name) NAME=$2 ;;
-      --public-prefix) PUBLIC_PREFIX=$2 ;;
-      --serve) SERVE_DIR=$2 ;;
-      *) usage_error "unknown option: $1" ;;
-    esac
-    shift 2
-  done
+  cli_options on_option "$@"
   [[ $NAME =~ ^[a-z0-9][a-z0-9-]{0,31}$ ]] || usage_error "--name must match ^[a-z0-9][a-z0-9-]{0,31}\$"
   dir=$base/$NAME
 }
@@ -181,7 +177,7 @@ main() {
   local cmd=$1
   shift
   case $cmd in
-    -h | --help | help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help | help) cli_help; exit 0 ;;
     build) cmd_build; exit 0 ;;
     test) cmd_test; exit 0 ;;
   esac

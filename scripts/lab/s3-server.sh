@@ -19,23 +19,25 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
-log() { printf 's3-server: %s\n' "$*" >&2; }
-die() { printf 's3-server: error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=scripts/lib/cli.sh # (paths from the repository root, as scripts/test-all.sh runs shellcheck)
+source "$here/../lib/cli.sh"
+# shellcheck source=scripts/lib/pidfile.sh
+source "$here/../lib/pidfile.sh"
+readonly CLI_NAME=s3-server
 
 build() { bash "$here/go-tools.sh" minio; }
 
 ADDRESS="" DIR="" BUCKETS=()
+on_option() {
+  case $1 in
+    --address) ADDRESS=$2 ;;
+    --dir) DIR=$2 ;;
+    --bucket) BUCKETS+=("$2") ;;
+    *) return 1 ;;
+  esac
+}
 parse() {
-  while (($#)); do
-    (($# >= 2)) || die "option $1 needs a value"
-    case $1 in
-      --address) ADDRESS=$2 ;;
-      --dir) DIR=$2 ;;
-      --bucket) BUCKETS+=("$2") ;;
-      *) die "unknown option $1" ;;
-    esac
-    shift 2
-  done
+  cli_options on_option "$@"
   [[ -n $DIR ]] || die "--dir DIR is required"
   [[ $DIR == /* ]] || DIR=$PWD/$DIR
 }
@@ -56,14 +58,14 @@ start() {
   local bin pid url bucket code
   bin=$(build)
   mkdir -p "$DIR/data"
-  if [[ -f $DIR/minio.pid ]] && kill -0 "$(cat "$DIR/minio.pid")" 2>/dev/null; then
-    die "a server already runs for $DIR (pid $(cat "$DIR/minio.pid"))"
+  if pid=$(pidfile_alive "$DIR/minio.pid"); then
+    die "a server already runs for $DIR (pid $pid)"
   fi
   url="http://$ADDRESS"
   MINIO_ROOT_USER=$S3_SERVER_ACCESS_KEY MINIO_ROOT_PASSWORD=$S3_SERVER_SECRET_KEY MINIO_BROWSER=off MINIO_UPDATE=off \
     MINIO_CALLHOME_ENABLE=off setsid "$bin" server --quiet --address "$ADDRESS" "$DIR/data" >"$DIR/minio.log" 2>&1 </dev/null &
   pid=$!
-  echo "$pid" >"$DIR/minio.pid"
+  write_pidfile "$DIR/minio.pid" "$pid" || die "MinIO exited at once: $(tail -n 20 "$DIR/minio.log")"
   for _ in $(seq 1 60); do
     kill -0 "$pid" 2>/dev/null || die "MinIO exited at once: $(tail -n 20 "$DIR/minio.log")"
     if curl --silent --fail --max-time 2 -o /dev/null "$url/minio/health/live"; then
@@ -84,13 +86,10 @@ start() {
 stop() {
   parse "$@"
   local pid
-  [[ -f $DIR/minio.pid ]] || { log "no server for $DIR"; return 0; }
-  pid=$(cat "$DIR/minio.pid")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid"
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; fi
-  fi
+  pid=$(pidfile_alive "$DIR/minio.pid") || { rm -f "$DIR/minio.pid"; log "no server runs for $DIR"; return 0; }
+  kill "$pid"
+  for _ in $(seq 1 50); do pidfile_alive "$DIR/minio.pid" >/dev/null || break; sleep 0.2; done
+  if pidfile_alive "$DIR/minio.pid" >/dev/null; then kill -9 "$pid"; fi
   rm -f "$DIR/minio.pid"
   log "stopped MinIO (pid $pid)"
 }
@@ -99,5 +98,6 @@ case ${1:-} in
   build) build ;;
   start) shift; start "$@" ;;
   stop) shift; stop "$@" ;;
-  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  -h | --help) cli_help ;;
+  *) usage_error "missing or unknown command: ${1:-}" ;;
 esac

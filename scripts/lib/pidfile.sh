@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Pid files that survive pid reuse: a pid file holds "PID STARTTIME", and a process counts as the one we
-# started only while /proc still reports that start time. Shared by testhosts.sh and hcloud-standin.sh.
+# started only while /proc still reports that start time. Shared by scripts/lab/{testhosts,hcloud-standin,s3-server}.sh.
 
 # proc_starttime PID: the process's start time in clock ticks since boot; fails for a dead or zombie process.
 proc_starttime() {
