@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { REPO_ROOT, TestStack } from "../lab/pulumi";
-import { localEtcdctl, releaseSha256, Rig, RigHost, rigDown, rigUp } from "../lab/rig";
+import { localEtcdctl, Rig, RigHost, rigDown, rigStackConfig, rigUp, sshArgs } from "../lab/rig";
 import { mustRun, run } from "../lab/run";
 
 interface Options {
@@ -111,13 +111,6 @@ function spawnAsync(cmd: string, args: string[], input = "", timeoutMs = 120_000
         child.on("close", (code) => resolve({ status: code ?? -1, stdout, stderr, seconds: (Date.now() - started) / 1000 }));
         child.stdin.end(input);
     });
-}
-
-const SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-    "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR"];
-
-function sshArgs(rig: Rig, host: RigHost, command: string): string[] {
-    return ["-i", rig.sshPrivateKeyPath, ...SSH_OPTS, `${host.sshUser}@${host.publicIp}`, command];
 }
 
 async function sshAsync(rig: Rig, host: RigHost, command: string, input = "", timeoutMs = 120_000): Promise<string> {
@@ -256,12 +249,7 @@ async function sshRoundTrip(rig: Rig, runs: number): Promise<void> {
 // ------------------------------------------------------------------ the program
 
 function clusterConfig(rig: Rig, n: number, version: string): Record<string, unknown> {
-    return {
-        existingHosts: rig.hosts.slice(0, n).map((h) => ({ name: h.name, privateIp: h.privateIp, publicIp: h.publicIp })),
-        sshPrivateKeyPath: rig.sshPrivateKeyPath,
-        release: { version, sha256: releaseSha256(version), downloadBaseUrl: rig.releaseBaseUrl },
-        healthTimeoutSeconds: 90,
-    };
+    return rigStackConfig(rig, { version, count: n, healthTimeoutSeconds: 90 });
 }
 
 function timedPulumi(stack: TestStack, args: string[]): number {

@@ -66,10 +66,14 @@ export function rigHostCommand(rig: Rig, verb: "stop-host" | "start-host", index
     logStep(`${verb} ${index}`, r.seconds);
 }
 
+/** The arguments of `ssh` that run `command` as the rig's user on `host`. */
+export function sshArgs(rig: Rig, host: RigHost, command: string): string[] {
+    return ["-i", rig.sshPrivateKeyPath, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+        "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR", `${host.sshUser}@${host.publicIp}`, command];
+}
+
 export function ssh(rig: Rig, host: RigHost, command: string): RunResult {
-    return run("ssh", ["-i", rig.sshPrivateKeyPath, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR", `${host.sshUser}@${host.publicIp}`, command],
-    { timeout: 120_000 });
+    return run("ssh", sshArgs(rig, host, command), { timeout: 120_000 });
 }
 
 export function mustSsh(rig: Rig, host: RigHost, command: string): string {
