@@ -1,29 +1,34 @@
-// The cluster check: one remote Command that runs after every member's configure step and fails the
-// deployment unless the whole cluster is healthy. It re-runs whenever any member's configuration changed.
+// The version preflight before anything changes, and the cluster check after everything did: remote
+// Commands on one member that fail the deployment unless the version change is allowed, and unless the
+// whole cluster is healthy. The check re-runs whenever any member's configuration changed.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { createHash } from "crypto";
-import { ClusterSpec } from "./args";
 import { EtcdHost } from "./hosts/types";
 import { MemberResources } from "./member";
+import { ClusterPlan } from "./plan";
 import { Pki } from "./pki";
 import { checkScript } from "./render/check-script";
+import { hostLayout } from "./render/layout";
 import { preflightScript } from "./render/preflight-script";
-import { clientUrl, peerUrl } from "./render/flags";
-import { pruneScript } from "./render/membership";
 
-export function createCheck(name: string, spec: ClusterSpec, hosts: EtcdHost[], members: MemberResources[], pki: Pki,
-    parent: pulumi.Resource): command.remote.Command {
-    const clientUrls = pulumi.all(hosts.map((h) => h.privateIp)).apply((ips) => ips.map((ip) => clientUrl(ip, spec.ports.client)));
-    // Scale down: members no longer wanted leave first, one at a time, so the check sees the wanted ones only.
-    const prune = new command.remote.Command(`${name}-membership`, {
-        connection: hosts[0].connection,
-        create: pulumi.all(hosts.map((h) => h.privateIp)).apply((ips) => pruneScript({
-            version: spec.release.version,
-            wantedPeerUrls: ips.map((ip) => peerUrl(ip, spec.ports.peer)),
-            clientUrls: ips.map((ip) => clientUrl(ip, spec.ports.client)),
-        })),
-    }, { parent, dependsOn: members.map((m) => m.configure) });
+export interface CheckInput {
+    name: string;
+    plan: ClusterPlan;
+    /** Every member's host, in member order. */
+    hosts: EtcdHost[];
+    /** The host the check runs on; any healthy member will do. */
+    runOn: EtcdHost;
+    members: MemberResources[];
+    pki: Pki;
+    /** What must have run first (scale-down membership). */
+    after: pulumi.Resource[];
+    parent: pulumi.Resource;
+}
+
+export function createCheck(input: CheckInput): command.remote.Command {
+    const { plan, members, pki } = input;
+    const layout = hostLayout(plan);
     // A digest of what the members run and the public certificates they got (keys change with their certs),
     // so the trigger is neither secret nor a wall of text in a preview.
     const fingerprint = pulumi.all([
@@ -31,23 +36,36 @@ export function createCheck(name: string, spec: ClusterSpec, hosts: EtcdHost[], 
         pki.caCertPem,
         ...pki.members.flatMap((m) => [m.server.certPem, m.peer.certPem]),
     ]).apply((parts) => createHash("sha256").update(parts.join("\0")).digest("hex"));
-    return new command.remote.Command(`${name}-cluster-check`, {
-        connection: hosts[0].connection,
-        create: clientUrls.apply((urls) => checkScript({
-            version: spec.release.version,
-            memberNames: hosts.map((h) => h.name),
-            clientUrls: urls,
-            timeoutSeconds: spec.healthTimeoutSeconds,
+    return new command.remote.Command(`${input.name}-cluster-check`, {
+        connection: input.runOn.connection,
+        create: pulumi.all(input.hosts.map((h) => h.privateIp)).apply((ips) => checkScript({
+            layout,
+            memberNames: input.hosts.map((h) => h.name),
+            clientUrls: ips.map(layout.clientUrl),
+            timeoutSeconds: plan.healthTimeoutSeconds,
         })),
         triggers: [fingerprint],
-    }, { parent, dependsOn: [prune] });
+    }, { parent: input.parent, dependsOn: input.after });
 }
 
-/** The version preflight: runs on the first member before anything is installed or restarted. */
-export function createPreflight(name: string, spec: ClusterSpec, hosts: EtcdHost[], parent: pulumi.Resource): command.remote.Command {
-    const clientUrls = pulumi.all(hosts.map((h) => h.privateIp)).apply((ips) => ips.map((ip) => clientUrl(ip, spec.ports.client)));
-    return new command.remote.Command(`${name}-preflight`, {
-        connection: hosts[0].connection,
-        create: clientUrls.apply((urls) => preflightScript({ targetVersion: spec.release.version, clientUrls: urls })),
-    }, { parent, dependsOn: hosts[0].dependsOn });
+export interface PreflightInput {
+    name: string;
+    plan: ClusterPlan;
+    hosts: EtcdHost[];
+    /** The host the preflight runs on; any member that can reach the others will do. */
+    runOn: EtcdHost;
+    parent: pulumi.Resource;
+}
+
+/** The version preflight: runs on one member before anything is installed or restarted. */
+export function createPreflight(input: PreflightInput): command.remote.Command {
+    const layout = hostLayout(input.plan);
+    return new command.remote.Command(`${input.name}-preflight`, {
+        connection: input.runOn.connection,
+        create: pulumi.all(input.hosts.map((h) => h.privateIp)).apply((ips) => preflightScript({
+            layout,
+            targetVersion: input.plan.release.version,
+            clientUrls: ips.map(layout.clientUrl),
+        })),
+    }, { parent: input.parent, dependsOn: input.runOn.dependsOn });
 }

@@ -2,26 +2,27 @@
 // Reading order is deploy order: arguments -> hosts -> PKI -> members (rolling) -> cluster check.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { EtcdClusterArgs, resolveArgs } from "./args";
+import { EtcdClusterArgs } from "./args";
 import { createCheck, createPreflight } from "./check";
 import { existingHosts } from "./hosts/existing";
 import { hcloudHosts } from "./hosts/hcloud";
 import { HostsResult } from "./hosts/types";
 import { createMaintenance } from "./maintenance";
 import { createMember, MemberResources } from "./member";
+import { createMembership } from "./membership";
+import { ClusterPlan, EtcdMemberInfo, resolveArgs } from "./plan";
 import { createPki } from "./pki";
-import { clientUrl } from "./render/flags";
+import { clientUrl } from "./render/layout";
 
-export * from "./args";
+// The public surface: the component, its arguments, their defaults and the error for invalid ones.
+export type {
+    BackupArgs, BackupS3Args, CaSlot, EtcdClusterArgs, EtcdReleaseArgs, EtcdTuningArgs, ExistingHostArgs, HcloudHostsArgs,
+    MaintenanceArgs, PkiArgs,
+} from "./args";
+export { defaults, KNOWN_RELEASE_SHA256, MAX_MEMBERS, MAX_QUOTA_BACKEND_BYTES, OFFICIAL_RELEASE_BASE_URL } from "./defaults";
+export type { EtcdMemberInfo } from "./plan";
 export { CERT_USAGES, CLIENT_CERTS } from "./pki";
-export type { EtcdHost } from "./hosts/types";
-
-/** A member as consumers see it. */
-export interface EtcdMemberInfo {
-    name: string;
-    privateIp: string;
-    publicIp: string;
-}
+export { EtcdClusterArgsError } from "./validate";
 
 export class EtcdCluster extends pulumi.ComponentResource {
     /** Client URLs over the private network, e.g. `https://10.1.1.11:2379`, in member order. */
@@ -49,59 +50,75 @@ export class EtcdCluster extends pulumi.ComponentResource {
 
     constructor(name: string, args: EtcdClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("etcd-cluster:index:EtcdCluster", name, {}, opts);
-        const spec = resolveArgs(name, args); // throws before any resource exists
+        const outputs = deploy(name, resolveArgs(name, args), this); // resolveArgs throws before any resource exists
+        this.clientEndpoints = outputs.clientEndpoints;
+        this.publicClientEndpoints = outputs.publicClientEndpoints;
+        this.caCertificate = outputs.caCertificate;
+        this.kubeApiserverClientCertificate = outputs.kubeApiserverClientCertificate;
+        this.kubeApiserverClientKey = outputs.kubeApiserverClientKey;
+        this.adminClientCertificate = outputs.adminClientCertificate;
+        this.adminClientKey = outputs.adminClientKey;
+        this.members = outputs.members;
+        this.sshPrivateKey = outputs.sshPrivateKey;
+        this.etcdctlEnvironment = outputs.etcdctlEnvironment;
+        this.checkResult = outputs.checkResult;
+        this.registerOutputs(outputs);
+    }
+}
 
-        const { hosts, sshPrivateKey }: HostsResult = spec.hcloud
-            ? hcloudHosts(name, spec, this, args.sshPrivateKey)
-            : existingHosts(spec, args.sshPrivateKey!);
-        const pki = createPki(name, spec, hosts, this);
-        const token = new random.RandomId(`${name}-cluster-token`, { byteLength: 8 }, { parent: this });
-        const addresses = pulumi.all(hosts.map((h) => pulumi.all([h.privateIp, h.publicIp])))
-            .apply((ips) => ips.map(([privateIp, publicIp], i) => ({ name: hosts[i].name, privateIp, publicIp })));
+/** The component's outputs, as one record. */
+type EtcdClusterOutputs = { [K in Exclude<keyof EtcdCluster, "urn" | "getProvider">]: EtcdCluster[K] };
 
-        const preflight = createPreflight(name, spec, hosts, this);
-        const members: MemberResources[] = [];
-        for (let index = 0; index < hosts.length; index++) {
-            members.push(createMember({
-                name, spec, index, hosts, addresses, pki, preflight, parent: this,
-                clusterToken: token.hex.apply((hex) => `${name}-${hex}`),
-                previous: members[index - 1]?.configure,
-            }));
-        }
-        const check = createCheck(name, spec, hosts, members, pki, this);
-        // Backup timer, defragmentation and quota check on each member, after that member is configured.
-        createMaintenance({ name, spec, hosts, configures: members.map((m) => m.configure), parent: this });
+function createHosts(name: string, plan: ClusterPlan, parent: pulumi.Resource): HostsResult {
+    switch (plan.hosts.kind) {
+        case "hcloud": return hcloudHosts({ name, plan, hcloud: plan.hosts, parent });
+        case "existing": return existingHosts(plan.hosts);
+    }
+}
 
-        this.members = addresses;
-        this.clientEndpoints = addresses.apply((a) => a.map((m) => clientUrl(m.privateIp, spec.ports.client)));
-        this.publicClientEndpoints = addresses.apply((a) => a.map((m) => clientUrl(m.publicIp, spec.ports.client)));
-        this.caCertificate = pki.caCertPem;
-        this.kubeApiserverClientCertificate = pki.clients.kubeApiserver.certPem;
-        this.kubeApiserverClientKey = pki.clients.kubeApiserver.keyPem;
-        this.adminClientCertificate = pki.clients.healthcheck.certPem;
-        this.adminClientKey = pki.clients.healthcheck.keyPem;
-        this.sshPrivateKey = sshPrivateKey ? pulumi.secret(sshPrivateKey) : pulumi.output(undefined);
-        this.etcdctlEnvironment = this.clientEndpoints.apply((endpoints) => [
+/** Reading order is deploy order: hosts -> PKI -> members (rolling) -> membership -> cluster check. */
+function deploy(name: string, plan: ClusterPlan, parent: pulumi.Resource): EtcdClusterOutputs {
+    const { hosts, sshPrivateKey } = createHosts(name, plan, parent);
+    // Preflight, membership and check run on one member; the first, for now.
+    const runOn = hosts[0];
+    const pki = createPki({ name, plan, hosts, parent });
+    const token = new random.RandomId(`${name}-cluster-token`, { byteLength: 8 }, { parent });
+    const addresses: pulumi.Output<EtcdMemberInfo[]> = pulumi.all(hosts.map((h) => pulumi.all([h.privateIp, h.publicIp])))
+        .apply((ips) => ips.map(([privateIp, publicIp], i) => ({ name: hosts[i].name, privateIp, publicIp })));
+
+    const preflight = createPreflight({ name, plan, hosts, runOn, parent });
+    const members: MemberResources[] = [];
+    for (let index = 0; index < hosts.length; index++) {
+        members.push(createMember({
+            name, plan, index, hosts, addresses, pki, preflight, parent,
+            clusterToken: token.hex.apply((hex) => `${name}-${hex}`),
+            previous: members[index - 1]?.configure,
+        }));
+    }
+    const configures = members.map((m) => m.configure);
+    const membership = createMembership({ name, plan, hosts, runOn, after: configures, parent });
+    const check = createCheck({ name, plan, hosts, runOn, members, pki, after: [membership], parent });
+    // Backup timer, defragmentation and quota check on each member, after that member is configured.
+    createMaintenance({ name, plan, hosts, configures, parent });
+
+    const clientEndpoints = addresses.apply((a) => a.map((m) => clientUrl(m.privateIp, plan.ports.client)));
+    return {
+        clientEndpoints,
+        publicClientEndpoints: addresses.apply((a) => a.map((m) => clientUrl(m.publicIp, plan.ports.client))),
+        caCertificate: pki.caCertPem,
+        kubeApiserverClientCertificate: pki.clients.kubeApiserver.certPem,
+        kubeApiserverClientKey: pki.clients.kubeApiserver.keyPem,
+        adminClientCertificate: pki.clients.healthcheck.certPem,
+        adminClientKey: pki.clients.healthcheck.keyPem,
+        members: addresses,
+        sshPrivateKey: sshPrivateKey ? pulumi.secret(sshPrivateKey) : pulumi.output(undefined),
+        etcdctlEnvironment: clientEndpoints.apply((endpoints) => [
             "export ETCDCTL_API=3",
             `export ETCDCTL_ENDPOINTS=${endpoints.join(",")}`,
             "export ETCDCTL_CACERT=$PWD/etcd-ca.crt",
             "export ETCDCTL_CERT=$PWD/etcd-admin.crt",
             "export ETCDCTL_KEY=$PWD/etcd-admin.key",
-        ].join("\n"));
-        this.checkResult = check.stdout;
-
-        this.registerOutputs({
-            clientEndpoints: this.clientEndpoints,
-            publicClientEndpoints: this.publicClientEndpoints,
-            caCertificate: this.caCertificate,
-            kubeApiserverClientCertificate: this.kubeApiserverClientCertificate,
-            kubeApiserverClientKey: this.kubeApiserverClientKey,
-            adminClientCertificate: this.adminClientCertificate,
-            adminClientKey: this.adminClientKey,
-            members: this.members,
-            sshPrivateKey: this.sshPrivateKey,
-            etcdctlEnvironment: this.etcdctlEnvironment,
-            checkResult: this.checkResult,
-        });
-    }
+        ].join("\n")),
+        checkResult: check.stdout,
+    };
 }

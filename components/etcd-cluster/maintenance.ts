@@ -4,14 +4,15 @@
 // and re-runs only when it changes; the S3 settings travel as a secret on its stdin.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { ClusterSpec } from "./args";
+import { ClusterPlan } from "./plan";
 import { EtcdHost } from "./hosts/types";
 import { renderS3Env } from "./render/backup-script";
+import { hostLayout } from "./render/layout";
 import { maintenanceInstallScript, maintenanceUninstallScript } from "./render/maintenance-units";
 
 export interface MaintenanceInput {
     name: string;
-    spec: ClusterSpec;
+    plan: ClusterPlan;
     hosts: EtcdHost[];
     /** Each member's configure step, in host order: its maintenance waits for it. */
     configures: pulumi.Resource[];
@@ -19,8 +20,9 @@ export interface MaintenanceInput {
 }
 
 export function createMaintenance(input: MaintenanceInput): command.remote.Command[] {
-    const { spec, hosts } = input;
-    const s3 = spec.backup.s3;
+    const { plan, hosts } = input;
+    const s3 = plan.backup.s3;
+    const layout = hostLayout(plan);
     const s3Env = s3
         ? pulumi.secret(pulumi.all([s3.accessKeyId, s3.secretAccessKey]).apply(([accessKeyId, secretAccessKey]) =>
             renderS3Env({ endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region, prefix: s3.prefix, accessKeyId, secretAccessKey })))
@@ -29,13 +31,13 @@ export function createMaintenance(input: MaintenanceInput): command.remote.Comma
         connection: host.connection,
         create: maintenanceInstallScript({
             memberName: host.name,
-            snapshotDir: spec.snapshotDir,
-            backup: { schedule: spec.backup.schedule, keep: spec.backup.keep, s3: s3 !== undefined },
-            defragSchedule: spec.maintenance.defragSchedule,
-            alarmCheckSchedule: spec.maintenance.alarmCheckSchedule,
-            quotaBackendBytes: spec.tuning.quotaBackendBytes,
-            quotaWarnPercent: spec.maintenance.quotaWarnPercent,
-            healthTimeoutSeconds: spec.healthTimeoutSeconds,
+            layout,
+            backup: { schedule: plan.backup.schedule, keep: plan.backup.keep, s3: s3 !== undefined },
+            defragSchedule: plan.maintenance.defragSchedule,
+            alarmCheckSchedule: plan.maintenance.alarmCheckSchedule,
+            quotaBackendBytes: plan.tuning.quotaBackendBytes,
+            quotaWarnPercent: plan.maintenance.quotaWarnPercent,
+            healthTimeoutSeconds: plan.healthTimeoutSeconds,
         }),
         delete: maintenanceUninstallScript(),
         ...(s3Env ? { stdin: s3Env } : {}),

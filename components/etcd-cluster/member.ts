@@ -4,14 +4,15 @@
 // the text they carry changes.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { ClusterSpec } from "./args";
+import { ClusterPlan } from "./plan";
 import { EtcdHost } from "./hosts/types";
 import { Pki } from "./pki";
+import { EtcdMemberInfo } from "./plan";
 import { configureScript, renderBundle } from "./render/configure-script";
-import { clientUrl, etcdFlags, initialCluster, MemberAddress, peerUrl } from "./render/flags";
+import { etcdFlags, etcdUnit, initialCluster } from "./render/flags";
 import { installScript, uninstallScript } from "./render/install-script";
-import { releaseDir } from "./render/layout";
-import { systemdUnit } from "./render/systemd-unit";
+import { hostLayout } from "./render/layout";
+import { serializeUnit } from "./render/systemd";
 
 export interface MemberResources {
     install: command.remote.Command;
@@ -23,10 +24,10 @@ export interface MemberResources {
 
 export interface MemberInput {
     name: string;
-    spec: ClusterSpec;
+    plan: ClusterPlan;
     index: number;
     hosts: EtcdHost[];
-    addresses: pulumi.Output<MemberAddress[]>;
+    addresses: pulumi.Output<EtcdMemberInfo[]>;
     clusterToken: pulumi.Output<string>;
     pki: Pki;
     /** The previous member's configure step: this member restarts only after it has succeeded. */
@@ -37,9 +38,10 @@ export interface MemberInput {
 }
 
 export function createMember(input: MemberInput): MemberResources {
-    const { spec, hosts, index, parent } = input;
+    const { plan, hosts, index, parent } = input;
     const host = hosts[index];
-    const installInput = { release: spec.release, dataDir: spec.dataDir };
+    const layout = hostLayout(plan);
+    const installInput = { release: plan.release, layout };
     const install = new command.remote.Command(`${input.name}-${host.name}-install`, {
         connection: host.connection,
         create: installScript(installInput),
@@ -47,25 +49,16 @@ export function createMember(input: MemberInput): MemberResources {
     }, { parent, dependsOn: [...host.dependsOn, input.preflight] });
 
     const render = (firstStartOnly: boolean) => pulumi.all([input.addresses, input.clusterToken]).apply(([members, token]) => {
-        const flags = etcdFlags({
-            member: members[index],
-            dataDir: spec.dataDir,
-            tuning: spec.tuning,
-            ports: spec.ports,
-            metricsOnPrivateNetwork: spec.metricsOnPrivateNetwork,
-        });
+        const flags = etcdFlags({ member: members[index], layout, tuning: plan.tuning, metricsOnPrivateNetwork: plan.metricsOnPrivateNetwork });
         return configureScript({
             memberName: host.name,
-            version: spec.release.version,
-            dataDir: spec.dataDir,
-            snapshotDir: spec.snapshotDir,
-            unit: systemdUnit(`${releaseDir(spec.release.version)}/etcd`, flags),
-            localClientUrl: clientUrl("127.0.0.1", spec.ports.client),
-            peerClientUrls: members.filter((_, i) => i !== index).map((m) => clientUrl(m.privateIp, spec.ports.client)),
-            selfPeerUrl: peerUrl(members[index].privateIp, spec.ports.peer),
-            initialCluster: initialCluster(members, spec.ports.peer),
+            layout,
+            unit: serializeUnit(etcdUnit(layout, flags)),
+            peerClientUrls: members.filter((_, i) => i !== index).map((m) => layout.clientUrl(m.privateIp)),
+            selfPeerUrl: layout.peerUrl(members[index].privateIp),
+            initialCluster: initialCluster(members, layout),
             clusterToken: token,
-            healthTimeoutSeconds: spec.healthTimeoutSeconds,
+            healthTimeoutSeconds: plan.healthTimeoutSeconds,
             firstStartOnly,
         });
     });

@@ -2,7 +2,8 @@
 // come from the hosts' IP outputs, and client certificates for consumers. Private keys are Pulumi secrets.
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { CaSlot, ClusterSpec } from "./args";
+import { CaSlot } from "./args";
+import { ClusterPlan } from "./plan";
 import { EtcdHost } from "./hosts/types";
 
 /**
@@ -55,13 +56,21 @@ export function memberSans(name: string, privateIp: string, publicIp: string, ex
     };
 }
 
-export function createPki(name: string, spec: ClusterSpec, hosts: EtcdHost[], parent: pulumi.Resource): Pki {
+export interface PkiInput {
+    name: string;
+    plan: ClusterPlan;
+    /** The members' hosts, in member order: their names and addresses go into the SANs. */
+    hosts: EtcdHost[];
+    parent: pulumi.Resource;
+}
+
+export function createPki({ name, plan, hosts, parent }: PkiInput): Pki {
     const opts = { parent };
     const newKey = (resourceName: string) => new tls.PrivateKey(resourceName, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opts);
 
     // Slot "a" keeps the plain resource names, so clusters that never rotated see no change.
     const cas = new Map<CaSlot, { key: tls.PrivateKey; cert: tls.SelfSignedCert }>();
-    for (const slot of new Set<CaSlot>([spec.pki.activeCa, ...spec.pki.trustedCas])) {
+    for (const slot of new Set<CaSlot>([plan.pki.activeCa, ...plan.pki.trustedCas])) {
         const base = slot === "a" ? `${name}-ca` : `${name}-ca-${slot}`;
         const key = newKey(`${base}-key`);
         cas.set(slot, {
@@ -70,17 +79,17 @@ export function createPki(name: string, spec: ClusterSpec, hosts: EtcdHost[], pa
                 privateKeyPem: key.privateKeyPem,
                 isCaCertificate: true,
                 subject: { commonName: `${name}-etcd-ca${slot === "a" ? "" : `-${slot}`}`, organization: "etcd" },
-                validityPeriodHours: spec.pki.caValidityHours,
+                validityPeriodHours: plan.pki.caValidityHours,
                 // The CA is rotated deliberately (a bundle roll), never silently: no early renewal.
                 earlyRenewalHours: 0,
                 allowedUses: CERT_USAGES.ca,
             }, opts),
         });
     }
-    const active = cas.get(spec.pki.activeCa)!;
+    const active = cas.get(plan.pki.activeCa)!;
     const caKey = active.key;
     const ca = active.cert;
-    const bundle = pulumi.all(spec.pki.trustedCas.map((slot) => cas.get(slot)!.cert.certPem))
+    const bundle = pulumi.all(plan.pki.trustedCas.map((slot) => cas.get(slot)!.cert.certPem))
         .apply((pems) => pems.map((p) => p.trimEnd() + "\n").join(""));
 
     const sign = (resourceName: string, key: tls.PrivateKey, request: Omit<tls.CertRequestArgs, "privateKeyPem">,
@@ -90,8 +99,8 @@ export function createPki(name: string, spec: ClusterSpec, hosts: EtcdHost[], pa
             certRequestPem: csr.certRequestPem,
             caPrivateKeyPem: caKey.privateKeyPem,
             caCertPem: ca.certPem,
-            validityPeriodHours: spec.pki.certValidityHours,
-            earlyRenewalHours: spec.pki.earlyRenewalHours,
+            validityPeriodHours: plan.pki.certValidityHours,
+            earlyRenewalHours: plan.pki.earlyRenewalHours,
             allowedUses: usages,
         }, opts);
         return { certPem: cert.certPem, keyPem: pulumi.secret(key.privateKeyPem) };
@@ -99,7 +108,7 @@ export function createPki(name: string, spec: ClusterSpec, hosts: EtcdHost[], pa
 
     const members = hosts.map((host) => {
         const sans = pulumi.all([host.privateIp, host.publicIp])
-            .apply(([priv, pub]) => memberSans(host.name, priv, pub, spec.pki.extraSans));
+            .apply(([priv, pub]) => memberSans(host.name, priv, pub, plan.pki.extraSans));
         const request = (role: string) => ({
             subject: { commonName: host.name, organization: `etcd-${role}` },
             dnsNames: sans.dnsNames,

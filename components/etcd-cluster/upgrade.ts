@@ -1,6 +1,6 @@
 // Which version changes etcd supports, as data and one pure function. The preflight script renders the
 // same table into bash, and a unit test runs both on the same cases so they cannot drift apart.
-import { parseVersion } from "./args";
+import { parseVersion } from "./validate";
 
 /**
  * Before moving to minor N+1, every member must run at least this patch of minor N. Sources: etcd's

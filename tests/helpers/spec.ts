@@ -1,6 +1,7 @@
 // A resolved spec for renderer tests, built through the real resolveArgs.
-import { ClusterSpec, EtcdClusterArgs, resolveArgs } from "../../components/etcd-cluster/args";
+import { EtcdClusterArgs } from "../../components/etcd-cluster/args";
+import { ClusterPlan, resolveArgs } from "../../components/etcd-cluster/plan";
 
-export function hcloudSpec(overrides: Partial<EtcdClusterArgs> = {}): ClusterSpec {
+export function hcloudSpec(overrides: Partial<EtcdClusterArgs> = {}): ClusterPlan {
     return resolveArgs("etcd", { hcloud: {}, ...overrides });
 }

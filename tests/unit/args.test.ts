@@ -1,5 +1,7 @@
 import * as versions from "../../versions.json";
-import { defaults, EtcdClusterArgs, KNOWN_RELEASE_SHA256, resolveArgs } from "../../components/etcd-cluster/args";
+import { EtcdClusterArgs } from "../../components/etcd-cluster/args";
+import { defaults, KNOWN_RELEASE_SHA256 } from "../../components/etcd-cluster/defaults";
+import { resolveArgs } from "../../components/etcd-cluster/plan";
 
 const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n";
 const resolve = (args: EtcdClusterArgs) => resolveArgs("etcd", args);
@@ -9,9 +11,9 @@ describe("defaults", () => {
     it("match the seed procedure and the pinned etcd release", () => {
         const spec = resolve({ hcloud: {} });
         expect(spec.members.map((m) => m.name)).toEqual(["etcd-1", "etcd-2", "etcd-3"]);
-        expect(spec.hcloud).toMatchObject({ location: "ash", networkZone: "us-east", serverType: "cpx11", image: "ubuntu-22.04",
+        expect(spec.hosts).toMatchObject({ kind: "hcloud", ssh: { kind: "generated" }, location: "ash", networkZone: "us-east", serverType: "cpx11", image: "ubuntu-22.04",
             networkCidr: "10.1.0.0/16", subnetCidr: "10.1.1.0/24" });
-        expect(spec.hcloud!.privateIps).toEqual(["10.1.1.11", "10.1.1.12", "10.1.1.13"]);
+        expect(spec.hosts.kind === "hcloud" && spec.hosts.privateIps).toEqual(["10.1.1.11", "10.1.1.12", "10.1.1.13"]);
         expect(spec.release.version).toBe(versions.etcd.default);
         expect(spec.release.sha256).toBe(KNOWN_RELEASE_SHA256[versions.etcd.default]);
         expect(spec.release.url).toBe(`https://github.com/etcd-io/etcd/releases/download/v${versions.etcd.default}/etcd-v${versions.etcd.default}-linux-amd64.tar.gz`);
@@ -88,7 +90,8 @@ describe("CA rotation phases", () => {
 describe("existing hosts", () => {
     it("default public IP, SSH host, port and user", () => {
         const spec = resolve({ existingHosts: [{ privateIp: "10.9.0.11" }, { privateIp: "10.9.0.12", publicIp: "198.18.0.12", name: "db-b", sshUser: "admin" }, { privateIp: "10.9.0.13", sshHost: "jump", sshPort: 2222 }], sshPrivateKey: key });
-        expect(spec.existingHosts).toEqual([
+        expect(spec.hosts).toMatchObject({ kind: "existing", sshPrivateKey: key });
+        expect(spec.hosts.kind === "existing" && spec.hosts.hosts).toEqual([
             { name: "etcd-1", privateIp: "10.9.0.11", publicIp: "10.9.0.11", sshHost: "10.9.0.11", sshPort: 22, sshUser: "root" },
             { name: "db-b", privateIp: "10.9.0.12", publicIp: "198.18.0.12", sshHost: "198.18.0.12", sshPort: 22, sshUser: "admin" },
             { name: "etcd-3", privateIp: "10.9.0.13", publicIp: "10.9.0.13", sshHost: "jump", sshPort: 2222, sshUser: "root" },

@@ -27,11 +27,11 @@ describe("maintenance on every member", () => {
         expect(maintenance.map((c) => c.name)).toEqual(["local-local-1-maintenance", "local-local-2-maintenance", "local-local-3-maintenance"]);
         for (let i = 1; i <= 3; i++) expect(await depNames(`local-local-${i}-maintenance`)).toEqual([`local-local-${i}-configure`]);
         const create = maintenance[1].inputs.create as string;
-        expect(create).toContain("member='local-2'");
+        expect(create).toContain("readonly MEMBER='local-2'");
         expect(create).toContain("OnCalendar=hourly");
         expect(create).toContain("OnCalendar=weekly");
-        expect(create).toContain("configured_quota=2147483648");
-        expect(create).toContain('rm -f "$env_file"');
+        expect(create).toContain("readonly CONFIGURED_QUOTA=2147483648");
+        expect(create).toContain("readonly S3_UPLOADS=0");
         expect(maintenance[1].inputs.stdin).toBeUndefined();
         expect(maintenance[1].inputs.delete).toContain("snapshots are kept");
     });
@@ -49,13 +49,13 @@ describe("maintenance on every member", () => {
             expect(stdin.value).toBe(`S3_ENDPOINT=https://s3.example.com\nS3_BUCKET=etcd-backups\nS3_REGION=us-east-1\nS3_PREFIX=local/\nS3_ACCESS_KEY_ID=AKIDEXAMPLE\nS3_SECRET_ACCESS_KEY=${secretKey}\n`);
             const create = c.inputs.create as string;
             for (const s of [secretKey, "AKIDEXAMPLE", "etcd-backups", "s3.example.com"]) expect(create).not.toContain(s);
-            expect(create).toContain('cat > "$stage/s3.env"');
+            expect(create).toContain("readonly S3_UPLOADS=1");
             expect(create).toContain("OnCalendar=*:0/15");
-            expect(create).toContain("keep=5");
+            expect(create).toContain("readonly KEEP=5");
             expect(create).toContain("ReadWritePaths=/srv/etcd-snapshots");
-            expect(create).toContain("configured_quota=16777216");
-            expect(create).toContain("warn_percent=70");
-            expect(create).toContain("wanted_timers=('etcd-alarm-check.timer' 'etcd-backup.timer')"); // no scheduled defragmentation
+            expect(create).toContain("readonly CONFIGURED_QUOTA=16777216");
+            expect(create).toContain("readonly WARN_PERCENT=70");
+            expect(create).toContain("readonly WANTED_TIMERS=('etcd-alarm-check.timer' 'etcd-backup.timer')"); // no scheduled defragmentation
         }
     });
 });

@@ -1,50 +1,55 @@
 // Maintenance renderers (backup, defragmentation, alarm check, their units and installer) and their arguments.
 import { spawnSync } from "child_process";
 import * as crypto from "crypto";
-import { resolveArgs } from "../../components/etcd-cluster/args";
+import { resolveArgs } from "../../components/etcd-cluster/plan";
 import { alarmScript } from "../../components/etcd-cluster/render/alarm-script";
-import { backupScript, renderS3Env, sigv4Functions } from "../../components/etcd-cluster/render/backup-script";
+import { backupScript, renderS3Env, SIGV4_FUNCTIONS } from "../../components/etcd-cluster/render/backup-script";
 import { defragScript } from "../../components/etcd-cluster/render/defrag-script";
-import { statusLinesFunction } from "../../components/etcd-cluster/render/maintenance-layout";
+import { hostLayout } from "../../components/etcd-cluster/render/layout";
 import {
-    maintenanceFiles, MaintenanceInput, maintenanceInstallScript, maintenanceUninstallScript,
+    maintenanceFiles, maintenanceInstallScript, maintenanceUninstallScript, MaintenanceUnitsInput,
 } from "../../components/etcd-cluster/render/maintenance-units";
+import { restoreTool } from "../../components/etcd-cluster/render/restore-tool";
+import { STATUS_LINES } from "../../components/etcd-cluster/render/shell";
+import { hcloudSpec } from "../helpers/spec";
 import { shellcheck } from "../helpers/shellcheck";
 
-const input: MaintenanceInput = {
-    memberName: "etcd-2", snapshotDir: "/var/backups/etcd",
+const layout = hostLayout(hcloudSpec());
+const input: MaintenanceUnitsInput = {
+    memberName: "etcd-2", layout,
     backup: { schedule: "hourly", keep: 24, s3: true },
     defragSchedule: "weekly", alarmCheckSchedule: "*:0/5", quotaBackendBytes: 2 * 1024 ** 3, quotaWarnPercent: 80, healthTimeoutSeconds: 120,
 };
-const backup = backupScript({ memberName: "etcd-2", snapshotDir: "/var/backups/etcd", keep: 24, timeoutSeconds: 900 });
-const defrag = defragScript({ memberName: "etcd-2", defragTimeoutSeconds: 900, healthTimeoutSeconds: 120 });
-const alarm = alarmScript({ memberName: "etcd-2", quotaBackendBytes: 16 * 1024 ** 2, warnPercent: 80 });
+const backup = backupScript({ memberName: "etcd-2", layout, keep: 24, timeoutSeconds: 900 });
+const defrag = defragScript({ memberName: "etcd-2", layout, defragTimeoutSeconds: 900, healthTimeoutSeconds: 120 });
+const alarm = alarmScript({ memberName: "etcd-2", layout, quotaBackendBytes: 16 * 1024 ** 2, warnPercent: 80 });
+const restore = restoreTool({ layout });
 const install = maintenanceInstallScript(input);
 const installNoS3 = maintenanceInstallScript({ ...input, backup: { ...input.backup, s3: false, schedule: "" }, defragSchedule: "" });
 const uninstall = maintenanceUninstallScript();
 
 describe("maintenance host scripts", () => {
-    it.each([["backup", backup], ["defrag", defrag], ["alarm", alarm], ["install", install], ["install without S3 and timers", installNoS3], ["uninstall", uninstall]])(
-        "%s passes shellcheck and is strict", (_, script) => {
-            expect(script.startsWith("#!/usr/bin/env bash\nset -euo pipefail\n")).toBe(true);
-            expect(shellcheck(script)).toBe("");
-        });
-    it("are deterministic", () => {
-        expect(maintenanceInstallScript(JSON.parse(JSON.stringify(input)))).toBe(install);
+    const scripts = { backup, defrag, alarm, restore, install, "install without S3 and timers": installNoS3, uninstall };
+    it.each(Object.entries(scripts))("%s passes shellcheck and is strict", (_, script) => {
+        expect(script.startsWith("#!/usr/bin/env bash\nset -euo pipefail\n")).toBe(true);
+        expect(shellcheck(script)).toBe("");
     });
+    it.each(Object.entries(scripts))("%s matches its snapshot", (_, script) => expect(script).toMatchSnapshot());
     it("never pipe into grep -q (random SIGPIPE failures under pipefail)", () => {
-        for (const s of [backup, defrag, alarm, install, uninstall]) expect(s).not.toMatch(/\|\s*grep\s+-\w*q/);
+        for (const s of Object.values(scripts)) expect(s).not.toMatch(/\|\s*grep\s+-\w*q/);
     });
     it("backup: leader only, saved over mTLS, verified with etcdutl, pruned to keep, pre-upgrade snapshots untouched", () => {
         expect(backup).toContain('if [ "$any_member" = 0 ] && [ "$member_id" != "$leader_id" ]; then');
-        expect(backup).toContain("--cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt --key=/etc/etcd/pki/healthcheck-client.key");
-        expect(backup).toContain("endpoints=\"$local_url\" --command-timeout=\"${timeout}s\" snapshot save \"$incoming\"");
-        expect(backup).toContain("local_url='https://127.0.0.1:2379'");
-        expect(backup).toContain("/usr/local/bin/etcdutl snapshot status -w fields \"$incoming\"");
-        expect(backup).toContain("keep=24");
-        expect(backup).toContain("-name 'scheduled-*.db'");
+        expect(backup).toContain("readonly ETCDCTL='/usr/local/bin/etcdctl'\nreadonly CLIENT_CA='/etc/etcd/pki/ca.crt'\nreadonly CLIENT_CERT='/etc/etcd/pki/healthcheck-client.crt'\nreadonly CLIENT_KEY='/etc/etcd/pki/healthcheck-client.key'\n");
+        expect(backup).toContain("endpoints=\"$LOCAL_CLIENT_URL\" --command-timeout=\"${TIMEOUT}s\" snapshot save \"$incoming\"");
+        expect(backup).toContain("readonly LOCAL_CLIENT_URL='https://127.0.0.1:2379'");
+        expect(backup).toContain("readonly ETCDUTL='/usr/local/bin/etcdutl'");
+        expect(backup).toContain("\"$ETCDUTL\" snapshot status -w fields \"$incoming\"");
+        expect(backup).toContain("readonly KEEP=24");
+        expect(backup).toContain("readonly SCHEDULED_PREFIX='scheduled-'");
+        expect(backup).toContain('-name "$SCHEDULED_PREFIX*.db"');
         // The only files it deletes are the oldest of the scheduled-*.db it listed.
-        expect(backup.match(/rm -f -- .*/g)).toEqual(['rm -f -- "${dir:?}/${scheduled[$i]}"']);
+        expect(backup.match(/rm -f -- .*/g)).toEqual(['rm -f -- "${SNAPSHOT_DIR:?}/${scheduled[$i]}"']);
     });
     it("backup: signed with SigV4 by the script, headers to curl on stdin only, payload sha256 and ETag checked", () => {
         expect(backup).toContain('sigv4_headers PUT "$endpoint" "/$bucket/$prefix$name" "$sha256" "$region" "$access_key" "$secret_key" |');
@@ -57,14 +62,16 @@ describe("maintenance host scripts", () => {
         expect(defrag).toContain("endpoint status --cluster -w fields 2>&1");
         expect(defrag).toContain('order=("${followers[@]}")');
         expect(defrag).toContain('order+=("$leader")');
-        expect(defrag).toContain("until cluster_healthy; do");
+        expect(defrag).toContain("wait_until \"$HEALTH_TIMEOUT\"");
+        expect(defrag).toContain("cluster_healthy\n");
         expect(defrag).toContain("not every member is healthy; not defragmenting anything");
         expect(defrag).toContain('*" is unhealthy: failed to commit proposal: Active Alarm(s): "*) healthy=$((healthy + 1)) ;;'); // NOSPACE must not block the remedy
-        expect(defrag).toContain("--command-timeout=900s defrag");
+        expect(defrag).toContain("readonly DEFRAG_TIMEOUT=900");
+        expect(defrag).toContain('--command-timeout="${DEFRAG_TIMEOUT}s" defrag');
     });
     it("alarm check: fails on an active alarm and at the quota threshold, with the quota as configured as fallback", () => {
-        expect(alarm).toContain("configured_quota=16777216");
-        expect(alarm).toContain("warn_percent=80");
+        expect(alarm).toContain("readonly CONFIGURED_QUOTA=16777216");
+        expect(alarm).toContain("readonly WARN_PERCENT=80");
         expect(alarm).toContain("alarm list");
         expect(alarm).toContain('if [ "$problems" = 1 ]; then exit 1; fi');
     });
@@ -80,6 +87,7 @@ describe("maintenance host scripts", () => {
         expect(files["/etc/systemd/system/etcd-defrag-scheduled.timer"].text).toMatch(/^OnCalendar=weekly$/m);
         expect(files["/etc/systemd/system/etcd-alarm-check.timer"].text).toMatch(/^OnCalendar=\*:0\/5$/m);
         expect(files["/usr/local/sbin/etcd-backup"].mode).toBe("0755");
+        expect(files["/usr/local/sbin/etcd-restore"].text).toBe(restore);
         const bare = maintenanceFiles({ ...input, backup: { ...input.backup, schedule: "" }, defragSchedule: "" }).map((f) => f.path);
         expect(bare).not.toContain("/etc/systemd/system/etcd-backup.timer");
         expect(bare).not.toContain("/etc/systemd/system/etcd-defrag-scheduled.timer");
@@ -88,15 +96,18 @@ describe("maintenance host scripts", () => {
     });
     it("install: S3 settings from stdin into a 0600 etcd-owned file; without S3 the file is removed", () => {
         expect(install).toContain('cat > "$stage/s3.env"');
-        expect(install).toContain("install -m 0600 -o etcd -g etcd \"$stage/s3.env\" \"$env_file\"");
-        expect(installNoS3).not.toContain("$stage/s3.env");
-        expect(installNoS3).toContain('rm -f "$env_file"');
+        expect(install).toContain('install -m 0600 -o "$SERVICE_USER" -g "$SERVICE_USER" "$stage/s3.env" "$S3_ENV_FILE"');
+        expect(install).toContain("readonly S3_UPLOADS=1");
+        expect(installNoS3).toContain("readonly S3_UPLOADS=0");
+        expect(installNoS3).toContain('rm -f "$S3_ENV_FILE"');
         expect(install).toContain("systemd-analyze calendar");
-        expect(install).toContain("install -d -m 0700 -o etcd -g etcd '/var/backups/etcd'");
+        expect(install).toContain("readonly SNAPSHOT_DIR='/var/backups/etcd'");
+        expect(install).toContain('install -d -m 0700 -o "$SERVICE_USER" -g "$SERVICE_USER" "$SNAPSHOT_DIR"');
     });
     it("uninstall keeps the snapshots", () => {
         expect(uninstall).not.toContain("/var/backups");
         expect(uninstall).toContain("etcd-backup.timer");
+        expect(uninstall).toContain("/usr/local/sbin/etcd-restore");
     });
 });
 
@@ -106,7 +117,7 @@ describe("status_lines parses `etcdctl endpoint status -w fields`", () => {
         `"DBSize" : ${size}`, `"DBSizeInUse" : 16384`, ...(quota === undefined ? [] : [`"DBSizeQuota" : ${quota}`]),
         `"Leader" : ${leader}`, `"IsLearner" : false`, `"Errors" : []`, `"Endpoint" : "${endpoint}"`, `"DowngradeEnabled" : false`, "",
     ].join("\n");
-    const parse = (text: string) => spawnSync("bash", ["-c", `set -euo pipefail\n${statusLinesFunction()}status_lines`], { input: text, encoding: "utf8" }).stdout;
+    const parse = (text: string) => spawnSync("bash", ["-c", `set -euo pipefail\n${STATUS_LINES}status_lines`], { input: text, encoding: "utf8" }).stdout;
     it("one line per member, quota 0 when not reported (etcd 3.5)", () => {
         const text = record("https://10.1.1.11:2379", "11", "22", 20480, 16777216) + "\n" + record("https://10.1.1.12:2379", "22", "22", 40960);
         expect(parse(text)).toBe("https://10.1.1.11:2379 11 22 20480 16777216\nhttps://10.1.1.12:2379 22 22 40960 0\n");
@@ -126,7 +137,7 @@ describe("the S3 settings file", () => {
 
 describe("SigV4 in bash (the backup script's signer)", () => {
     const bash = (body: string, input = "", env: Record<string, string> = {}) => {
-        const r = spawnSync("bash", ["-c", `set -euo pipefail\n${sigv4Functions()}${body}`], { input, encoding: "utf8", env: { ...process.env, ...env } });
+        const r = spawnSync("bash", ["-c", `set -euo pipefail\n${SIGV4_FUNCTIONS}${body}`], { input, encoding: "utf8", env: { ...process.env, ...env } });
         if (r.status !== 0) throw new Error(r.stderr);
         return r.stdout;
     };

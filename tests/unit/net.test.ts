@@ -1,4 +1,7 @@
-import { cidrContains, formatIpv4, isCidr, memberPrivateIp, parseIpv4, parseIpv4Cidr } from "../../components/etcd-cluster/net";
+import * as fc from "fast-check";
+import { cidrContains, cidrSize, formatIpv4, isCidr, memberPrivateIp, parseIpv4, parseIpv4Cidr } from "../../components/etcd-cluster/net";
+import { resolveArgs } from "../../components/etcd-cluster/plan";
+import { EtcdClusterArgsError } from "../../components/etcd-cluster/validate";
 
 describe("IPv4 parsing", () => {
     it("round-trips addresses", () => {
@@ -40,5 +43,61 @@ describe("member address plan", () => {
         expect(five.slice(0, 3)).toEqual(three);
         expect(new Set(five).size).toBe(5);
         for (const ip of five) expect(cidrContains(subnet, parseIpv4Cidr(`${ip}/32`)!)).toBe(true);
+    });
+});
+
+describe("address planning, for any input (fast-check)", () => {
+    const u32 = fc.integer({ min: 0, max: 2 ** 32 - 1 });
+    /** An aligned IPv4 subnet with a prefix Hetzner accepts for a cloud subnet. */
+    const subnetArb = fc.tuple(u32, fc.integer({ min: 8, max: 30 })).map(([addr, prefix]) => {
+        const size = 2 ** (32 - prefix);
+        return { network: addr - (addr % size), prefix };
+    });
+
+    it("formats and parses every address back to itself", () => {
+        fc.assert(fc.property(u32, (n) => parseIpv4(formatIpv4(n)) === n));
+    });
+
+    it("accepts a CIDR exactly when it has no host bits", () => {
+        fc.assert(fc.property(u32, fc.integer({ min: 0, max: 32 }), (addr, prefix) => {
+            const parsed = parseIpv4Cidr(`${formatIpv4(addr)}/${prefix}`);
+            const aligned = addr % 2 ** (32 - prefix) === 0;
+            expect(parsed).toEqual(aligned ? { network: addr, prefix } : undefined);
+        }));
+    });
+
+    it("gives members distinct addresses inside the subnet, never its network, gateway or broadcast address, stable as the count grows", () => {
+        fc.assert(fc.property(subnetArb, fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 9 }), (subnet, offset, count) => {
+            fc.pre(offset + count < cidrSize(subnet) - 1); // the rule resolveArgs enforces
+            const ips = Array.from({ length: count }, (_, i) => memberPrivateIp(subnet, offset, i + 1));
+            expect(new Set(ips).size).toBe(count);
+            for (const ip of ips) {
+                const n = parseIpv4(ip)!;
+                expect(cidrContains(subnet, { network: n, prefix: 32 })).toBe(true);
+                expect(n).toBeGreaterThanOrEqual(subnet.network + 2); // not the network address, not Hetzner's gateway (+1)
+                expect(n).toBeLessThan(subnet.network + cidrSize(subnet) - 1);
+            }
+            expect(ips.slice(0, count - 1)).toEqual(Array.from({ length: count - 1 }, (_, i) => memberPrivateIp(subnet, offset, i + 1)));
+        }));
+    });
+
+    it("resolveArgs either refuses the subnet with a message naming it, or plans addresses inside it", () => {
+        fc.assert(fc.property(subnetArb, fc.integer({ min: 1, max: 300 }), fc.constantFrom(1, 3, 5, 7, 9), (subnet, offset, memberCount) => {
+            const subnetCidr = `${formatIpv4(subnet.network)}/${subnet.prefix}`;
+            const networkCidr = `${formatIpv4(subnet.network - (subnet.network % 2 ** 24))}/8`; // the /8 around it
+            let plan;
+            try {
+                plan = resolveArgs("etcd", { memberCount, hcloud: { networkCidr, subnetCidr, privateIpOffset: offset } });
+            } catch (e) {
+                expect(e).toBeInstanceOf(EtcdClusterArgsError);
+                expect((e as Error).message).toContain(`hcloud.subnetCidr ${subnetCidr} has too few addresses`);
+                expect(offset + memberCount).toBeGreaterThanOrEqual(cidrSize(subnet) - 1);
+                return;
+            }
+            expect(plan.hosts.kind).toBe("hcloud");
+            const ips = plan.hosts.kind === "hcloud" ? plan.hosts.privateIps : [];
+            expect(ips).toHaveLength(memberCount);
+            for (const ip of ips) expect(cidrContains(subnet, parseIpv4Cidr(`${ip}/32`)!)).toBe(true);
+        }));
     });
 });

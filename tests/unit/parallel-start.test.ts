@@ -10,7 +10,9 @@ const created = recordingMocks();
 
 import { EtcdCluster } from "../../components/etcd-cluster";
 import { configureScript } from "../../components/etcd-cluster/render/configure-script";
-import { joinDecision, MEMBER_LIST_FUNCTIONS } from "../../components/etcd-cluster/render/membership";
+import { JOIN_DECISION, MEMBER_LIST_FUNCTIONS } from "../../components/etcd-cluster/render/membership";
+import { hostLayout } from "../../components/etcd-cluster/render/layout";
+import { hcloudSpec } from "../helpers/spec";
 import { shellcheck } from "../helpers/shellcheck";
 
 const captured = new OptionsCapture();
@@ -40,7 +42,7 @@ describe("start and configure steps of a 3-member cluster", () => {
     it("the start step runs once: it carries the first-start variant and ignores later changes", () => {
         for (const m of ["local-1", "local-2", "local-3"]) {
             const start = command(`local-${m}-start`);
-            expect(start.inputs.create).toContain("First start only");
+            expect(start.inputs.create).toContain("readonly FIRST_START_ONLY=1");
             expect(start.inputs.update).toBeUndefined();
             expect(start.inputs.delete).toBeUndefined();
             expect(options.get(`local-${m}-start`)?.ignoreChanges).toEqual(["connection", "create", "stdin"]);
@@ -51,8 +53,8 @@ describe("start and configure steps of a 3-member cluster", () => {
         for (const m of ["local-1", "local-2", "local-3"]) {
             const configure = command(`local-${m}-configure`);
             expect(configure.inputs.create).toBeUndefined();
-            expect(configure.inputs.update).toContain("refusing to restart etcd on $member");
-            expect(configure.inputs.update).not.toContain("First start only");
+            expect(configure.inputs.update).toContain("refusing to restart etcd on $MEMBER");
+            expect(configure.inputs.update).toContain("readonly FIRST_START_ONLY=0");
             expect(options.get(`local-${m}-configure`)?.ignoreChanges).toBeUndefined();
         }
         expect(await depNames("local-local-2-configure")).toEqual(["local-local-2-install", "local-local-2-start", "local-local-1-configure"]);
@@ -69,26 +71,22 @@ describe("start and configure steps of a 3-member cluster", () => {
 
 describe("the start variant of the configure script", () => {
     const input = {
-        memberName: "etcd-2", version: "3.6.14", dataDir: "/var/lib/etcd", snapshotDir: "/var/backups/etcd", unit: "[Unit]\n",
-        localClientUrl: "https://127.0.0.1:2379", peerClientUrls: ["https://10.1.1.11:2379", "https://10.1.1.13:2379"], healthTimeoutSeconds: 120,
+        memberName: "etcd-2", layout: hostLayout(hcloudSpec()), unit: "[Unit]\n", peerClientUrls: ["https://10.1.1.11:2379", "https://10.1.1.13:2379"], healthTimeoutSeconds: 120,
         selfPeerUrl: "https://10.1.1.12:2380", initialCluster: "etcd-1=https://10.1.1.11:2380", clusterToken: "t",
     };
     const start = configureScript({ ...input, firstStartOnly: true });
     const configure = configureScript(input);
 
-    it("passes shellcheck", () => expect(shellcheck(start)).toBe(""));
-
-    it("differs from the configure script only by the guard", () => {
-        const guard = start.slice(start.indexOf("# First start only"), start.indexOf("# 4. A member without data"));
-        expect(guard).toContain('if [ "$established" = 1 ] && [ -z "$join_id" ]; then');
-        expect(guard).toContain("exit 0");
-        expect(start.replace(guard, "")).toBe(configure);
+    it("passes shellcheck, and differs from the configure script only by its flag", () => {
+        expect(shellcheck(start)).toBe("");
+        expect(start.replace("readonly FIRST_START_ONLY=1", "readonly FIRST_START_ONLY=0")).toBe(configure);
+        expect(start).toContain('if [ "$FIRST_START_ONLY" = 1 ] && [ "$established" = 1 ] && [ -z "$join_id" ]; then');
     });
 
     it("leaves an established member alone before any restart or health gate, after moving orphaned data aside", () => {
         const at = (s: string) => start.indexOf(s);
         expect(at("# First start only")).toBeGreaterThan(at("# 3. Data that no running cluster knows"));
-        expect(at("# First start only")).toBeLessThan(at("refusing to restart etcd on $member"));
+        expect(at("# First start only")).toBeLessThan(at("refusing to restart etcd on $MEMBER"));
         expect(at("# First start only")).toBeLessThan(at("systemctl restart --no-block etcd.service"));
         expect(at("# First start only")).toBeLessThan(at("snapshot save"));
     });
@@ -98,12 +96,16 @@ describe("joining while another new member holds the learner slot", () => {
     /** Runs the join decision with a fake etcdctl: `member add` answers "too many learner members" `busy` times. */
     const join = (busy: number, timeout: number, otherError = "") => {
         const script = `set -euo pipefail
-member=etcd-4
+MEMBER=etcd-4
+PEERS=('https://10.0.0.1:2379')
+SELF_PEER_URL=https://10.0.0.4:2380
+INITIAL_CLUSTER=etcd-4=https://10.0.0.4:2380
+CLUSTER_TOKEN=t
+HEALTH_TIMEOUT=${timeout}
 stage=$(mktemp -d)
 fake=$(mktemp -d)
 trap 'rm -rf "$stage" "$fake"' EXIT
-peers=('https://10.0.0.1:2379')
-${MEMBER_LIST_FUNCTIONS}
+${MEMBER_LIST_FUNCTIONS}${JOIN_DECISION}
 remove_member() { echo unexpected; exit 9; }
 etcdctl_mtls() {
   case "$*" in
@@ -117,8 +119,7 @@ etcdctl_mtls() {
       touch "$fake/added"; echo "Member 4 added" ;;
   esac
 }
-${joinDecision({ memberName: "etcd-4", selfPeerUrl: "https://10.0.0.4:2380", initialCluster: "etcd-4=https://10.0.0.4:2380",
-        clusterToken: "t", peerClientUrlsVar: "peers", addTimeoutSeconds: timeout })}
+join_decision
 echo "tries=$(cat "$fake/tries") learner=$learner join_id=$join_id"
 cat "$stage/bootstrap.env"
 `;

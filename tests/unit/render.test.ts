@@ -1,23 +1,23 @@
 import { configureScript, renderBundle } from "../../components/etcd-cluster/render/configure-script";
 import { checkScript } from "../../components/etcd-cluster/render/check-script";
-import { etcdFlags, FlagsInput, initialCluster } from "../../components/etcd-cluster/render/flags";
+import { etcdFlags, etcdUnit, FlagsInput, initialCluster } from "../../components/etcd-cluster/render/flags";
 import { MEMBER_LIST_FUNCTIONS, pruneScript } from "../../components/etcd-cluster/render/membership";
 import { spawnSync } from "child_process";
 import { installScript, uninstallScript } from "../../components/etcd-cluster/render/install-script";
-import { PKI_FILES } from "../../components/etcd-cluster/render/layout";
-import { systemdUnit } from "../../components/etcd-cluster/render/systemd-unit";
+import { hostLayout, PKI_FILES } from "../../components/etcd-cluster/render/layout";
+import { header } from "../../components/etcd-cluster/render/shell";
+import { serializeUnit } from "../../components/etcd-cluster/render/systemd";
 import { hcloudSpec } from "../helpers/spec";
 import { shellcheck } from "../helpers/shellcheck";
 
 const spec = hcloudSpec();
+const layout = hostLayout(spec);
 const members = [
     { name: "etcd-1", privateIp: "10.1.1.11", publicIp: "203.0.113.1" },
     { name: "etcd-2", privateIp: "10.1.1.12", publicIp: "203.0.113.2" },
     { name: "etcd-3", privateIp: "10.1.1.13", publicIp: "203.0.113.3" },
 ];
-const flagsInput: FlagsInput = {
-    member: members[1], dataDir: spec.dataDir, tuning: spec.tuning, ports: spec.ports, metricsOnPrivateNetwork: false,
-};
+const flagsInput: FlagsInput = { member: members[1], layout, tuning: spec.tuning, metricsOnPrivateNetwork: false };
 const flagMap = (flags: string[]) => Object.fromEntries(flags.map((f) => f.replace(/^--/, "").split(/=(.*)/s).slice(0, 2)));
 
 describe("etcd flags", () => {
@@ -26,7 +26,7 @@ describe("etcd flags", () => {
     it("name the member and leave the initial cluster out, so that scaling restarts nobody", () => {
         expect(flags["name"]).toBe("etcd-2");
         expect(Object.keys(flags).filter((k) => k.startsWith("initial-cluster"))).toEqual([]);
-        expect(initialCluster(members, 2380)).toBe("etcd-1=https://10.1.1.11:2380,etcd-2=https://10.1.1.12:2380,etcd-3=https://10.1.1.13:2380");
+        expect(initialCluster(members, layout)).toBe("etcd-1=https://10.1.1.11:2380,etcd-2=https://10.1.1.12:2380,etcd-3=https://10.1.1.13:2380");
     });
     it("keep peers on the private network and serve clients on private, public and loopback", () => {
         expect(flags["listen-peer-urls"]).toBe("https://10.1.1.12:2380");
@@ -55,90 +55,128 @@ describe("etcd flags", () => {
         const same = { name: "etcd-2", privateIp: "10.1.1.12", publicIp: "10.1.1.12" };
         expect(flagMap(etcdFlags({ ...flagsInput, member: same }))["listen-client-urls"]).toBe("https://10.1.1.12:2379,https://127.0.0.1:2379");
     });
-    it("are deterministic", () => {
-        expect(etcdFlags(flagsInput)).toEqual(etcdFlags(JSON.parse(JSON.stringify(flagsInput))));
+    it("follow custom ports and a custom data dir", () => {
+        const custom = hostLayout({ ...spec, dataDir: "/srv/etcd", ports: { client: 12379, peer: 12380, metrics: 12381 } });
+        const f = flagMap(etcdFlags({ ...flagsInput, layout: custom }));
+        expect(f).toMatchObject({ "data-dir": "/srv/etcd", "listen-peer-urls": "https://10.1.1.12:12380",
+            "advertise-client-urls": "https://10.1.1.12:12379", "listen-metrics-urls": "http://127.0.0.1:12381" });
+        expect(custom.localClientUrl).toBe("https://127.0.0.1:12379");
     });
 });
 
 describe("systemd unit", () => {
-    const unit = systemdUnit("/usr/local/lib/etcd/v3.6.14/etcd", etcdFlags(flagsInput));
+    const unit = serializeUnit(etcdUnit(layout, etcdFlags(flagsInput)));
     it("runs the versioned binary as the etcd user with notify semantics", () => {
         expect(unit).toContain("ExecStart=/usr/local/lib/etcd/v3.6.14/etcd \\\n  --name=etcd-2 \\\n");
         expect(unit).toMatch(/^Type=notify$/m);
         expect(unit).toMatch(/^User=etcd$/m);
         expect(unit).toMatch(/^Restart=on-failure$/m);
+        expect(unit).toContain("EnvironmentFile=-/etc/etcd/bootstrap.env");
     });
-    it("refuses flags that systemd would reinterpret", () => {
-        expect(() => systemdUnit("/bin/etcd", ["--name=a b"])).toThrow("contains a character systemd would reinterpret");
-        expect(() => systemdUnit("/bin/etcd", ["--name=$HOME"])).toThrow();
+    it("refuses values and command words that systemd would reinterpret", () => {
+        expect(() => serializeUnit(etcdUnit(layout, ["--name=a b"]))).toThrow("contains a character systemd would reinterpret");
+        expect(() => serializeUnit(etcdUnit(layout, ["--name=$HOME"]))).toThrow();
+        expect(() => serializeUnit([{ name: "Timer", entries: [["OnCalendar", "daily\nExecStart=/bin/sh"]] }])).toThrow("OnCalendar");
+        expect(() => serializeUnit([{ name: "Timer", entries: [["OnCalendar", "%H"]] }])).toThrow();
+        expect(serializeUnit([{ name: "Timer", entries: [["OnCalendar", "*-*-* 02:30:00"]] }])).toContain("OnCalendar=*-*-* 02:30:00\n");
     });
     it("matches its snapshot", () => expect(unit).toMatchSnapshot());
 });
 
-describe("host scripts", () => {
-    const install = installScript({ release: spec.release, dataDir: spec.dataDir });
-    const uninstall = uninstallScript({ release: spec.release, dataDir: spec.dataDir });
-    const configure = configureScript({
-        memberName: "etcd-2", version: "3.6.14", dataDir: "/var/lib/etcd", snapshotDir: "/var/backups/etcd", unit: systemdUnit("/usr/local/lib/etcd/v3.6.14/etcd", etcdFlags(flagsInput)),
-        localClientUrl: "https://127.0.0.1:2379", peerClientUrls: ["https://10.1.1.11:2379", "https://10.1.1.13:2379"], healthTimeoutSeconds: 120,
-        selfPeerUrl: "https://10.1.1.12:2380", initialCluster: initialCluster(members, 2380), clusterToken: "etcd-0123456789abcdef",
+describe("script header", () => {
+    it("declares each value once, read-only and shell-quoted, in the order given", () => {
+        expect(header("T", { B: "it's", A: 3, L: ["x y", "z"], F: true })).toBe(
+            "#!/usr/bin/env bash\nset -euo pipefail\n# T (managed by the EtcdCluster Pulumi component).\n" +
+            "readonly B='it'\"'\"'s'\nreadonly A=3\nreadonly L=('x y' 'z')\nreadonly F=1\n");
     });
-    const prune = pruneScript({ version: "3.6.14", wantedPeerUrls: members.map((m) => `https://${m.privateIp}:2380`), clientUrls: members.map((m) => `https://${m.privateIp}:2379`) });
-    const check = checkScript({ version: "3.6.14", memberNames: members.map((m) => m.name), clientUrls: members.map((m) => `https://${m.privateIp}:2379`), timeoutSeconds: 120 });
+    it("refuses names that are not UPPER_SNAKE_CASE and numbers that are not whole", () => {
+        expect(() => header("T", { lower: "x" })).toThrow("UPPER_SNAKE_CASE");
+        expect(() => header("T", { N: 1.5 })).toThrow("whole number");
+    });
+    it("keeps a value inert: what bash sees is the value itself", () => {
+        const tricky = `$(touch /tmp/x) \`id\` "q" 'a' \\ \${HOME}`;
+        const r = spawnSync("bash", ["-c", `${header("T", { V: tricky })}printf '%s' "$V"`], { encoding: "utf8" });
+        expect(r.stdout).toBe(tricky);
+    });
+});
 
-    it.each([["install", install], ["uninstall", uninstall], ["configure", configure], ["check", check], ["prune", prune]])("%s passes shellcheck and is strict", (_, script) => {
+describe("host scripts", () => {
+    const install = installScript({ release: spec.release, layout });
+    const uninstall = uninstallScript({ release: spec.release, layout });
+    const configureInput = {
+        memberName: "etcd-2", layout, unit: serializeUnit(etcdUnit(layout, etcdFlags(flagsInput))),
+        peerClientUrls: ["https://10.1.1.11:2379", "https://10.1.1.13:2379"], healthTimeoutSeconds: 120,
+        selfPeerUrl: "https://10.1.1.12:2380", initialCluster: initialCluster(members, layout), clusterToken: "etcd-0123456789abcdef",
+    };
+    const configure = configureScript(configureInput);
+    const start = configureScript({ ...configureInput, firstStartOnly: true });
+    const prune = pruneScript({ layout, wantedPeerUrls: members.map((m) => layout.peerUrl(m.privateIp)), clientUrls: members.map((m) => layout.clientUrl(m.privateIp)) });
+    const check = checkScript({ layout, memberNames: members.map((m) => m.name), clientUrls: members.map((m) => layout.clientUrl(m.privateIp)), timeoutSeconds: 120 });
+    const scripts = { install, uninstall, configure, start, check, prune };
+
+    it.each(Object.entries(scripts))("%s passes shellcheck and is strict", (_, script) => {
         expect(script.startsWith("#!/usr/bin/env bash\nset -euo pipefail\n")).toBe(true);
         expect(shellcheck(script)).toBe("");
     });
+    it.each(Object.entries(scripts))("%s matches its snapshot", (_, script) => expect(script).toMatchSnapshot());
     it("install verifies the pinned sha256, refuses the distribution package and creates a 0700 data dir", () => {
-        expect(install).toContain(`sha256='${spec.release.sha256}'`);
+        expect(install).toContain(`readonly SHA256='${spec.release.sha256}'`);
         expect(install).toContain("sha256sum --check");
-        expect(install).toContain(`url='${spec.release.url}'`);
+        expect(install).toContain(`readonly URL='${spec.release.url}'`);
         expect(install).toContain("apt-get purge");
-        expect(install).toContain("install -d -m 0700 -o etcd -g etcd '/var/lib/etcd'");
+        expect(install).toContain("readonly DATA_DIR='/var/lib/etcd'");
+        expect(install).toContain('install -d -m 0700 -o "$SERVICE_USER" -g "$SERVICE_USER" "$DATA_DIR"');
     });
     it("uninstall keeps the data", () => {
-        expect(uninstall).toContain("mv '/var/lib/etcd' \"$kept\"");
-        expect(uninstall).not.toMatch(/rm -rf '\/var\/lib\/etcd'/);
+        expect(uninstall).toContain('mv "$DATA_DIR" "$kept"');
+        expect(uninstall).not.toMatch(/rm -rf[^\n]*DATA_DIR/);
     });
     it("configure installs keys 0600 owned by etcd and gates restarts on the other members' health", () => {
-        expect(configure).toContain("modes=('0644' '0644' '0600' '0644' '0600' '0644' '0600')");
-        expect(configure).toContain("files=('ca.crt' 'server.crt' 'server.key' 'peer.crt' 'peer.key' 'healthcheck-client.crt' 'healthcheck-client.key')");
-        expect(configure).toContain("install -m \"${modes[$i]}\" -o etcd -g etcd");
-        expect(configure).toContain("refusing to restart etcd on $member");
-        expect(configure).toContain("peers=('https://10.1.1.11:2379' 'https://10.1.1.13:2379')");
+        expect(configure).toContain("readonly MODES=('0644' '0644' '0600' '0644' '0600' '0644' '0600')");
+        expect(configure).toContain("readonly FILES=('ca.crt' 'server.crt' 'server.key' 'peer.crt' 'peer.key' 'healthcheck-client.crt' 'healthcheck-client.key')");
+        expect(configure).toContain('install -m "${MODES[$i]}" -o "$SERVICE_USER" -g "$SERVICE_USER"');
+        expect(configure).toContain("refusing to restart etcd on $MEMBER");
+        expect(configure).toContain("readonly PEERS=('https://10.1.1.11:2379' 'https://10.1.1.13:2379')");
     });
     it("configure snapshots the data before a member changes etcd version, and waits for all members after", () => {
         expect(configure).toContain("snapshot save \"$snapshot.part\"");
-        expect(configure).toContain("etcdutl\" snapshot status");
-        expect(configure).toContain("pre-upgrade-v$running_version-to-v3.6.14");
+        expect(configure).toContain('"$ETCDUTL" snapshot status');
+        expect(configure).toContain("readonly ETCDUTL='/usr/local/lib/etcd/v3.6.14/etcdutl'");
+        expect(configure).toContain("pre-upgrade-v$running_version-to-v$VERSION");
         expect(configure).toContain('all_running "$list" "$(grep -c . <<<"$list")"');
     });
     it("configure joins a running cluster as a learner and promotes it, or starts a new one with the rendered initial cluster", () => {
-        expect(configure).toContain("member add \"$member\" --peer-urls=\"$self_peer\" --learner");
+        expect(configure).toContain("member add \"$MEMBER\" --peer-urls=\"$SELF_PEER_URL\" --learner");
         expect(configure).toContain("member promote \"$join_id\"");
-        expect(configure).toContain("rendered_initial='etcd-1=https://10.1.1.11:2380,etcd-2=https://10.1.1.12:2380,etcd-3=https://10.1.1.13:2380'");
+        expect(configure).toContain("readonly INITIAL_CLUSTER='etcd-1=https://10.1.1.11:2380,etcd-2=https://10.1.1.12:2380,etcd-3=https://10.1.1.13:2380'");
         expect(configure).toContain("ETCD_INITIAL_CLUSTER_TOKEN=%s");
-        expect(configure).toContain("'etcd-0123456789abcdef' > \"$stage/bootstrap.env\"");
+        expect(configure).toContain("readonly CLUSTER_TOKEN='etcd-0123456789abcdef'");
+    });
+    it("the start variant differs from the configure script by one header line", () => {
+        const diff = (a: string, b: string) => a.split("\n").filter((l, i) => l !== b.split("\n")[i]);
+        expect(diff(start, configure)).toEqual(["readonly FIRST_START_ONLY=1"]);
     });
     it("prune removes unwanted members one at a time, moving leadership first", () => {
-        expect(prune).toContain("wanted=('https://10.1.1.11:2380' 'https://10.1.1.12:2380' 'https://10.1.1.13:2380')");
+        expect(prune).toContain("readonly WANTED=('https://10.1.1.11:2380' 'https://10.1.1.12:2380' 'https://10.1.1.13:2380')");
         expect(prune).toContain("move-leader");
         expect(prune).toContain("member remove");
     });
-    it("the unit reads the bootstrap environment, which only matters on a member's first start", () => {
-        expect(systemdUnit("/bin/etcd", ["--name=x"])).toContain("EnvironmentFile=-/etc/etcd/bootstrap.env");
-    });
     it("check demands every member started and healthy and a round trip through each", () => {
-        expect(check).toContain("names=('etcd-1' 'etcd-2' 'etcd-3')");
-        expect(check).toContain('all_running "$list" 3');
+        expect(check).toContain("readonly NAMES=('etcd-1' 'etcd-2' 'etcd-3')");
+        expect(check).toContain('all_running "$list" "${#NAMES[@]}"');
         expect(check).toContain("endpoint health");
         expect(check).toContain("put \"$key\"");
         expect(check).toContain("get --consistency=l --print-value-only");
         expect(check).toContain("del \"$key\"");
     });
+    it("the cluster-wide scripts use the target release's etcdctl with the health-check client certificate", () => {
+        for (const s of [check, prune]) {
+            expect(s).toContain("readonly ETCDCTL='/usr/local/lib/etcd/v3.6.14/etcdctl'");
+            expect(s).toContain("readonly CLIENT_CERT='/etc/etcd/pki/healthcheck-client.crt'");
+        }
+    });
     it("no script pipes into grep -q, which fails at random under pipefail when grep exits early", () => {
-        for (const s of [install, uninstall, configure, check, prune]) expect(s).not.toMatch(/\|\s*grep\s+-\w*q/);
+        for (const s of Object.values(scripts)) expect(s).not.toMatch(/\|\s*grep\s+-\w*q/);
     });
     it("no script carries key material", () => {
         for (const s of [install, configure, check]) expect(s).not.toContain("PRIVATE KEY");

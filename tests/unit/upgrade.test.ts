@@ -1,7 +1,9 @@
 // Supported version changes: the TypeScript rule and its bash twin (run for real) agree on every case.
 import { spawnSync } from "child_process";
 import { versionChangeRefusal } from "../../components/etcd-cluster/upgrade";
+import { hostLayout } from "../../components/etcd-cluster/render/layout";
 import { preflightScript, versionCheckFunction } from "../../components/etcd-cluster/render/preflight-script";
+import { hcloudSpec } from "../helpers/spec";
 import { shellcheck } from "../helpers/shellcheck";
 
 const cases: [string, string, boolean, string?][] = [
@@ -38,13 +40,13 @@ describe.each(cases)("%s -> %s", (from, to, allowed, reason) => {
 });
 
 describe("preflight script", () => {
-    const script = preflightScript({ targetVersion: "3.7.1", clientUrls: ["https://10.1.1.11:2379", "https://10.1.1.12:2379"] });
+    const script = preflightScript({ layout: hostLayout(hcloudSpec()), targetVersion: "3.7.1", clientUrls: ["https://10.1.1.11:2379", "https://10.1.1.12:2379"] });
     it("passes shellcheck and is strict", () => {
         expect(script.startsWith("#!/usr/bin/env bash\nset -euo pipefail\n")).toBe(true);
         expect(shellcheck(script)).toBe("");
     });
     it("asks every member for its version and refuses before anything changes", () => {
-        expect(script).toContain("endpoints='https://10.1.1.11:2379,https://10.1.1.12:2379'");
+        expect(script).toContain("readonly ENDPOINTS='https://10.1.1.11:2379,https://10.1.1.12:2379'");
         expect(script).toContain("endpoint status");
         expect(script).toContain("refusing the version change before touching anything");
     });

@@ -1,14 +1,14 @@
 // Hosts layer for machines that already exist: bring-your-own servers and the local test hosts.
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterSpec } from "../args";
+import { ExistingHostsPlan } from "../plan";
 import { HostsResult, sshConnection } from "./types";
 
-export function existingHosts(spec: ClusterSpec, sshPrivateKey: pulumi.Input<string>): HostsResult {
-    const hosts = (spec.existingHosts ?? []).map((h) => ({
+export function existingHosts(plan: ExistingHostsPlan): HostsResult {
+    const hosts = plan.hosts.map((h) => ({
         name: h.name,
         privateIp: pulumi.output(h.privateIp),
         publicIp: pulumi.output(h.publicIp),
-        connection: sshConnection(h.sshHost, h.sshPort, h.sshUser, sshPrivateKey),
+        connection: sshConnection(h.sshHost, h.sshPort, h.sshUser, plan.sshPrivateKey),
         dependsOn: [],
     }));
     return { hosts };

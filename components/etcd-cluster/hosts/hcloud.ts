@@ -3,13 +3,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as hcloud from "@pulumi/hcloud";
 import * as tls from "@pulumi/tls";
-import { ClusterSpec } from "../args";
+import { ClusterPlan, HcloudHostsPlan } from "../plan";
 import { HostsResult, sshConnection } from "./types";
 
-export function hcloudHosts(name: string, spec: ClusterSpec, parent: pulumi.Resource,
-    sshPrivateKey: pulumi.Input<string> | undefined): HostsResult {
-    const h = spec.hcloud;
-    if (!h) throw new Error("hcloudHosts needs spec.hcloud");
+export interface HcloudHostsInput {
+    name: string;
+    plan: ClusterPlan;
+    hcloud: HcloudHostsPlan;
+    parent: pulumi.Resource;
+}
+
+export function hcloudHosts({ name, plan, hcloud: h, parent }: HcloudHostsInput): HostsResult {
     const opts = { parent };
     const labels = { ...h.labels, "etcd-cluster": name };
 
@@ -29,27 +33,24 @@ export function hcloudHosts(name: string, spec: ClusterSpec, parent: pulumi.Reso
         labels,
         rules: [
             rule(22, h.sshAllowedCidrs, "ssh"),
-            ...(h.clientAllowedCidrs.length > 0 ? [rule(spec.ports.client, h.clientAllowedCidrs, "etcd clients")] : []),
+            ...(h.clientAllowedCidrs.length > 0 ? [rule(plan.ports.client, h.clientAllowedCidrs, "etcd clients")] : []),
         ],
     }, opts);
 
-    let generatedKey: tls.PrivateKey | undefined;
-    let sshKeys: pulumi.Input<string>[] = h.sshKeyNames;
-    if (h.sshKeyNames.length === 0) {
-        generatedKey = new tls.PrivateKey(`${name}-ssh-key`, { algorithm: "ED25519" }, opts);
-        const key = new hcloud.SshKey(`${name}-ssh-key`, { name: `${name}-ssh-key`, publicKey: generatedKey.publicKeyOpenssh, labels }, opts);
-        sshKeys = [key.id];
+    const ssh = h.ssh.kind === "projectKeys" ? { keys: h.ssh.keyNames, privateKey: h.ssh.privateKey, generated: undefined } : generateKey();
+    function generateKey() {
+        const generated = new tls.PrivateKey(`${name}-ssh-key`, { algorithm: "ED25519" }, opts);
+        const key = new hcloud.SshKey(`${name}-ssh-key`, { name: `${name}-ssh-key`, publicKey: generated.publicKeyOpenssh, labels }, opts);
+        return { keys: [key.id], privateKey: generated.privateKeyOpenssh, generated: generated.privateKeyOpenssh };
     }
-    const privateKey = generatedKey ? generatedKey.privateKeyOpenssh : sshPrivateKey;
-    if (privateKey === undefined) throw new Error("hcloud.sshKeyNames needs sshPrivateKey");
 
-    const hosts = spec.members.map((m, i) => {
+    const hosts = plan.members.map((m, i) => {
         const server = new hcloud.Server(`${name}-${m.name}`, {
             name: m.name,
             serverType: h.serverType,
             image: h.image,
             location: h.location,
-            sshKeys,
+            sshKeys: ssh.keys,
             labels: { ...labels, "etcd-member": m.name },
             placementGroupId: placementGroup.id.apply(Number),
             firewallIds: [firewall.id.apply(Number)],
@@ -60,9 +61,9 @@ export function hcloudHosts(name: string, spec: ClusterSpec, parent: pulumi.Reso
             name: m.name,
             privateIp: pulumi.output(h.privateIps[i]),
             publicIp: server.ipv4Address,
-            connection: sshConnection(server.ipv4Address, 22, "root", privateKey),
+            connection: sshConnection(server.ipv4Address, 22, "root", ssh.privateKey),
             dependsOn: [server],
         };
     });
-    return { hosts, sshPrivateKey: generatedKey?.privateKeyOpenssh };
+    return { hosts, sshPrivateKey: ssh.generated };
 }

@@ -1,11 +1,12 @@
 // The backend check, run by etcd-alarm-check.timer on every member: fails (non-zero exit, so the unit shows
 // as failed, with the reason in the journal) while any alarm is active in the cluster (NOSPACE, CORRUPT) or
 // while this member's backend has reached the warning share of its quota.
-import { LOCAL_CLIENT_URL, maintenanceEtcdctl, statusLinesFunction } from "./maintenance-layout";
-import { SCRIPT_HEADER, shellQuote } from "./shell";
+import { HostLayout } from "./layout";
+import { ETCDCTL_MTLS, etcdctlVars, header, STATUS_LINES } from "./shell";
 
 export interface AlarmScriptInput {
     memberName: string;
+    layout: HostLayout;
     /** `--quota-backend-bytes` as rendered; used when the member does not report its quota (etcd 3.5). */
     quotaBackendBytes: number;
     /** Fail at or above this share of the quota, in percent. */
@@ -13,38 +14,41 @@ export interface AlarmScriptInput {
 }
 
 export function alarmScript(input: AlarmScriptInput): string {
-    return `${SCRIPT_HEADER}# etcd-alarm-check (managed by the EtcdCluster Pulumi component): active alarms and backend size vs quota.
-member=${shellQuote(input.memberName)}
-local_url=${shellQuote(LOCAL_CLIENT_URL)}
-configured_quota=${input.quotaBackendBytes}
-warn_percent=${input.warnPercent}
-${maintenanceEtcdctl()}${statusLinesFunction()}
-if ! fields=$(etcdctl_mtls --endpoints="$local_url" endpoint status -w fields 2>&1); then
-  echo "etcd-alarm-check on $member: FAILED: the local etcd member does not answer: $fields" >&2
+    return header("etcd-alarm-check: active alarms and backend size vs quota", {
+        MEMBER: input.memberName,
+        CONFIGURED_QUOTA: input.quotaBackendBytes,
+        WARN_PERCENT: input.warnPercent,
+        LOCAL_CLIENT_URL: input.layout.localClientUrl,
+        ...etcdctlVars(input.layout.etcdctl.installed),
+    }) + ALARM_BODY;
+}
+
+const ALARM_BODY = `${ETCDCTL_MTLS}${STATUS_LINES}
+if ! fields=$(etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" endpoint status -w fields 2>&1); then
+  echo "etcd-alarm-check on $MEMBER: FAILED: the local etcd member does not answer: $fields" >&2
   exit 1
 fi
 read -r _ _ _ size quota <<<"$(status_lines <<<"$fields")"
 if [ -z "\${size:-}" ]; then
-  echo "etcd-alarm-check on $member: FAILED: cannot read the backend size of the local member" >&2
+  echo "etcd-alarm-check on $MEMBER: FAILED: cannot read the backend size of the local member" >&2
   exit 1
 fi
-if [ "\${quota:-0}" -le 0 ]; then quota=$configured_quota; fi
+if [ "\${quota:-0}" -le 0 ]; then quota=$CONFIGURED_QUOTA; fi
 percent=$(( size * 100 / quota ))
 problems=0
-alarms=$(etcdctl_mtls --endpoints="$local_url" alarm list)
+alarms=$(etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" alarm list)
 if [ -n "$alarms" ]; then
-  echo "etcd-alarm-check on $member: FAILED: alarm active in the cluster: \${alarms//$'\\n'/; }" >&2
+  echo "etcd-alarm-check on $MEMBER: FAILED: alarm active in the cluster: \${alarms//$'\\n'/; }" >&2
   echo "  NOSPACE: free space (delete keys, compact to the current revision, then systemctl start etcd-defrag.service)," >&2
   echo "  then clear it with: etcdctl alarm disarm. See docs/operations.md." >&2
   problems=1
 fi
-if [ "$percent" -ge "$warn_percent" ]; then
-  echo "etcd-alarm-check on $member: FAILED: the backend is $size bytes, $percent% of its quota of $quota bytes (threshold $warn_percent%)." >&2
+if [ "$percent" -ge "$WARN_PERCENT" ]; then
+  echo "etcd-alarm-check on $MEMBER: FAILED: the backend is $size bytes, $percent% of its quota of $quota bytes (threshold $WARN_PERCENT%)." >&2
   echo "  At 100% etcd raises NOSPACE and refuses writes. Compact, then defragment (systemctl start etcd-defrag.service)," >&2
   echo "  or raise tuning.quotaBackendBytes. See docs/operations.md." >&2
   problems=1
 fi
 if [ "$problems" = 1 ]; then exit 1; fi
-echo "etcd-alarm-check on $member: ok: no alarm; backend $size bytes, $percent% of its quota of $quota bytes (threshold $warn_percent%)"
+echo "etcd-alarm-check on $MEMBER: ok: no alarm; backend $size bytes, $percent% of its quota of $quota bytes (threshold $WARN_PERCENT%)"
 `;
-}

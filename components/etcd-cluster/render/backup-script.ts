@@ -5,14 +5,12 @@
 // AWS Signature V4 by the script itself (HMAC-SHA256 from sha256sum, so any curl and no S3 client will do; curl's
 // own --aws-sigv4 signs an uploaded file's payload only from 7.87 on, and Ubuntu 22.04 has 7.81); the signed
 // headers reach curl through its config on stdin, never on a command line.
-import {
-    ETCDUTL, LOCAL_CLIENT_URL, maintenanceEtcdctl, S3_ENV_FILE, SCHEDULED_PREFIX, statusLinesFunction,
-} from "./maintenance-layout";
-import { SCRIPT_HEADER, shellQuote } from "./shell";
+import { HostLayout, S3_ENV_FILE, SCHEDULED_PREFIX } from "./layout";
+import { ETCDCTL_MTLS, etcdctlVars, header, STATUS_LINES } from "./shell";
 
 export interface BackupScriptInput {
     memberName: string;
-    snapshotDir: string;
+    layout: HostLayout;
     /** Scheduled snapshots kept on this host. */
     keep: number;
     /** Seconds `snapshot save` and the upload may take. */
@@ -51,8 +49,7 @@ export function renderS3Env(s3: S3Settings): string {
  * into sha256sum's stdin: the secret is never on a command line. SIGV4_DATE (YYYYmmddTHHMMSSZ) fixes the time
  * for tests.
  */
-export function sigv4Functions(): string {
-    return `hex_to_escapes() {
+export const SIGV4_FUNCTIONS = `hex_to_escapes() {
   local hex=$1 out="" i
   for ((i = 0; i < \${#hex}; i += 2)); do out+="\\\\x\${hex:i:2}"; done
   printf '%s' "$out"
@@ -107,18 +104,24 @@ sigv4_headers() {
     "$access_key" "$scope" "$signed" "$signature"
 }
 `;
-}
 
 export function backupScript(input: BackupScriptInput): string {
-    return `${SCRIPT_HEADER}# etcd-backup (managed by the EtcdCluster Pulumi component): scheduled snapshot of the cluster.
-# Usage: etcd-backup [--any-member]   (--any-member: take the snapshot even when this member is not the leader)
-member=${shellQuote(input.memberName)}
-dir=${shellQuote(input.snapshotDir)}
-keep=${input.keep}
-timeout=${input.timeoutSeconds}
-env_file=${shellQuote(S3_ENV_FILE)}
-local_url=${shellQuote(LOCAL_CLIENT_URL)}
-${maintenanceEtcdctl()}${statusLinesFunction()}${sigv4Functions()}
+    const { layout } = input;
+    return header("etcd-backup: scheduled snapshot of the cluster", {
+        MEMBER: input.memberName,
+        SNAPSHOT_DIR: layout.snapshotDir,
+        KEEP: input.keep,
+        TIMEOUT: input.timeoutSeconds,
+        S3_ENV_FILE,
+        SCHEDULED_PREFIX,
+        LOCAL_CLIENT_URL: layout.localClientUrl,
+        ETCDUTL: layout.links.etcdutl,
+        ...etcdctlVars(layout.etcdctl.installed),
+    }) + BACKUP_BODY;
+}
+
+const BACKUP_BODY = `# Usage: etcd-backup [--any-member]   (--any-member: take the snapshot even when this member is not the leader)
+${ETCDCTL_MTLS}${STATUS_LINES}${SIGV4_FUNCTIONS}
 any_member=0
 case "\${1:-}" in
   --any-member) any_member=1 ;;
@@ -127,47 +130,47 @@ case "\${1:-}" in
 esac
 
 # 1. Only the leader saves the scheduled snapshot, so the cluster gets one per tick, not one per member.
-status=$(etcdctl_mtls --endpoints="$local_url" endpoint status -w fields | status_lines)
+status=$(etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" endpoint status -w fields | status_lines)
 read -r _ member_id leader_id _ _ <<<"$status"
 if [ -z "\${member_id:-}" ]; then
-  echo "etcd-backup on $member: cannot read the status of the local member" >&2
+  echo "etcd-backup on $MEMBER: cannot read the status of the local member" >&2
   exit 1
 fi
 if [ "$any_member" = 0 ] && [ "$member_id" != "$leader_id" ]; then
-  echo "etcd-backup on $member: not the leader (leader id $leader_id); the leader takes the scheduled snapshot"
+  echo "etcd-backup on $MEMBER: not the leader (leader id $leader_id); the leader takes the scheduled snapshot"
   exit 0
 fi
 
 # 2. Save, then verify with etcdutl before the snapshot gets its final name.
 umask 077
-name="${SCHEDULED_PREFIX}$(date -u +%Y%m%dT%H%M%SZ)-$member.db"
-incoming="$dir/.incoming-$name"
+name="$SCHEDULED_PREFIX$(date -u +%Y%m%dT%H%M%SZ)-$MEMBER.db"
+incoming="$SNAPSHOT_DIR/.incoming-$name"
 body=""
 cleanup() { rm -f "$incoming" "$incoming.part"; if [ -n "$body" ]; then rm -f "$body"; fi; }
 trap cleanup EXIT
-etcdctl_mtls --endpoints="$local_url" --command-timeout="\${timeout}s" snapshot save "$incoming" >/dev/null
-if ! verified=$(${ETCDUTL} snapshot status -w fields "$incoming"); then
-  echo "etcd-backup on $member: etcdutl cannot read the snapshot it just saved; not keeping it" >&2
+etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" --command-timeout="\${TIMEOUT}s" snapshot save "$incoming" >/dev/null
+if ! verified=$("$ETCDUTL" snapshot status -w fields "$incoming"); then
+  echo "etcd-backup on $MEMBER: etcdutl cannot read the snapshot it just saved; not keeping it" >&2
   exit 1
 fi
 field() { awk -F' : ' -v k="\\"$1\\"" '$1 == k { print $2 }' <<<"$verified"; }
 revision=$(field Revision)
 keys=$(field Keys)
 hash=$(field Hash)
-mv "$incoming" "$dir/$name"
-size=$(stat -c %s "$dir/$name")
-echo "etcd-backup on $member: saved $dir/$name (revision $revision, $keys keys, $size bytes, hash $hash)"
+mv "$incoming" "$SNAPSHOT_DIR/$name"
+size=$(stat -c %s "$SNAPSHOT_DIR/$name")
+echo "etcd-backup on $MEMBER: saved $SNAPSHOT_DIR/$name (revision $revision, $keys keys, $size bytes, hash $hash)"
 
-# 3. Keep the newest $keep scheduled snapshots; pre-upgrade snapshots and anything else are left alone.
-mapfile -t scheduled < <(find "$dir" -maxdepth 1 -type f -name '${SCHEDULED_PREFIX}*.db' -printf '%f\\n' | LC_ALL=C sort)
-excess=$(( \${#scheduled[@]} - keep ))
+# 3. Keep the newest $KEEP scheduled snapshots; pre-upgrade snapshots and anything else are left alone.
+mapfile -t scheduled < <(find "$SNAPSHOT_DIR" -maxdepth 1 -type f -name "$SCHEDULED_PREFIX*.db" -printf '%f\\n' | LC_ALL=C sort)
+excess=$(( \${#scheduled[@]} - KEEP ))
 for ((i = 0; i < excess; i++)); do
-  rm -f -- "\${dir:?}/\${scheduled[$i]}"
-  echo "etcd-backup on $member: pruned \${scheduled[$i]}"
+  rm -f -- "\${SNAPSHOT_DIR:?}/\${scheduled[$i]}"
+  echo "etcd-backup on $MEMBER: pruned \${scheduled[$i]}"
 done
 
 # 4. Upload when configured. The settings are read as data; the credentials reach curl on its stdin.
-if [ ! -f "$env_file" ]; then
+if [ ! -f "$S3_ENV_FILE" ]; then
   exit 0
 fi
 endpoint="" bucket="" region="" prefix="" access_key="" secret_key=""
@@ -181,31 +184,30 @@ while IFS= read -r line || [ -n "$line" ]; do
     S3_ACCESS_KEY_ID) access_key=$value ;;
     S3_SECRET_ACCESS_KEY) secret_key=$value ;;
   esac
-done <"$env_file"
+done <"$S3_ENV_FILE"
 if [ -z "$endpoint" ] || [ -z "$bucket" ] || [ -z "$region" ] || [ -z "$access_key" ] || [ -z "$secret_key" ]; then
-  echo "etcd-backup on $member: $env_file lacks a setting; the snapshot is kept locally but not uploaded" >&2
+  echo "etcd-backup on $MEMBER: $S3_ENV_FILE lacks a setting; the snapshot is kept locally but not uploaded" >&2
   exit 1
 fi
-sha256=$(sha256sum "$dir/$name")
+sha256=$(sha256sum "$SNAPSHOT_DIR/$name")
 sha256=\${sha256%% *}
-md5=$(md5sum "$dir/$name")
+md5=$(md5sum "$SNAPSHOT_DIR/$name")
 md5=\${md5%% *}
 url="\${endpoint%/}/$bucket/$prefix$name"
 body=$(mktemp)
 # The server checks the payload against x-amz-content-sha256, which the signature covers.
 if ! headers=$(sigv4_headers PUT "$endpoint" "/$bucket/$prefix$name" "$sha256" "$region" "$access_key" "$secret_key" |
-    curl --silent --show-error --fail-with-body --config - --retry 3 --connect-timeout 10 --max-time "$timeout" \\
-      --upload-file "$dir/$name" --dump-header - --output "$body" "$url"); then
-  echo "etcd-backup on $member: upload of $name to $url failed; the snapshot is kept locally. The server said:" >&2
+    curl --silent --show-error --fail-with-body --config - --retry 3 --connect-timeout 10 --max-time "$TIMEOUT" \\
+      --upload-file "$SNAPSHOT_DIR/$name" --dump-header - --output "$body" "$url"); then
+  echo "etcd-backup on $MEMBER: upload of $name to $url failed; the snapshot is kept locally. The server said:" >&2
   head -c 2000 "$body" >&2 || true
   echo >&2
   exit 1
 fi
 etag=$(sed -n -E 's/^[Ee][Tt][Aa][Gg]: *"?([0-9a-fA-F]{32})"?.*/\\1/p' <<<"$headers" | tail -n 1)
 if [ -n "$etag" ] && [ "\${etag,,}" != "$md5" ]; then
-  echo "etcd-backup on $member: $url has ETag $etag, but the snapshot's MD5 is $md5; the upload is not intact" >&2
+  echo "etcd-backup on $MEMBER: $url has ETag $etag, but the snapshot's MD5 is $md5; the upload is not intact" >&2
   exit 1
 fi
-echo "etcd-backup on $member: uploaded $name to $url (sha256 $sha256\${etag:+, ETag matches the MD5})"
+echo "etcd-backup on $MEMBER: uploaded $name to $url (sha256 $sha256\${etag:+, ETag matches the MD5})"
 `;
-}

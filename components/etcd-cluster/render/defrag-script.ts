@@ -3,11 +3,12 @@
 // the cluster per tick). The members come from the cluster itself (`endpoint status --cluster`), so the
 // script needs no re-render when members are added or removed. Followers first, the leader last; the whole
 // cluster must be healthy before the walk and after each member.
-import { LOCAL_CLIENT_URL, maintenanceEtcdctl, statusLinesFunction } from "./maintenance-layout";
-import { SCRIPT_HEADER, shellQuote, waitUntil } from "./shell";
+import { HostLayout } from "./layout";
+import { ETCDCTL_MTLS, etcdctlVars, header, STATUS_LINES, WAIT_UNTIL } from "./shell";
 
 export interface DefragScriptInput {
     memberName: string;
+    layout: HostLayout;
     /** How long one member's defragmentation may take, in seconds. */
     defragTimeoutSeconds: number;
     /** How long to wait for the whole cluster to be healthy after a member, in seconds. */
@@ -15,11 +16,17 @@ export interface DefragScriptInput {
 }
 
 export function defragScript(input: DefragScriptInput): string {
-    return `${SCRIPT_HEADER}# etcd-defrag (managed by the EtcdCluster Pulumi component): defragment every member, one at a time.
-# Usage: etcd-defrag [--only-on-leader]   (--only-on-leader: do nothing unless this member is the leader)
-member=${shellQuote(input.memberName)}
-local_url=${shellQuote(LOCAL_CLIENT_URL)}
-${maintenanceEtcdctl()}${statusLinesFunction()}
+    return header("etcd-defrag: defragment every member, one at a time", {
+        MEMBER: input.memberName,
+        DEFRAG_TIMEOUT: input.defragTimeoutSeconds,
+        HEALTH_TIMEOUT: input.healthTimeoutSeconds,
+        LOCAL_CLIENT_URL: input.layout.localClientUrl,
+        ...etcdctlVars(input.layout.etcdctl.installed),
+    }) + DEFRAG_BODY;
+}
+
+const DEFRAG_BODY = `# Usage: etcd-defrag [--only-on-leader]   (--only-on-leader: do nothing unless this member is the leader)
+${ETCDCTL_MTLS}${STATUS_LINES}${WAIT_UNTIL}
 only_on_leader=0
 case "\${1:-}" in
   --only-on-leader) only_on_leader=1 ;;
@@ -30,7 +37,7 @@ esac
 # One walk at a time on this host (the on-demand and the scheduled unit share this lock).
 exec 9<"$0"
 if ! flock -n 9; then
-  echo "etcd-defrag on $member: another defragmentation is running on this host" >&2
+  echo "etcd-defrag on $MEMBER: another defragmentation is running on this host" >&2
   exit 1
 fi
 
@@ -38,7 +45,7 @@ fi
 # defragmentation resolves before etcdctl alarm disarm) makes etcdctl call a member unhealthy; not here.
 cluster_healthy() {
   local out line healthy=0
-  out=$(etcdctl_mtls --endpoints="$local_url" endpoint health --cluster 2>&1) || true
+  out=$(etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" endpoint health --cluster 2>&1) || true
   while IFS= read -r line; do
     case "$line" in
       *" is healthy"* | *" is unhealthy: failed to commit proposal: Active Alarm(s): "*) healthy=$((healthy + 1)) ;;
@@ -49,23 +56,23 @@ cluster_healthy() {
 }
 
 if [ "$only_on_leader" = 1 ]; then
-  read -r _ self_id leader_id _ _ <<<"$(etcdctl_mtls --endpoints="$local_url" endpoint status -w fields | status_lines)"
+  read -r _ self_id leader_id _ _ <<<"$(etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" endpoint status -w fields | status_lines)"
   if [ "\${self_id:-}" != "\${leader_id:-x}" ]; then
-    echo "etcd-defrag on $member: not the leader; the leader runs the scheduled defragmentation"
+    echo "etcd-defrag on $MEMBER: not the leader; the leader runs the scheduled defragmentation"
     exit 0
   fi
 fi
 
-if ! fields=$(etcdctl_mtls --endpoints="$local_url" endpoint status --cluster -w fields 2>&1); then
-  echo "etcd-defrag on $member: not every member answers; not defragmenting anything:" >&2
+if ! fields=$(etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" endpoint status --cluster -w fields 2>&1); then
+  echo "etcd-defrag on $MEMBER: not every member answers; not defragmenting anything:" >&2
   echo "$fields" >&2
   exit 1
 fi
 mapfile -t members < <(status_lines <<<"$fields")
 expected=\${#members[@]}
 if ! cluster_healthy; then
-  echo "etcd-defrag on $member: not every member is healthy; not defragmenting anything:" >&2
-  etcdctl_mtls --endpoints="$local_url" endpoint health --cluster >&2 || true
+  echo "etcd-defrag on $MEMBER: not every member is healthy; not defragmenting anything:" >&2
+  etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" endpoint health --cluster >&2 || true
   exit 1
 fi
 followers=() leader=""
@@ -75,7 +82,7 @@ for line in "\${members[@]}"; do
 done
 order=("\${followers[@]}")
 if [ -n "$leader" ]; then order+=("$leader"); fi
-echo "etcd-defrag on $member: \${#order[@]} members, in this order: \${order[*]}"
+echo "etcd-defrag on $MEMBER: \${#order[@]} members, in this order: \${order[*]}"
 
 size_of() {
   local line
@@ -87,12 +94,9 @@ size_of() {
 for endpoint in "\${order[@]}"; do
   before=$(size_of "$endpoint")
   started=$SECONDS
-  etcdctl_mtls --endpoints="$endpoint" --command-timeout=${input.defragTimeoutSeconds}s defrag >/dev/null
-${waitUntil("cluster_healthy", input.healthTimeoutSeconds,
-        `etcd-defrag: the cluster was not healthy within ${input.healthTimeoutSeconds}s after defragmenting a member; stopping, the members after it were not touched.`)
-        .replace(/^/gm, "  ").trimEnd()}
-  echo "etcd-defrag on $member: $endpoint defragmented in $((SECONDS - started))s: $before -> $(size_of "$endpoint") bytes"
+  etcdctl_mtls --endpoints="$endpoint" --command-timeout="\${DEFRAG_TIMEOUT}s" defrag >/dev/null
+  wait_until "$HEALTH_TIMEOUT" "etcd-defrag: the cluster was not healthy within \${HEALTH_TIMEOUT}s after defragmenting a member; stopping, the members after it were not touched." cluster_healthy
+  echo "etcd-defrag on $MEMBER: $endpoint defragmented in $((SECONDS - started))s: $before -> $(size_of "$endpoint") bytes"
 done
-echo "etcd-defrag on $member: all \${#order[@]} members defragmented, one at a time; the cluster is healthy"
+echo "etcd-defrag on $MEMBER: all \${#order[@]} members defragmented, one at a time; the cluster is healthy"
 `;
-}

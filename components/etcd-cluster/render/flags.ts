@@ -1,34 +1,19 @@
-// etcd's configuration as command-line flags. Flags, not a config file: etcd refuses an unknown flag at
-// start, while a config file silently ignores a misspelt key. Pure: typed values in, string[] out.
+// etcd's configuration as command-line flags, and the etcd unit that runs them. Flags, not a config file:
+// etcd refuses an unknown flag at start, while a config file silently ignores a misspelt key. Pure: typed
+// values in, string[] and a UnitFile out.
 import { EtcdTuningArgs } from "../args";
-import { pkiPath } from "./layout";
-
-export interface MemberAddress {
-    name: string;
-    privateIp: string;
-    publicIp: string;
-}
+import { EtcdMemberInfo } from "../plan";
+import { BOOTSTRAP_ENV_PATH, HostLayout, PKI_DIR, pkiPath, SERVICE_USER } from "./layout";
+import { UnitFile } from "./systemd";
 
 export interface FlagsInput {
     /** The member being configured. */
-    member: MemberAddress;
-    dataDir: string;
+    member: EtcdMemberInfo;
+    layout: HostLayout;
     tuning: Required<EtcdTuningArgs>;
-    ports: { client: number; peer: number; metrics: number };
     metricsOnPrivateNetwork: boolean;
-}
-
-/** `[::1]`-style bracketing for IPv6 literals inside URLs. */
-function hostPart(ip: string): string {
-    return ip.includes(":") ? `[${ip}]` : ip;
-}
-
-export function peerUrl(ip: string, port: number): string {
-    return `https://${hostPart(ip)}:${port}`;
-}
-
-export function clientUrl(ip: string, port: number): string {
-    return `https://${hostPart(ip)}:${port}`;
+    /** Where the certificates are. @default PKI_DIR (the benchmark's floor keeps its own) */
+    pkiDir?: string;
 }
 
 function unique(values: string[]): string[] {
@@ -40,33 +25,33 @@ function unique(values: string[]): string[] {
  * first start, from the bootstrap environment file the configure script writes (see membership.ts), so
  * growing or shrinking the cluster changes no running member's unit and restarts nobody.
  */
-export function initialCluster(members: MemberAddress[], peerPort: number): string {
-    return members.map((m) => `${m.name}=${peerUrl(m.privateIp, peerPort)}`).join(",");
+export function initialCluster(members: EtcdMemberInfo[], layout: HostLayout): string {
+    return members.map((m) => `${m.name}=${layout.peerUrl(m.privateIp)}`).join(",");
 }
 
 export function etcdFlags(input: FlagsInput): string[] {
-    const { member, ports, tuning } = input;
-    const clientListen = unique([member.privateIp, member.publicIp, "127.0.0.1"]).map((ip) => clientUrl(ip, ports.client));
-    const metricsListen = unique(["127.0.0.1", ...(input.metricsOnPrivateNetwork ? [member.privateIp] : [])])
-        .map((ip) => `http://${hostPart(ip)}:${ports.metrics}`);
+    const { member, layout, tuning } = input;
+    const pki = (key: Parameters<typeof pkiPath>[0]) => pkiPath(key, input.pkiDir ?? PKI_DIR);
+    const clientListen = unique([member.privateIp, member.publicIp, "127.0.0.1"]).map(layout.clientUrl);
+    const metricsListen = unique(["127.0.0.1", ...(input.metricsOnPrivateNetwork ? [member.privateIp] : [])]).map(layout.metricsUrl);
     return [
         `--name=${member.name}`,
-        `--data-dir=${input.dataDir}`,
+        `--data-dir=${layout.dataDir}`,
         // Peers talk over the private network only.
-        `--listen-peer-urls=${peerUrl(member.privateIp, ports.peer)}`,
-        `--initial-advertise-peer-urls=${peerUrl(member.privateIp, ports.peer)}`,
+        `--listen-peer-urls=${layout.peerUrl(member.privateIp)}`,
+        `--initial-advertise-peer-urls=${layout.peerUrl(member.privateIp)}`,
         `--listen-client-urls=${clientListen.join(",")}`,
-        `--advertise-client-urls=${clientUrl(member.privateIp, ports.client)}`,
+        `--advertise-client-urls=${layout.clientUrl(member.privateIp)}`,
         `--listen-metrics-urls=${metricsListen.join(",")}`,
         // Clients and peers must present a certificate signed by the cluster CA.
         "--client-cert-auth=true",
-        `--trusted-ca-file=${pkiPath("ca")}`,
-        `--cert-file=${pkiPath("serverCert")}`,
-        `--key-file=${pkiPath("serverKey")}`,
+        `--trusted-ca-file=${pki("ca")}`,
+        `--cert-file=${pki("serverCert")}`,
+        `--key-file=${pki("serverKey")}`,
         "--peer-client-cert-auth=true",
-        `--peer-trusted-ca-file=${pkiPath("ca")}`,
-        `--peer-cert-file=${pkiPath("peerCert")}`,
-        `--peer-key-file=${pkiPath("peerKey")}`,
+        `--peer-trusted-ca-file=${pki("ca")}`,
+        `--peer-cert-file=${pki("peerCert")}`,
+        `--peer-key-file=${pki("peerKey")}`,
         "--tls-min-version=TLS1.2",
         `--heartbeat-interval=${tuning.heartbeatIntervalMs}`,
         `--election-timeout=${tuning.electionTimeoutMs}`,
@@ -75,5 +60,32 @@ export function etcdFlags(input: FlagsInput): string[] {
         `--auto-compaction-mode=${tuning.autoCompactionMode}`,
         `--auto-compaction-retention=${tuning.autoCompactionRetention}`,
         "--logger=zap",
+    ];
+}
+
+/** etcd.service: the release's own binary (an upgrade is a unit change) with the flags. */
+export function etcdUnit(layout: HostLayout, flags: string[]): UnitFile {
+    return [
+        { name: "Unit", entries: [
+            ["Description", "etcd key-value store"],
+            ["Documentation", "https://etcd.io/docs/"],
+            ["Wants", "network-online.target"],
+            ["After", "network-online.target"],
+        ] },
+        { name: "Service", entries: [
+            ["Type", "notify", "etcd tells systemd when it has joined the cluster and serves clients."],
+            ["User", SERVICE_USER],
+            ["EnvironmentFile", `-${BOOTSTRAP_ENV_PATH}`, "ETCD_INITIAL_CLUSTER{,_STATE,_TOKEN}: how this member first joined; read only while its data dir is empty."],
+            ["Group", SERVICE_USER],
+            ["ExecStart", { command: [layout.release.etcd, ...flags] }],
+            ["Restart", "on-failure"],
+            ["RestartSec", "5s"],
+            ["TimeoutStartSec", "300s"],
+            ["LimitNOFILE", 65536],
+            ["Nice", -10],
+            ["IOSchedulingClass", "best-effort"],
+            ["IOSchedulingPriority", 0],
+        ] },
+        { name: "Install", entries: [["WantedBy", "multi-user.target"]] },
     ];
 }

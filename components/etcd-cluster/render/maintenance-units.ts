@@ -1,17 +1,19 @@
 // The maintenance units of one member and the script that installs them: etcd-backup (service + timer),
-// etcd-defrag (on demand) and etcd-defrag-scheduled (service + timer), etcd-alarm-check (service + timer).
-// The S3 settings arrive on stdin (never on the command line, never in a log) when uploads are configured.
-// Idempotent: files are replaced only when their text differs; timers that are no longer wanted are removed.
+// etcd-defrag (on demand) and etcd-defrag-scheduled (service + timer), etcd-alarm-check (service + timer),
+// and the restore tool (run by scripts/restore.sh). The S3 settings arrive on stdin (never on the command
+// line, never in a log) when uploads are configured. Idempotent: files are replaced only when their text
+// differs; timers that are no longer wanted are removed.
 import { alarmScript } from "./alarm-script";
 import { backupScript } from "./backup-script";
 import { defragScript } from "./defrag-script";
-import { SERVICE_USER } from "./layout";
-import { MAINTENANCE_BIN, S3_ENV_FILE } from "./maintenance-layout";
-import { SCRIPT_HEADER, shellArray, shellQuote } from "./shell";
+import { HostLayout, S3_ENV_FILE, SERVICE_USER, TOOLS, UNIT_DIR } from "./layout";
+import { restoreTool } from "./restore-tool";
+import { header } from "./shell";
+import { serializeUnit, UnitFile } from "./systemd";
 
-export interface MaintenanceInput {
+export interface MaintenanceUnitsInput {
     memberName: string;
-    snapshotDir: string;
+    layout: HostLayout;
     backup: {
         /** OnCalendar of etcd-backup.timer; "" for no timer. */
         schedule: string;
@@ -27,168 +29,180 @@ export interface MaintenanceInput {
     healthTimeoutSeconds: number;
 }
 
-const UNIT_DIR = "/etc/systemd/system";
-const HEADER = "# Managed by the EtcdCluster Pulumi component; local edits are overwritten on the next `pulumi up`.\n";
 /** Every timer this component may install, so that one no longer wanted is found and removed. */
 const TIMERS = ["etcd-backup.timer", "etcd-defrag-scheduled.timer", "etcd-alarm-check.timer"];
+const SERVICES = ["etcd-backup.service", "etcd-defrag.service", "etcd-defrag-scheduled.service", "etcd-alarm-check.service"];
 /** Seconds a snapshot save or upload, and one member's defragmentation, may take. */
 export const MAINTENANCE_TIMEOUT_SECONDS = 900;
 
-function service(description: string, execStart: string, readWritePaths: string[], extra = ""): string {
-    return `${HEADER}[Unit]
-Description=${description}
-Documentation=https://etcd.io/docs/v3.6/op-guide/maintenance/
-Wants=network-online.target
-After=network-online.target etcd.service
-
-[Service]
-Type=oneshot
-User=${SERVICE_USER}
-Group=${SERVICE_USER}
-ExecStart=${execStart}
-TimeoutStartSec=${2 * MAINTENANCE_TIMEOUT_SECONDS}s
-Nice=10
-IOSchedulingClass=best-effort
-IOSchedulingPriority=7
-NoNewPrivileges=yes
-PrivateTmp=yes
-ProtectHome=yes
-ProtectSystem=strict
-${readWritePaths.map((p) => `ReadWritePaths=${p}\n`).join("")}${extra}`;
+function service(description: string, execStart: string[], readWritePaths: string[]): UnitFile {
+    return [
+        { name: "Unit", entries: [
+            ["Description", description],
+            ["Documentation", "https://etcd.io/docs/v3.6/op-guide/maintenance/"],
+            ["Wants", "network-online.target"],
+            ["After", "network-online.target etcd.service"],
+        ] },
+        { name: "Service", entries: [
+            ["Type", "oneshot"],
+            ["User", SERVICE_USER],
+            ["Group", SERVICE_USER],
+            ["ExecStart", execStart.join(" ")],
+            ["TimeoutStartSec", `${2 * MAINTENANCE_TIMEOUT_SECONDS}s`],
+            ["Nice", 10],
+            ["IOSchedulingClass", "best-effort"],
+            ["IOSchedulingPriority", 7],
+            ["NoNewPrivileges", "yes"],
+            ["PrivateTmp", "yes"],
+            ["ProtectHome", "yes"],
+            ["ProtectSystem", "strict"],
+            ...readWritePaths.map((p) => ["ReadWritePaths", p] as const),
+        ] },
+    ];
 }
 
-function timer(description: string, onCalendar: string, persistent: boolean): string {
-    return `${HEADER}[Unit]
-Description=${description}
+function timer(description: string, onCalendar: string, persistent: boolean): UnitFile {
+    return [
+        { name: "Unit", entries: [["Description", description]] },
+        { name: "Timer", entries: [["OnCalendar", onCalendar], ["Persistent", persistent], ["AccuracySec", "1s"]] },
+        { name: "Install", entries: [["WantedBy", "timers.target"]] },
+    ];
+}
 
-[Timer]
-OnCalendar=${onCalendar}
-Persistent=${persistent ? "true" : "false"}
-AccuracySec=1s
-
-[Install]
-WantedBy=timers.target
-`;
+export interface HostFile {
+    path: string;
+    mode: string;
+    text: string;
 }
 
 /** Every file the install script writes, by destination: text and mode. Timers only when scheduled. */
-export function maintenanceFiles(input: MaintenanceInput): { path: string; mode: string; text: string }[] {
-    for (const s of [input.backup.schedule, input.defragSchedule, input.alarmCheckSchedule]) {
-        if (/[\n\\$%"']/.test(s)) throw new Error(`schedule ${JSON.stringify(s)} contains a character systemd would reinterpret`);
-    }
+export function maintenanceFiles(input: MaintenanceUnitsInput): HostFile[] {
+    const { layout, memberName } = input;
+    const unit = (name: string, u: UnitFile): HostFile => ({ path: `${UNIT_DIR}/${name}`, mode: "0644", text: serializeUnit(u) });
+    const tool = (path: string, text: string): HostFile => ({ path, mode: "0755", text });
     const files = [
-        { path: MAINTENANCE_BIN.backup, mode: "0755", text: backupScript({ memberName: input.memberName, snapshotDir: input.snapshotDir, keep: input.backup.keep, timeoutSeconds: MAINTENANCE_TIMEOUT_SECONDS }) },
-        { path: MAINTENANCE_BIN.defrag, mode: "0755", text: defragScript({ memberName: input.memberName, defragTimeoutSeconds: MAINTENANCE_TIMEOUT_SECONDS, healthTimeoutSeconds: input.healthTimeoutSeconds }) },
-        { path: MAINTENANCE_BIN.alarmCheck, mode: "0755", text: alarmScript({ memberName: input.memberName, quotaBackendBytes: input.quotaBackendBytes, warnPercent: input.quotaWarnPercent }) },
-        { path: `${UNIT_DIR}/etcd-backup.service`, mode: "0644", text: service("etcd snapshot (the leader saves, verifies, prunes and uploads it)", MAINTENANCE_BIN.backup, [input.snapshotDir]) },
-        { path: `${UNIT_DIR}/etcd-defrag.service`, mode: "0644", text: service("etcd defragmentation of every member, one at a time", MAINTENANCE_BIN.defrag, []) },
-        { path: `${UNIT_DIR}/etcd-defrag-scheduled.service`, mode: "0644", text: service("etcd scheduled defragmentation (runs on the leader only)", `${MAINTENANCE_BIN.defrag} --only-on-leader`, []) },
-        { path: `${UNIT_DIR}/etcd-alarm-check.service`, mode: "0644", text: service("etcd alarm and backend quota check", MAINTENANCE_BIN.alarmCheck, []) },
-        { path: `${UNIT_DIR}/etcd-alarm-check.timer`, mode: "0644", text: timer("etcd alarm and backend quota check", input.alarmCheckSchedule, false) },
+        tool(TOOLS.backup, backupScript({ memberName, layout, keep: input.backup.keep, timeoutSeconds: MAINTENANCE_TIMEOUT_SECONDS })),
+        tool(TOOLS.defrag, defragScript({ memberName, layout, defragTimeoutSeconds: MAINTENANCE_TIMEOUT_SECONDS, healthTimeoutSeconds: input.healthTimeoutSeconds })),
+        tool(TOOLS.alarmCheck, alarmScript({ memberName, layout, quotaBackendBytes: input.quotaBackendBytes, warnPercent: input.quotaWarnPercent })),
+        tool(TOOLS.restore, restoreTool({ layout })),
+        unit("etcd-backup.service", service("etcd snapshot (the leader saves, verifies, prunes and uploads it)", [TOOLS.backup], [layout.snapshotDir])),
+        unit("etcd-defrag.service", service("etcd defragmentation of every member, one at a time", [TOOLS.defrag], [])),
+        unit("etcd-defrag-scheduled.service", service("etcd scheduled defragmentation (runs on the leader only)", [TOOLS.defrag, "--only-on-leader"], [])),
+        unit("etcd-alarm-check.service", service("etcd alarm and backend quota check", [TOOLS.alarmCheck], [])),
+        unit("etcd-alarm-check.timer", timer("etcd alarm and backend quota check", input.alarmCheckSchedule, false)),
     ];
-    if (input.backup.schedule !== "") {
-        files.push({ path: `${UNIT_DIR}/etcd-backup.timer`, mode: "0644", text: timer("etcd scheduled snapshot", input.backup.schedule, true) });
-    }
-    if (input.defragSchedule !== "") {
-        files.push({ path: `${UNIT_DIR}/etcd-defrag-scheduled.timer`, mode: "0644", text: timer("etcd scheduled defragmentation", input.defragSchedule, true) });
-    }
+    if (input.backup.schedule !== "") files.push(unit("etcd-backup.timer", timer("etcd scheduled snapshot", input.backup.schedule, true)));
+    if (input.defragSchedule !== "") files.push(unit("etcd-defrag-scheduled.timer", timer("etcd scheduled defragmentation", input.defragSchedule, true)));
     return files;
 }
 
-export function maintenanceInstallScript(input: MaintenanceInput): string {
+const FILE_MARKER = "ETCD_MAINTENANCE_FILE_EOF";
+
+export function maintenanceInstallScript(input: MaintenanceUnitsInput): string {
     const files = maintenanceFiles(input);
-    const marker = "ETCD_MAINTENANCE_FILE_EOF";
     for (const f of files) {
-        if (f.text.includes(marker)) throw new Error(`${f.path} must not contain ${marker}`);
+        if (f.text.includes(FILE_MARKER)) throw new Error(`${f.path} must not contain ${FILE_MARKER}`);
     }
-    const wantedTimers = files.map((f) => f.path.split("/").pop()!).filter((n) => n.endsWith(".timer"));
-    const schedules = [input.backup.schedule, input.defragSchedule, input.alarmCheckSchedule].filter((s) => s !== "");
-    const staged = files.map((f, i) => `cat > "$stage/${i}" <<'${marker}'\n${f.text}${marker}\n`).join("");
-    return `${SCRIPT_HEADER}# Install the maintenance units of etcd member ${input.memberName} (managed by the EtcdCluster Pulumi component).
-member=${shellQuote(input.memberName)}
-paths=${shellArray(files.map((f) => f.path))}
-modes=${shellArray(files.map((f) => f.mode))}
-wanted_timers=${shellArray(wantedTimers)}
-all_timers=${shellArray(TIMERS)}
-schedules=${shellArray(schedules)}
-env_file=${shellQuote(S3_ENV_FILE)}
-stage=$(mktemp -d)
+    const name = (f: HostFile) => f.path.slice(f.path.lastIndexOf("/") + 1);
+    // The files travel as quoted here-documents (nothing in them expands), staged under their index.
+    const staged = files.map((f, i) => `cat > "$stage/${i}" <<'${FILE_MARKER}'\n${f.text}${FILE_MARKER}\n`).join("");
+    return header(`Install the maintenance units of etcd member ${input.memberName}`, {
+        MEMBER: input.memberName,
+        PATHS: files.map((f) => f.path),
+        MODES: files.map((f) => f.mode),
+        WANTED_TIMERS: files.map(name).filter((n) => n.endsWith(".timer")),
+        ALL_TIMERS: TIMERS,
+        SCHEDULES: [input.backup.schedule, input.defragSchedule, input.alarmCheckSchedule].filter((s) => s !== ""),
+        S3_UPLOADS: input.backup.s3,
+        S3_ENV_FILE,
+        SNAPSHOT_DIR: input.layout.snapshotDir,
+        SERVICE_USER,
+        UNIT_DIR,
+    }) + INSTALL_STAGE + staged + INSTALL_BODY;
+}
+
+const INSTALL_STAGE = `stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 
 # 1. Refuse a schedule systemd cannot parse before anything changes.
-for s in "\${schedules[@]}"; do
+for s in "\${SCHEDULES[@]}"; do
   if ! out=$(systemd-analyze calendar "$s" 2>&1); then
-    echo "maintenance on $member: systemd cannot parse the schedule '$s': $out" >&2
+    echo "maintenance on $MEMBER: systemd cannot parse the schedule '$s': $out" >&2
     exit 1
   fi
 done
 
 # 2. Stage every file.
-${staged}
-# 3. The snapshot directory (0700, owned by ${SERVICE_USER}) and, when uploads are configured, the S3 settings
-#    from stdin into a 0600 file owned by ${SERVICE_USER}; otherwise no such file.
-install -d -m 0700 -o ${SERVICE_USER} -g ${SERVICE_USER} ${shellQuote(input.snapshotDir)}
-${input.backup.s3 ? `umask 077
-cat > "$stage/s3.env"
-for key in S3_ENDPOINT S3_BUCKET S3_REGION S3_PREFIX S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY; do
-  if ! grep -q "^$key=" "$stage/s3.env"; then
-    echo "maintenance on $member: the S3 settings on stdin lack $key" >&2
-    exit 1
+`;
+
+const INSTALL_BODY = `
+# 3. The snapshot directory (0700, owned by the service user) and, when uploads are configured, the S3
+#    settings from stdin into a 0600 file owned by the service user; otherwise no such file.
+install -d -m 0700 -o "$SERVICE_USER" -g "$SERVICE_USER" "$SNAPSHOT_DIR"
+if [ "$S3_UPLOADS" = 1 ]; then
+  (umask 077; cat > "$stage/s3.env")
+  for key in S3_ENDPOINT S3_BUCKET S3_REGION S3_PREFIX S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY; do
+    if ! grep -q "^$key=" "$stage/s3.env"; then
+      echo "maintenance on $MEMBER: the S3 settings on stdin lack $key" >&2
+      exit 1
+    fi
+  done
+  if ! cmp -s "$stage/s3.env" "$S3_ENV_FILE"; then
+    install -m 0600 -o "$SERVICE_USER" -g "$SERVICE_USER" "$stage/s3.env" "$S3_ENV_FILE"
+    echo "maintenance on $MEMBER: S3 settings installed in $S3_ENV_FILE (0600, $SERVICE_USER)"
   fi
-done
-if ! cmp -s "$stage/s3.env" "$env_file"; then
-  install -m 0600 -o ${SERVICE_USER} -g ${SERVICE_USER} "$stage/s3.env" "$env_file"
-  echo "maintenance on $member: S3 settings installed in $env_file (0600, ${SERVICE_USER})"
+  chown "$SERVICE_USER:$SERVICE_USER" "$S3_ENV_FILE"
+  chmod 0600 "$S3_ENV_FILE"
+elif [ -e "$S3_ENV_FILE" ]; then
+  rm -f "$S3_ENV_FILE"
+  echo "maintenance on $MEMBER: uploads no longer configured; removed $S3_ENV_FILE"
 fi
-chown ${SERVICE_USER}:${SERVICE_USER} "$env_file"
-chmod 0600 "$env_file"` : `if [ -e "$env_file" ]; then
-  rm -f "$env_file"
-  echo "maintenance on $member: uploads no longer configured; removed $env_file"
-fi`}
 
 # 4. Put changed files in place; reload systemd only when a unit changed.
 units_changed=0
-for i in "\${!paths[@]}"; do
-  if ! cmp -s "$stage/$i" "\${paths[$i]}"; then
-    install -m "\${modes[$i]}" -o root -g root "$stage/$i" "\${paths[$i]}"
-    echo "maintenance on $member: wrote \${paths[$i]}"
-    case "\${paths[$i]}" in ${UNIT_DIR}/*) units_changed=1 ;; esac
+for i in "\${!PATHS[@]}"; do
+  if ! cmp -s "$stage/$i" "\${PATHS[$i]}"; then
+    install -m "\${MODES[$i]}" -o root -g root "$stage/$i" "\${PATHS[$i]}"
+    echo "maintenance on $MEMBER: wrote \${PATHS[$i]}"
+    case "\${PATHS[$i]}" in "$UNIT_DIR"/*) units_changed=1 ;; esac
   fi
 done
-for t in "\${all_timers[@]}"; do
-  case " \${wanted_timers[*]} " in
+for t in "\${ALL_TIMERS[@]}"; do
+  case " \${WANTED_TIMERS[*]} " in
     *" $t "*) ;;
     *)
-      if [ -e "${UNIT_DIR}/$t" ]; then
+      if [ -e "$UNIT_DIR/$t" ]; then
         systemctl disable --now --quiet "$t" || true
-        rm -f "${UNIT_DIR}/$t"
+        rm -f "\${UNIT_DIR:?}/$t"
         units_changed=1
-        echo "maintenance on $member: removed $t (no schedule)"
+        echo "maintenance on $MEMBER: removed $t (no schedule)"
       fi ;;
   esac
 done
 if [ "$units_changed" = 1 ]; then systemctl daemon-reload; fi
-for t in "\${wanted_timers[@]}"; do
+for t in "\${WANTED_TIMERS[@]}"; do
   systemctl enable --quiet "$t"
   # restart, not start: a timer whose schedule changed recomputes its next run.
   if [ "$units_changed" = 1 ] || ! systemctl is-active --quiet "$t"; then systemctl restart "$t"; fi
 done
-systemctl list-timers --all --no-pager "\${wanted_timers[@]}"
+systemctl list-timers --all --no-pager "\${WANTED_TIMERS[@]}"
 `;
+
+/** Run when the member or the stack goes away: timers, units and tools removed; snapshots are kept. */
+export function maintenanceUninstallScript(): string {
+    return header("Remove the etcd maintenance units; snapshots are kept", {
+        UNITS: [...TIMERS, ...SERVICES],
+        UNIT_DIR,
+        FILES: [...Object.values(TOOLS), S3_ENV_FILE],
+    }) + UNINSTALL_BODY;
 }
 
-/** Run when the member or the stack goes away: timers and units removed; snapshots are kept. */
-export function maintenanceUninstallScript(): string {
-    const units = [...TIMERS, "etcd-backup.service", "etcd-defrag.service", "etcd-defrag-scheduled.service", "etcd-alarm-check.service"];
-    return `${SCRIPT_HEADER}# Remove the etcd maintenance units (managed by the EtcdCluster Pulumi component); snapshots are kept.
-units=${shellArray(units)}
-for u in "\${units[@]}"; do
+const UNINSTALL_BODY = `for u in "\${UNITS[@]}"; do
   systemctl disable --now --quiet "$u" 2>/dev/null || true
-  rm -f "${UNIT_DIR}/$u"
+  rm -f "\${UNIT_DIR:?}/$u"
 done
-rm -f ${Object.values(MAINTENANCE_BIN).map(shellQuote).join(" ")} ${shellQuote(S3_ENV_FILE)}
+rm -f "\${FILES[@]}"
 systemctl daemon-reload
-systemctl reset-failed "\${units[@]}" 2>/dev/null || true
+systemctl reset-failed "\${UNITS[@]}" 2>/dev/null || true
 echo "etcd maintenance units removed; snapshots are kept"
 `;
-}

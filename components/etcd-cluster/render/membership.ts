@@ -2,8 +2,8 @@
 // that is promoted once in sync), and how members leave (leadership moved away first). Each step checks
 // the live member list first, so an interrupted scale re-runs to convergence ("peer URLs already exist",
 // a learner that was added but never started, a member whose data is gone).
-import { releaseDir } from "./layout";
-import { etcdctlFunction, SCRIPT_HEADER, shellArray, shellQuote } from "./shell";
+import { HostLayout } from "./layout";
+import { ETCDCTL_MTLS, etcdctlVars, header } from "./shell";
 
 /** Parses `etcdctl member list` (simple format) lines: id, status, name, peer URL, client URL, learner. */
 export const MEMBER_LIST_FUNCTIONS = `# member_line LIST PEER_URL: the member list line of the member with that peer URL, if any.
@@ -67,92 +67,87 @@ remove_member() {
 }
 `;
 
-export interface JoinInput {
-    memberName: string;
-    selfPeerUrl: string;
-    /** The initial cluster as rendered (`name=peerURL,…`), used only when no cluster runs yet. */
-    initialCluster: string;
-    clusterToken: string;
-    /** Client URLs of the other members, through which the running cluster is asked. */
-    peerClientUrlsVar: string;
-    /** How long `member add` may wait for another new member's learner slot (etcd admits one learner at a time). */
-    addTimeoutSeconds: number;
-}
-
 /**
- * Bash that writes `$stage/bootstrap.env` for a member with an empty data directory, and sets `join_id`
- * (the member id, when it joins the running cluster) and `learner` (1 when it must be promoted).
+ * `join_decision`: for a member with an empty data directory, writes `$stage/bootstrap.env` and sets
+ * `join_id` (the member id, when it joins the running cluster) and `learner` (1 when it must be promoted).
+ * Reads MEMBER, PEERS (the other members' client URLs), SELF_PEER_URL, INITIAL_CLUSTER (used only when no
+ * cluster runs yet), CLUSTER_TOKEN and HEALTH_TIMEOUT (how long `member add` may wait for another new
+ * member's learner slot: etcd admits one learner at a time).
  */
-export function joinDecision(input: JoinInput): string {
-    const peers = input.peerClientUrlsVar;
-    return `self_peer=${shellQuote(input.selfPeerUrl)}
-rendered_initial=${shellQuote(input.initialCluster)}
-join_id=""
-learner=0
-initial=$rendered_initial
-state=new
-endpoints="$(IFS=,; echo "\${${peers}[*]}")"
-# Short timeouts: while a new cluster forms, the peers answer nothing until a majority is up.
-if [ -n "$endpoints" ] && list=$(etcdctl_mtls --endpoints="$endpoints" --dial-timeout=1s --command-timeout=2s member list 2>/dev/null); then
-  # A cluster runs. A member it lists as started lost its data: take it out and add it anew.
-  if line=$(member_line "$list" "$self_peer") && member_running "$line"; then
-    echo "etcd on $member: the cluster knows this member as started but its data is gone; re-adding it"
-    remove_member "$list" "$endpoints" "\${line%%,*}"
-    list=$(etcdctl_mtls --endpoints="$endpoints" member list)
+export const JOIN_DECISION = `join_decision() {
+  local initial=$INITIAL_CLUSTER state=new endpoints list line add_deadline add_error id status name peer rest
+  join_id=""
+  learner=0
+  endpoints="$(IFS=,; echo "\${PEERS[*]}")"
+  # Short timeouts: while a new cluster forms, the peers answer nothing until a majority is up.
+  if [ -n "$endpoints" ] && list=$(etcdctl_mtls --endpoints="$endpoints" --dial-timeout=1s --command-timeout=2s member list 2>/dev/null); then
+    # A cluster runs. A member it lists as started lost its data: take it out and add it anew.
+    if line=$(member_line "$list" "$SELF_PEER_URL") && member_running "$line"; then
+      echo "etcd on $MEMBER: the cluster knows this member as started but its data is gone; re-adding it"
+      remove_member "$list" "$endpoints" "\${line%%,*}"
+      list=$(etcdctl_mtls --endpoints="$endpoints" member list)
+    fi
+    if ! line=$(member_line "$list" "$SELF_PEER_URL"); then
+      # New members start in parallel, and etcd admits one learner at a time: while another one catches up and
+      # is promoted, etcd answers "too many learner members"; wait for the slot.
+      add_deadline=$((SECONDS + HEALTH_TIMEOUT))
+      until add_error=$(etcdctl_mtls --endpoints="$endpoints" member add "$MEMBER" --peer-urls="$SELF_PEER_URL" --learner 2>&1 >/dev/null); do
+        if [[ $add_error != *"too many learner members"* ]] || [ "$SECONDS" -ge "$add_deadline" ]; then
+          echo "etcd on $MEMBER: member add failed: $add_error" >&2
+          exit 1
+        fi
+        sleep 1
+      done
+      echo "etcd on $MEMBER: added to the running cluster as a learner"
+      list=$(etcdctl_mtls --endpoints="$endpoints" member list)
+      line=$(member_line "$list" "$SELF_PEER_URL")
+    fi
+    if [[ $line == *", true" ]]; then
+      # Joining as a learner (just added, or added by an interrupted run): start from the live membership.
+      # etcd matches members by peer URL; members not started yet have no name, so name them.
+      join_id=\${line%%,*}
+      learner=1
+      state=existing
+      initial=""
+      while IFS=', ' read -r id status name peer rest; do
+        [ "$peer" = "$SELF_PEER_URL" ] && name=$MEMBER
+        [ -n "$name" ] || name="unstarted-$id"
+        initial="$initial\${initial:+,}$name=$peer"
+      done <<<"$list"
+    fi
+    # Otherwise it is one of the initial members starting late: it starts like the others did.
   fi
-  if ! line=$(member_line "$list" "$self_peer"); then
-    # New members start in parallel, and etcd admits one learner at a time: while another one catches up and
-    # is promoted, etcd answers "too many learner members"; wait for the slot.
-    add_deadline=$((SECONDS + ${input.addTimeoutSeconds}))
-    until add_error=$(etcdctl_mtls --endpoints="$endpoints" member add "$member" --peer-urls="$self_peer" --learner 2>&1 >/dev/null); do
-      if [[ $add_error != *"too many learner members"* ]] || [ "$SECONDS" -ge "$add_deadline" ]; then
-        echo "etcd on $member: member add failed: $add_error" >&2
-        exit 1
-      fi
-      sleep 1
-    done
-    echo "etcd on $member: added to the running cluster as a learner"
-    list=$(etcdctl_mtls --endpoints="$endpoints" member list)
-    line=$(member_line "$list" "$self_peer")
-  fi
-  if [[ $line == *", true" ]]; then
-    # Joining as a learner (just added, or added by an interrupted run): start from the live membership.
-    # etcd matches members by peer URL; members not started yet have no name, so name them.
-    join_id=\${line%%,*}
-    learner=1
-    state=existing
-    initial=""
-    while IFS=', ' read -r id status name peer rest; do
-      [ "$peer" = "$self_peer" ] && name=$member
-      [ -n "$name" ] || name="unstarted-$id"
-      initial="$initial\${initial:+,}$name=$peer"
-    done <<<"$list"
-  fi
-  # Otherwise it is one of the initial members starting late: it starts like the others did.
-fi
-printf 'ETCD_INITIAL_CLUSTER=%s\\nETCD_INITIAL_CLUSTER_STATE=%s\\nETCD_INITIAL_CLUSTER_TOKEN=%s\\n' "$initial" "$state" ${shellQuote(input.clusterToken)} > "$stage/bootstrap.env"
+  printf 'ETCD_INITIAL_CLUSTER=%s\\nETCD_INITIAL_CLUSTER_STATE=%s\\nETCD_INITIAL_CLUSTER_TOKEN=%s\\n' "$initial" "$state" "$CLUSTER_TOKEN" > "$stage/bootstrap.env"
+}
 `;
+
+export interface PruneInput {
+    layout: HostLayout;
+    wantedPeerUrls: string[];
+    clientUrls: string[];
 }
 
 /**
  * Removes every member the cluster lists that is not wanted (scale down), one at a time, moving leadership
  * away from a member before it goes. Runs before the cluster check, so the check sees the wanted members only.
  */
-export function pruneScript(input: { version: string; wantedPeerUrls: string[]; clientUrls: string[] }): string {
-    return `${SCRIPT_HEADER}# Remove members that are no longer wanted (managed by the EtcdCluster Pulumi component).
-wanted=${shellArray(input.wantedPeerUrls)}
-endpoints=${shellQuote(input.clientUrls.join(","))}
-${etcdctlFunction(shellQuote(`${releaseDir(input.version)}/etcdctl`))}
-${MEMBER_LIST_FUNCTIONS}
-list=$(etcdctl_mtls --endpoints="$endpoints" member list)
+export function pruneScript(input: PruneInput): string {
+    return header("Remove members that are no longer wanted", {
+        WANTED: input.wantedPeerUrls,
+        ENDPOINTS: input.clientUrls.join(","),
+        ...etcdctlVars(input.layout.etcdctl.release),
+    }) + PRUNE_BODY;
+}
+
+const PRUNE_BODY = `${ETCDCTL_MTLS}${MEMBER_LIST_FUNCTIONS}
+list=$(etcdctl_mtls --endpoints="$ENDPOINTS" member list)
 removed=0
 while IFS=', ' read -r id status name peer rest; do
-  case " \${wanted[*]} " in *" $peer "*) continue ;; esac
+  case " \${WANTED[*]} " in *" $peer "*) continue ;; esac
   echo "member \${name:-$id} ($peer, $status) is no longer wanted"
-  remove_member "$list" "$endpoints" "$id"
+  remove_member "$list" "$ENDPOINTS" "$id"
   removed=$((removed + 1))
-  list=$(etcdctl_mtls --endpoints="$endpoints" member list)
+  list=$(etcdctl_mtls --endpoints="$ENDPOINTS" member list)
 done <<<"$list"
 echo "membership: $removed member(s) removed; $(grep -c . <<<"$list") member(s) remain"
 `;
-}

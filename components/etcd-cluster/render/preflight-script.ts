@@ -1,9 +1,11 @@
 // Runs before anything changes on the hosts: reads the version every reachable member runs and refuses a
 // version change etcd does not support. A fresh cluster (nothing installed yet) passes.
 import { MIN_PATCH_BEFORE_NEXT_MINOR } from "../upgrade";
-import { etcdctlFunction, SCRIPT_HEADER, shellQuote } from "./shell";
+import { HostLayout } from "./layout";
+import { ETCDCTL_MTLS, etcdctlVars, header } from "./shell";
 
-export interface PreflightInput {
+export interface PreflightScriptInput {
+    layout: HostLayout;
     targetVersion: string;
     clientUrls: string[];
 }
@@ -34,28 +36,31 @@ ${cases}
 `;
 }
 
-export function preflightScript(input: PreflightInput): string {
-    return `${SCRIPT_HEADER}# Preflight before etcd ${input.targetVersion} (managed by the EtcdCluster Pulumi component).
-target=${shellQuote(input.targetVersion)}
-endpoints=${shellQuote(input.clientUrls.join(","))}
-${versionCheckFunction()}
-if [ ! -x /usr/local/bin/etcdctl ] || [ ! -s /etc/etcd/pki/healthcheck-client.key ]; then
+export function preflightScript(input: PreflightScriptInput): string {
+    // The symlinked etcdctl: the target release is not installed yet, and a fresh host has none at all.
+    return header(`Preflight before etcd ${input.targetVersion}`, {
+        TARGET: input.targetVersion,
+        ENDPOINTS: input.clientUrls.join(","),
+        ...etcdctlVars(input.layout.etcdctl.installed),
+    }) + versionCheckFunction() + PREFLIGHT_BODY;
+}
+
+const PREFLIGHT_BODY = `if [ ! -x "$ETCDCTL" ] || [ ! -s "$CLIENT_KEY" ]; then
   echo "preflight: no etcd deployed on this host yet; nothing to compare"
   exit 0
 fi
-${etcdctlFunction("/usr/local/bin/etcdctl")}
+${ETCDCTL_MTLS}
 # One line per reachable member: "<endpoint>, <id>, <version>, …". Unreachable members are skipped here;
 # the rolling restart refuses to proceed while any member is unhealthy.
-status=$(etcdctl_mtls --endpoints="$endpoints" endpoint status 2>/dev/null || true)
+status=$(etcdctl_mtls --endpoints="$ENDPOINTS" endpoint status 2>/dev/null || true)
 refused=0
 while IFS=', ' read -r endpoint _ running _; do
   [ -n "$endpoint" ] || continue
-  if ! reason=$(version_change_allowed "$running" "$target"); then
+  if ! reason=$(version_change_allowed "$running" "$TARGET"); then
     echo "refusing the version change before touching anything ($endpoint): $reason" >&2
     refused=1
   fi
 done <<<"$status"
 if [ "$refused" = 1 ]; then exit 1; fi
-echo "preflight: every reachable member may move to etcd $target"
+echo "preflight: every reachable member may move to etcd $TARGET"
 `;
-}

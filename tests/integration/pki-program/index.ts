@@ -1,18 +1,20 @@
 // The component's PKI layer on its own: real @pulumi/tls resources for three members whose addresses
 // are given, so the certificates can be checked with openssl without any host.
 import * as pulumi from "@pulumi/pulumi";
-import { resolveArgs } from "../../../components/etcd-cluster/args";
+import { resolveArgs } from "../../../components/etcd-cluster/plan";
 import { EtcdHost } from "../../../components/etcd-cluster/hosts/types";
 import { createPki } from "../../../components/etcd-cluster/pki";
 
 const config = new pulumi.Config();
 const addresses: { privateIp: string; publicIp: string }[] = config.requireObject("addresses");
-const spec = resolveArgs("pki", {
+const plan = resolveArgs("pki", {
     existingHosts: addresses,
     sshPrivateKey: "unused",
     pki: config.getObject("pki"),
 });
-const hosts: EtcdHost[] = spec.existingHosts!.map((h) => ({
+if (plan.hosts.kind !== "existing") throw new Error("existingHosts were given");
+const existing = plan.hosts;
+const hosts: EtcdHost[] = existing.hosts.map((h) => ({
     name: h.name,
     privateIp: pulumi.output(h.privateIp),
     publicIp: pulumi.output(h.publicIp),
@@ -24,7 +26,7 @@ class PkiTest extends pulumi.ComponentResource {
         super("test:index:PkiTest", "pki", {});
     }
 }
-const pki = createPki("pki", spec, hosts, new PkiTest());
+const pki = createPki({ name: "pki", plan, hosts, parent: new PkiTest() });
 
 export const ca = pki.caCertPem;
 export const members = pki.members.map((m, i) => ({

@@ -1,0 +1,254 @@
+// The rules: each resolveX() applies the defaults of one argument, checks it and returns its resolved
+// value, or throws EtcdClusterArgsError whose message names the argument, the value and the fix. Pure, no
+// resources: plan.ts composes them before anything is created.
+import * as pulumi from "@pulumi/pulumi";
+import {
+    BackupArgs, CaSlot, EtcdReleaseArgs, EtcdTuningArgs, ExistingHostArgs, HcloudHostsArgs, MaintenanceArgs, PkiArgs,
+} from "./args";
+import { defaults, KNOWN_RELEASE_SHA256, MAX_MEMBERS, MAX_QUOTA_BACKEND_BYTES } from "./defaults";
+import { cidrContains, cidrSize, isCidr, memberPrivateIp, parseIpv4, parseIpv4Cidr } from "./net";
+import type { ExistingHostsPlan, HcloudHostsPlan, MemberPlan, ResolvedBackup, ResolvedRelease } from "./plan";
+
+/** Error for invalid arguments; its message names the argument, the value and what to do. */
+export class EtcdClusterArgsError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "EtcdClusterArgsError";
+    }
+}
+
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const SEMVER = /^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+/** Hetzner server type names: family letters then digits, e.g. cx22, cpx11, cax11, ccx13. */
+const SERVER_TYPE = /^[a-z]{2,4}\d{2,3}$/;
+const DNS_NAME = /^(?=.{1,253}$)([a-z0-9*]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const DURATION_OR_COUNT = /^(\d+|(\d+(\.\d+)?(h|m|s|ms))+)$/;
+
+/** Parses `X.Y.Z` or `vX.Y.Z`; undefined when malformed. */
+export function parseVersion(text: string): [number, number, number] | undefined {
+    const m = SEMVER.exec(text);
+    return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+}
+
+export function fail(message: string): never {
+    throw new EtcdClusterArgsError(message);
+}
+
+export function positiveInteger(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
+    if (!Number.isInteger(value) || value <= 0 || value > max) {
+        fail(`${name} must be a whole number between 1 and ${max} (got ${value}).`);
+    }
+    return value;
+}
+
+function cidrList(name: string, values: string[]): string[] {
+    for (const c of values) {
+        if (!isCidr(c)) fail(`${name} contains "${c}", which is not a CIDR; write e.g. "203.0.113.0/24" or "::/0".`);
+    }
+    return values;
+}
+
+export function hostPath(name: string, value: string): string {
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(value) || value.split("/").includes("..") || value === "/" || value.endsWith("/")) {
+        fail(`${name} "${value}" must be an absolute path of letters, digits, '.', '_', '-' and '/' (no '..', no trailing '/').`);
+    }
+    return value;
+}
+
+function isIpAddress(text: string): boolean {
+    return parseIpv4(text) !== undefined || (text.includes(":") && isCidr(`${text}/128`));
+}
+
+/** The member count and names: odd, 1 to MAX_MEMBERS, unique DNS labels. */
+export function resolveMembers(prefix: string, memberCount: number | undefined, hosts: ExistingHostArgs[] | undefined): MemberPlan[] {
+    if (!DNS_LABEL.test(`${prefix}-9`)) {
+        fail(`memberNamePrefix "${prefix}" must be lowercase letters, digits and '-' (a DNS label); member names become host names.`);
+    }
+    const count = hosts?.length ?? memberCount ?? defaults.memberCount;
+    if (hosts && memberCount !== undefined && memberCount !== count) {
+        fail(`memberCount is ${memberCount} but ${count} existingHosts were given; drop memberCount or make them agree.`);
+    }
+    if (!Number.isInteger(count) || count < 1 || count > MAX_MEMBERS) {
+        fail(`memberCount must be a whole number from 1 to ${MAX_MEMBERS} (got ${count}).`);
+    }
+    if (count % 2 === 0) {
+        fail(`memberCount must be odd to keep a majority (got ${count}); use ${count - 1} or ${count + 1}.`);
+    }
+    const members: MemberPlan[] = Array.from({ length: count }, (_, index) => ({
+        index,
+        name: hosts?.[index]?.name ?? `${prefix}-${index + 1}`,
+    }));
+    const names = new Set<string>();
+    for (const m of members) {
+        if (!DNS_LABEL.test(m.name)) fail(`member name "${m.name}" must be a DNS label (lowercase letters, digits, '-').`);
+        if (names.has(m.name)) fail(`member name "${m.name}" is used twice; member names must be unique.`);
+        names.add(m.name);
+    }
+    return members;
+}
+
+export function resolveTuning(args: EtcdTuningArgs): Required<EtcdTuningArgs> {
+    const tuning = { ...defaults.tuning, ...args };
+    positiveInteger("tuning.heartbeatIntervalMs", tuning.heartbeatIntervalMs, 10_000);
+    positiveInteger("tuning.electionTimeoutMs", tuning.electionTimeoutMs, 50_000);
+    if (tuning.electionTimeoutMs < 5 * tuning.heartbeatIntervalMs) {
+        fail(`tuning.electionTimeoutMs (${tuning.electionTimeoutMs}) must be at least 5 x tuning.heartbeatIntervalMs (${tuning.heartbeatIntervalMs}), as etcd requires.`);
+    }
+    positiveInteger("tuning.quotaBackendBytes", tuning.quotaBackendBytes, MAX_QUOTA_BACKEND_BYTES);
+    positiveInteger("tuning.snapshotCount", tuning.snapshotCount);
+    if (tuning.autoCompactionMode !== "periodic" && tuning.autoCompactionMode !== "revision") {
+        fail(`tuning.autoCompactionMode must be "periodic" or "revision" (got "${tuning.autoCompactionMode}").`);
+    }
+    const retention = tuning.autoCompactionRetention;
+    if (!DURATION_OR_COUNT.test(retention) || (tuning.autoCompactionMode === "revision" && !/^\d+$/.test(retention))) {
+        fail(`tuning.autoCompactionRetention "${retention}" must be a duration like "8h" (periodic) or a revision count like "10000" (revision).`);
+    }
+    return tuning;
+}
+
+export function resolvePki(args: PkiArgs): Required<PkiArgs> {
+    const pki = { ...defaults.pki, trustedCas: [args.activeCa ?? defaults.pki.activeCa], ...args };
+    const slots: CaSlot[] = ["a", "b"];
+    if (!slots.includes(pki.activeCa)) fail(`pki.activeCa must be "a" or "b" (got ${JSON.stringify(pki.activeCa)}).`);
+    if (pki.trustedCas.length === 0 || pki.trustedCas.some((c) => !slots.includes(c)) || new Set(pki.trustedCas).size !== pki.trustedCas.length) {
+        fail(`pki.trustedCas must be "a", "b" or both, each once (got ${JSON.stringify(pki.trustedCas)}).`);
+    }
+    if (!pki.trustedCas.includes(pki.activeCa)) {
+        fail(`pki.trustedCas ${JSON.stringify(pki.trustedCas)} must include pki.activeCa "${pki.activeCa}": members would not trust their own certificates.`);
+    }
+    pki.trustedCas = slots.filter((c) => pki.trustedCas.includes(c)); // fixed order: the bundle text stays stable
+    positiveInteger("pki.caValidityHours", pki.caValidityHours);
+    positiveInteger("pki.certValidityHours", pki.certValidityHours);
+    if (!Number.isInteger(pki.earlyRenewalHours) || pki.earlyRenewalHours < 0 || pki.earlyRenewalHours >= pki.certValidityHours) {
+        fail(`pki.earlyRenewalHours (${pki.earlyRenewalHours}) must be a whole number from 0 to below pki.certValidityHours (${pki.certValidityHours}).`);
+    }
+    if (pki.certValidityHours > pki.caValidityHours) {
+        fail(`pki.certValidityHours (${pki.certValidityHours}) must not exceed pki.caValidityHours (${pki.caValidityHours}); a leaf cannot outlive its CA.`);
+    }
+    for (const san of pki.extraSans) {
+        if (!isIpAddress(san) && !DNS_NAME.test(san)) fail(`pki.extraSans contains "${san}", which is neither an IP address nor a DNS name.`);
+    }
+    return pki;
+}
+
+/** systemd calendar expressions: letters, digits and `*:/.,~+-` and spaces; the host checks them with systemd-analyze. */
+const ON_CALENDAR = /^[A-Za-z0-9*:/.,~+ -]{1,100}$/;
+const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+/** Characters that need no percent-encoding in a SigV4 canonical URI. */
+const S3_PREFIX = /^[A-Za-z0-9._~\/-]*$/;
+
+function onCalendar(name: string, value: string, allowEmpty: boolean): string {
+    if ((value === "" && allowEmpty) || (ON_CALENDAR.test(value) && value.trim() === value)) return value;
+    fail(`${name} "${value}" is not a systemd OnCalendar expression like "hourly", "daily" or "*-*-* 02:30:00"${allowEmpty ? ' (or "" for no timer)' : ""}.`);
+}
+
+export function resolveBackup(clusterName: string, args: BackupArgs): ResolvedBackup {
+    const schedule = onCalendar("backup.schedule", args.schedule ?? defaults.backup.schedule, true);
+    const keep = positiveInteger("backup.keep", args.keep ?? defaults.backup.keep, 10_000);
+    if (!args.s3) return { schedule, keep };
+    const s3 = args.s3;
+    const endpoint = (s3.endpoint ?? "").replace(/\/+$/, "");
+    if (!/^https?:\/\/[A-Za-z0-9.:[\]-]+(:\d+)?$/.test(endpoint)) {
+        fail(`backup.s3.endpoint "${s3.endpoint}" must be an http(s) URL of a host (and port), without a path, e.g. "https://s3.eu-central-1.amazonaws.com".`);
+    }
+    if (!S3_BUCKET.test(s3.bucket ?? "") || s3.bucket.includes("..")) {
+        fail(`backup.s3.bucket "${s3.bucket}" is not an S3 bucket name (3-63 lowercase letters, digits, '.', '-').`);
+    }
+    const region = s3.region ?? defaults.backup.s3.region;
+    if (!/^[a-z0-9-]{1,32}$/.test(region)) fail(`backup.s3.region "${region}" is not a region name like "us-east-1" or "eu-central-1".`);
+    const prefix = s3.prefix ?? `${clusterName}/`;
+    if (!S3_PREFIX.test(prefix) || prefix.startsWith("/") || prefix.split("/").includes("..") || prefix.length > 200) {
+        fail(`backup.s3.prefix "${prefix}" must be letters, digits, '.', '_', '~', '-' and '/' (not leading), e.g. "etcd/prod/".`);
+    }
+    if (s3.accessKeyId === undefined || s3.secretAccessKey === undefined) {
+        fail("backup.s3 needs accessKeyId and secretAccessKey (as Pulumi secrets).");
+    }
+    return { schedule, keep, s3: { endpoint, bucket: s3.bucket, region, prefix, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } };
+}
+
+export function resolveMaintenance(args: MaintenanceArgs): Required<MaintenanceArgs> {
+    const m = { ...defaults.maintenance, ...args };
+    onCalendar("maintenance.defragSchedule", m.defragSchedule, true);
+    onCalendar("maintenance.alarmCheckSchedule", m.alarmCheckSchedule, false);
+    positiveInteger("maintenance.quotaWarnPercent", m.quotaWarnPercent, 100);
+    return m;
+}
+
+export function resolveRelease(args: EtcdReleaseArgs): ResolvedRelease {
+    const requested = args.version ?? defaults.release.version;
+    const parsed = parseVersion(requested);
+    if (!parsed) fail(`release.version "${requested}" is not a version like "3.6.16".`);
+    const [major, minor] = parsed;
+    if (major !== 3 || minor < 5) fail(`release.version ${requested} is not supported; use etcd 3.5 or newer (3.6.x recommended).`);
+    const version = parsed.join(".");
+    const sha256 = (args.sha256 ?? KNOWN_RELEASE_SHA256[version] ?? "").toLowerCase();
+    if (!args.sha256 && !sha256) {
+        fail(`release.sha256 is required for etcd ${version}: no official checksum for it is built in. Take it from the release's SHA256SUMS.`);
+    }
+    if (!SHA256.test(sha256)) fail(`release.sha256 "${args.sha256}" is not a sha256 (64 hex digits).`);
+    const base = (args.downloadBaseUrl ?? defaults.release.downloadBaseUrl).replace(/\/+$/, "");
+    if (!/^https?:\/\/[^\s'"]+$/.test(base)) fail(`release.downloadBaseUrl "${base}" must be an http(s) URL.`);
+    return { version, sha256, url: `${base}/v${version}/etcd-v${version}-linux-amd64.tar.gz` };
+}
+
+export function resolveHcloud(args: HcloudHostsArgs, memberCount: number, sshPrivateKey: pulumi.Input<string> | undefined): HcloudHostsPlan {
+    const h = { ...defaults.hcloud, ...args };
+    if (!SERVER_TYPE.test(h.serverType)) {
+        fail(`hcloud.serverType "${h.serverType}" does not look like a Hetzner server type (e.g. cpx11, cx22, cax11, ccx13).`);
+    }
+    if (!/^[a-z]{3}\d?$/.test(h.location)) fail(`hcloud.location "${h.location}" does not look like a Hetzner location (e.g. ash, hil, fsn1, nbg1, hel1).`);
+    if (!/^[a-z]+-[a-z]+$/.test(h.networkZone)) fail(`hcloud.networkZone "${h.networkZone}" does not look like a network zone (e.g. us-east, eu-central).`);
+    if (h.image.trim() === "") fail("hcloud.image must not be empty (e.g. ubuntu-22.04).");
+    const network = parseIpv4Cidr(h.networkCidr) ?? fail(`hcloud.networkCidr "${h.networkCidr}" is not an IPv4 network like 10.1.0.0/16.`);
+    const subnet = parseIpv4Cidr(h.subnetCidr) ?? fail(`hcloud.subnetCidr "${h.subnetCidr}" is not an IPv4 network like 10.1.1.0/24.`);
+    if (!cidrContains(network, subnet)) fail(`hcloud.subnetCidr ${h.subnetCidr} is not inside hcloud.networkCidr ${h.networkCidr}.`);
+    if (!Number.isInteger(h.privateIpOffset) || h.privateIpOffset < 1) fail(`hcloud.privateIpOffset must be a whole number >= 1 (got ${h.privateIpOffset}).`);
+    // The last address of a subnet is its broadcast address; Hetzner also keeps the first for its gateway.
+    if (h.privateIpOffset + memberCount >= cidrSize(subnet) - 1) {
+        fail(`hcloud.subnetCidr ${h.subnetCidr} has too few addresses for ${memberCount} members from offset ${h.privateIpOffset}; use a larger subnet or a smaller offset.`);
+    }
+    cidrList("hcloud.sshAllowedCidrs", h.sshAllowedCidrs);
+    cidrList("hcloud.clientAllowedCidrs", h.clientAllowedCidrs);
+    for (const [k, v] of Object.entries(h.labels)) {
+        if (typeof v !== "string") {
+            fail(`hcloud.labels entry "${k}" must be a string (got ${typeof v} ${JSON.stringify(v)}); quote it in YAML: ${k}: "${v}".`);
+        }
+        if (!/^([a-z0-9.-]+\/)?[a-zA-Z0-9]([a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?$/.test(k) || !/^([a-zA-Z0-9]([a-zA-Z0-9._-]{0,61}[a-zA-Z0-9])?)?$/.test(v)) {
+            fail(`hcloud.labels entry "${k}=${v}" is not a valid Hetzner label (letters, digits, '-', '_', '.', at most 63 characters).`);
+        }
+    }
+    const privateIps = Array.from({ length: memberCount }, (_, i) => memberPrivateIp(subnet, h.privateIpOffset, i + 1));
+    const { sshKeyNames, ...server } = h;
+    if (sshKeyNames.length === 0) return { kind: "hcloud", ...server, privateIps, ssh: { kind: "generated" } };
+    if (sshPrivateKey === undefined) {
+        fail("hcloud.sshKeyNames is set, so sshPrivateKey must be given too: the component connects over SSH to configure etcd.");
+    }
+    return { kind: "hcloud", ...server, privateIps, ssh: { kind: "projectKeys", keyNames: sshKeyNames, privateKey: sshPrivateKey } };
+}
+
+export function resolveExisting(hosts: ExistingHostArgs[], members: MemberPlan[],
+    sshPrivateKey: pulumi.Input<string> | undefined): ExistingHostsPlan {
+    if (sshPrivateKey === undefined) fail("existingHosts needs sshPrivateKey: the component configures the hosts over SSH.");
+    const seen = new Set<string>();
+    const resolved = hosts.map((h, i) => {
+        const where = `existingHosts[${i}]`;
+        for (const [field, value] of [["privateIp", h.privateIp], ["publicIp", h.publicIp]] as const) {
+            if (value !== undefined && !isIpAddress(value)) fail(`${where}.${field} "${value}" is not an IP address.`);
+        }
+        if (seen.has(h.privateIp)) fail(`${where}.privateIp ${h.privateIp} is used by another host; each member needs its own address.`);
+        seen.add(h.privateIp);
+        const sshPort = h.sshPort ?? 22;
+        positiveInteger(`${where}.sshPort`, sshPort, 65535);
+        const publicIp = h.publicIp ?? h.privateIp;
+        return {
+            name: members[i].name,
+            privateIp: h.privateIp,
+            publicIp,
+            sshHost: h.sshHost ?? publicIp,
+            sshPort,
+            sshUser: h.sshUser ?? "root",
+        };
+    });
+    return { kind: "existing", hosts: resolved, sshPrivateKey };
+}
