@@ -9,6 +9,9 @@ import * as path from "path";
 import { REPO_ROOT, TestStack } from "../lab/pulumi";
 import { localEtcdctl, Rig, RigHost, rigDown, rigStackConfig, rigUp, sshArgs } from "../lab/rig";
 import { mustRun, run } from "../lab/run";
+import { defaults } from "../components/etcd-cluster/defaults";
+import { etcdFlags } from "../components/etcd-cluster/render/flags";
+import { hostLayout } from "../components/etcd-cluster/render/layout";
 
 interface Options {
     sizes: number[];
@@ -144,16 +147,13 @@ function floorPki(dir: string, hosts: RigHost[]): void {
 
 const FLOOR_DIR = "/root/etcd-floor";
 
-function floorUnit(h: RigHost): string {
+/** The floor runs etcd with the component's own flags (rendered by it), its files under FLOOR_DIR. */
+function floorUnit(h: RigHost, version: string): string {
     const d = FLOOR_DIR;
-    const flags = [
-        `--name=${h.name}`, "--data-dir=/var/lib/etcd-floor",
-        `--listen-peer-urls=https://${h.privateIp}:2380`, `--initial-advertise-peer-urls=https://${h.privateIp}:2380`,
-        `--listen-client-urls=https://${h.privateIp}:2379,https://127.0.0.1:2379`, `--advertise-client-urls=https://${h.privateIp}:2379`,
-        "--client-cert-auth=true", `--trusted-ca-file=${d}/ca.crt`, `--cert-file=${d}/server.crt`, `--key-file=${d}/server.key`,
-        "--peer-client-cert-auth=true", `--peer-trusted-ca-file=${d}/ca.crt`, `--peer-cert-file=${d}/peer.crt`, `--peer-key-file=${d}/peer.key`,
-        "--heartbeat-interval=100", "--election-timeout=1000", "--logger=zap",
-    ];
+    const layout = hostLayout({ dataDir: "/var/lib/etcd-floor", snapshotDir: "/var/backups/etcd-floor", ports: defaults.ports, release: { version } });
+    // No separate public address: clients come over the private network, as in the component's default.
+    const member = { name: h.name, privateIp: h.privateIp, publicIp: h.privateIp };
+    const flags = etcdFlags({ member, layout, tuning: defaults.tuning, metricsOnPrivateNetwork: false, pkiDir: d });
     return `[Unit]\nDescription=etcd started directly (benchmark floor)\n[Service]\nType=notify\nEnvironmentFile=${d}/env\n` +
         `ExecStart=${d}/bin/etcd ${flags.join(" ")}\n`;
 }
@@ -180,7 +180,7 @@ class Floor {
                 put("ca.crt", file("ca.crt"), "0644") + put("server.crt", file(`${h.name}-server.crt`), "0644") +
                 put("server.key", file(`${h.name}-server.key`), "0600") + put("peer.crt", file(`${h.name}-peer.crt`), "0644") +
                 put("peer.key", file(`${h.name}-peer.key`), "0600") +
-                `cat > /etc/systemd/system/etcd-floor.service <<'UNIT_EOF'\n${floorUnit(h)}UNIT_EOF\nsystemctl daemon-reload\n`;
+                `cat > /etc/systemd/system/etcd-floor.service <<'UNIT_EOF'\n${floorUnit(h, this.version)}UNIT_EOF\nsystemctl daemon-reload\n`;
             return sshAsync(this.rig, h, "bash -s", script);
         }));
     }

@@ -16,8 +16,6 @@
 #   --ssh-port PORT        default 22
 #   --ssh-host-field F     which address to SSH to: publicIp (default) or privateIp
 #   --ssh-option OPT       passed to ssh as -o OPT (repeatable), e.g. StrictHostKeyChecking=accept-new
-#   --data-dir DIR         etcd data directory on the hosts (default /var/lib/etcd, the component's dataDir)
-#   --snapshot-dir DIR     where the snapshot is copied on the hosts (default /var/backups/etcd)
 #   --bump-revision N      added to the snapshot's revision (default 1000000000), with --mark-compacted, so
 #                          that watchers (kube-apiserver) see a newer revision and re-list instead of missing
 #                          or replaying events
@@ -34,127 +32,18 @@
 #   4. starts etcd everywhere and waits until every member is started and healthy; prints the revision.
 # Run it again after a failure: every run restores from the snapshot afresh and keeps what it replaces.
 #
-# Internally the script runs itself on the hosts (`bash -s -- --on-host ...` over SSH) for the host steps.
+# The host steps are the component's own tool, /usr/local/sbin/etcd-restore, installed on every member with
+# the maintenance units and rendered from the same layout as everything else (data directory, snapshot
+# directory, ports, binaries): this script only decides the order and says what happened.
 set -euo pipefail
 
-PEER_PORT=2380
-CLIENT_PORT=2379
-
-# ---------------------------------------------------------------------------------------------------------
-# Host side: run as root on a member, by the operator side below.
-
-host_check() {
-  local data_dir=$1
-  [ -x /usr/local/bin/etcdutl ] || { echo "no /usr/local/bin/etcdutl on $(hostname): is etcd deployed here?" >&2; return 1; }
-  [ -f /etc/systemd/system/etcd.service ] || { echo "no etcd.service on $(hostname)" >&2; return 1; }
-  getent passwd etcd >/dev/null || { echo "no etcd user on $(hostname)" >&2; return 1; }
-  echo "$(hostname): etcd $(/usr/local/bin/etcdutl version | sed -n 's/^etcdutl version: //p'), data dir $data_dir $([ -d "$data_dir/member" ] && echo present || echo absent), etcd $(systemctl is-active etcd.service || true)"
-}
-
-host_receive() {
-  local dest=$1 sha=$2 got
-  install -d -m 0700 -o etcd -g etcd "$(dirname "$dest")"
-  (umask 077; cat >"$dest.part")
-  got=$(sha256sum "$dest.part")
-  got=${got%% *}
-  if [ "$got" != "$sha" ]; then
-    rm -f "$dest.part"
-    echo "$(hostname): the snapshot arrived with sha256 $got, expected $sha" >&2
-    return 1
-  fi
-  chown etcd:etcd "$dest.part"
-  mv "$dest.part" "$dest"
-  if ! status=$(/usr/local/bin/etcdutl snapshot status -w fields "$dest" 2>&1); then
-    echo "$(hostname): etcdutl cannot read the snapshot: $status" >&2
-    return 1
-  fi
-  echo "$(hostname): snapshot copied to $dest and verified: $(awk -F' : ' '$1 == "\"Revision\"" { r = $2 } $1 == "\"Keys\"" { k = $2 } END { print "revision " r ", " k " keys" }' <<<"$status")"
-}
-
-host_stop() {
-  systemctl stop etcd.service
-  echo "$(hostname): etcd stopped"
-}
-
-host_restore() {
-  local snapshot=$1 name=$2 peer_url=$3 initial_cluster=$4 token=$5 data_dir=$6 bump=$7 stamp=$8
-  local fresh="$data_dir.restore-$stamp" aside="$data_dir.before-restore-$stamp"
-  if systemctl is-active --quiet etcd.service; then
-    echo "$(hostname): etcd is running; stop it on every member first" >&2
-    return 1
-  fi
-  rm -rf "$fresh"
-  /usr/local/bin/etcdutl snapshot restore "$snapshot" --name "$name" --initial-cluster "$initial_cluster" \
-    --initial-cluster-token "$token" --initial-advertise-peer-urls "$peer_url" --data-dir "$fresh" \
-    --bump-revision "$bump" --mark-compacted >"$fresh.log" 2>&1 || {
-    cat "$fresh.log" >&2
-    rm -rf "$fresh" "$fresh.log"
-    echo "$(hostname): etcdutl snapshot restore failed; the data directory was not touched" >&2
-    return 1
-  }
-  rm -f "$fresh.log"
-  chown -R etcd:etcd "$fresh"
-  chmod 0700 "$fresh"
-  if [ -e "$data_dir" ]; then
-    mv "$data_dir" "$aside"
-    echo "$(hostname): the previous data directory is kept as $aside"
-  fi
-  mv "$fresh" "$data_dir"
-  echo "$(hostname): restored $snapshot into $data_dir as member $name ($peer_url)"
-}
-
-host_start() {
-  # --no-block: a member finishes starting only once a majority is up, so starting blocks on the others.
-  systemctl start --no-block etcd.service
-  echo "$(hostname): etcd starting"
-}
-
-host_wait() {
-  local names=$1 timeout=$2 endpoints=$3 deadline list n
-  deadline=$((SECONDS + timeout))
-  n=$(tr ',' '\n' <<<"$names" | grep -c .)
-  e() {
-    /usr/local/bin/etcdctl --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/healthcheck-client.crt \
-      --key=/etc/etcd/pki/healthcheck-client.key --dial-timeout=3s --command-timeout=5s --endpoints="$endpoints" "$@"
-  }
-  until e endpoint health >/dev/null 2>&1 && list=$(e member list 2>/dev/null) &&
-    [ "$(grep -c ', started, ' <<<"$list")" -eq "$n" ]; do
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      echo "the restored cluster was not healthy within ${timeout}s; see journalctl -u etcd on the members" >&2
-      e endpoint health >&2 || true
-      return 1
-    fi
-    sleep 2
-  done
-  e member list -w table
-  e endpoint status -w table
-}
-
-if [ "${1:-}" = --on-host ]; then
-  shift
-  step=$1
-  shift
-  # Every step but receive gets no stdin: under `bash -s` stdin is the rest of this script.
-  case $step in
-    check) host_check "$@" </dev/null ;;
-    receive) host_receive "$@" ;;
-    stop) host_stop </dev/null ;;
-    restore) host_restore "$@" </dev/null ;;
-    start) host_start </dev/null ;;
-    wait) host_wait "$@" </dev/null ;;
-    *) echo "unknown host step $step" >&2; exit 2 ;;
-  esac
-  exit 0
-fi
-
-# ---------------------------------------------------------------------------------------------------------
-# Operator side.
+readonly HOST_TOOL=/usr/local/sbin/etcd-restore
 
 die() { printf 'restore: error: %s\n' "$*" >&2; exit 1; }
 log() { printf 'restore: %s\n' "$*"; }
 
 snapshot="" members_json="" ssh_key="" ssh_user=root ssh_port=22 host_field=publicIp ssh_options=()
-data_dir=/var/lib/etcd snapshot_dir=/var/backups/etcd bump=1000000000 health_timeout=180 yes=0
+bump=1000000000 health_timeout=180 yes=0
 while (($#)); do
   case $1 in
     --yes) yes=1; shift; continue ;;
@@ -169,8 +58,7 @@ while (($#)); do
     --ssh-port) ssh_port=$2 ;;
     --ssh-host-field) host_field=$2 ;;
     --ssh-option) ssh_options+=(-o "$2") ;;
-    --data-dir) data_dir=$2 ;;
-    --snapshot-dir) snapshot_dir=$2 ;;
+    --data-dir | --snapshot-dir) die "$1 is gone: the hosts' $HOST_TOOL knows the component's directories" ;;
     --bump-revision) bump=$2 ;;
     --health-timeout) health_timeout=$2 ;;
     *) die "unknown option $1 (see --help)" ;;
@@ -181,7 +69,6 @@ done
 [[ -n $members_json ]] || die "--members-json FILE is required (pulumi stack output members --json > members.json)"
 [[ $host_field == publicIp || $host_field == privateIp ]] || die "--ssh-host-field must be publicIp or privateIp"
 [[ $bump =~ ^[0-9]+$ && $health_timeout =~ ^[0-9]+$ && $ssh_port =~ ^[0-9]+$ ]] || die "--bump-revision, --health-timeout and --ssh-port take numbers"
-[[ $data_dir == /* && $snapshot_dir == /* ]] || die "--data-dir and --snapshot-dir must be absolute paths"
 
 # members: "name privateIp sshHost" per line, from the JSON (node or python3 reads it).
 if [[ $members_json == - ]]; then json=$(cat); else json=$(<"$members_json"); fi
@@ -206,47 +93,31 @@ for line in "${members[@]}"; do
   names+=("$name") ips+=("$ip") hosts+=("$host")
 done
 
-url_host() { if [[ $1 == *:* ]]; then printf '[%s]' "$1"; else printf '%s' "$1"; fi; }
-initial_cluster="" client_urls=""
-for i in "${!names[@]}"; do
-  initial_cluster+="${initial_cluster:+,}${names[i]}=https://$(url_host "${ips[i]}"):$PEER_PORT"
-  client_urls+="${client_urls:+,}https://$(url_host "${ips[i]}"):$CLIENT_PORT"
-done
+members_arg=""
+for i in "${!names[@]}"; do members_arg+="${members_arg:+,}${names[i]}=${ips[i]}"; done
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 token="restored-$stamp-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
-remote_snapshot="$snapshot_dir/restore-$stamp.db"
+remote_file="restore-$stamp.db"
 sha=$(sha256sum "$snapshot")
 sha=${sha%% *}
 
 ssh_cmd=(ssh -p "$ssh_port" -o BatchMode=yes -o ConnectTimeout=10 "${ssh_options[@]}")
 [[ -n $ssh_key ]] && ssh_cmd+=(-i "$ssh_key")
-# on_host I STEP ARGS...: run this script's host STEP on member I as root; its stdin is forwarded.
+sudo=""
+[[ $ssh_user == root ]] || sudo="sudo "
+# on_host I STEP ARGS...: runs the host tool's STEP on member I as root, its output prefixed with the member's
+# name; stdin goes to the tool (the snapshot, for receive).
 on_host() {
-  local i=$1 args
+  local i=$1
   shift
-  args=$(printf '%q ' "$@")
-  local sudo=""
-  [[ $ssh_user == root ]] || sudo="sudo "
-  # The script itself goes first on stdin (bash -s reads it), so STEP's own stdin cannot be used: send
-  # data with on_host_data.
-  "${ssh_cmd[@]}" "$ssh_user@${hosts[i]}" "${sudo}bash -s -- --on-host $args" <"$0"
-}
-# on_host_data I FILE STEP ARGS...: as on_host, with FILE as STEP's stdin (the script is sent first, as a file).
-on_host_data() {
-  local i=$1 file=$2 args sudo="" tmp
-  shift 2
-  args=$(printf '%q ' "$@")
-  [[ $ssh_user == root ]] || sudo="sudo "
-  tmp=$("${ssh_cmd[@]}" "$ssh_user@${hosts[i]}" "${sudo}mktemp /root/.etcd-restore.XXXXXX")
-  "${ssh_cmd[@]}" "$ssh_user@${hosts[i]}" "${sudo}tee $tmp >/dev/null" <"$0"
-  "${ssh_cmd[@]}" "$ssh_user@${hosts[i]}" "${sudo}bash $tmp --on-host $args; rc=\$?; ${sudo}rm -f $tmp; exit \$rc" <"$file"
+  "${ssh_cmd[@]}" "$ssh_user@${hosts[i]}" "$sudo$HOST_TOOL $(printf '%q ' "$@")" | sed "s/^/restore: [${names[i]}] /"
 }
 
 log "snapshot $snapshot (sha256 $sha, $(stat -c %s "$snapshot") bytes)"
-log "members: ${names[*]}; initial cluster $initial_cluster"
+log "members: $members_arg"
 log "new initial-cluster token $token; revisions bumped by $bump and marked compacted"
 for i in "${!names[@]}"; do
-  on_host "$i" check "$data_dir" | sed "s/^/restore: [${names[i]}] /"
+  on_host "$i" check </dev/null
 done
 if ((!yes)); then
   [[ -t 0 ]] || die "stdin is not a terminal: pass --yes to go ahead"
@@ -257,21 +128,20 @@ fi
 started=$SECONDS
 log "1/4 copying the snapshot to every member"
 for i in "${!names[@]}"; do
-  on_host_data "$i" "$snapshot" receive "$remote_snapshot" "$sha" | sed "s/^/restore: [${names[i]}] /"
+  on_host "$i" receive "$remote_file" "$sha" <"$snapshot"
 done
 log "2/4 stopping etcd on every member"
 for i in "${!names[@]}"; do
-  on_host "$i" stop | sed "s/^/restore: [${names[i]}] /"
+  on_host "$i" stop </dev/null
 done
 log "3/4 restoring on every member"
 for i in "${!names[@]}"; do
-  on_host "$i" restore "$remote_snapshot" "${names[i]}" "https://$(url_host "${ips[i]}"):$PEER_PORT" "$initial_cluster" "$token" \
-    "$data_dir" "$bump" "$stamp" | sed "s/^/restore: [${names[i]}] /"
+  on_host "$i" restore "$remote_file" "${names[i]}" "$members_arg" "$token" "$bump" "$stamp" </dev/null
 done
 log "4/4 starting etcd on every member"
 for i in "${!names[@]}"; do
-  on_host "$i" start | sed "s/^/restore: [${names[i]}] /"
+  on_host "$i" start </dev/null
 done
-on_host 0 wait "$(IFS=,; echo "${names[*]}")" "$health_timeout" "$client_urls"
-log "restored in $((SECONDS - started)) s: every member started and healthy. The replaced data directories are kept as $data_dir.before-restore-$stamp on each member; remove them once you are satisfied."
+on_host 0 wait "$members_arg" "$health_timeout" </dev/null
+log "restored in $((SECONDS - started)) s: every member started and healthy. The replaced data directories are kept as <data dir>.before-restore-$stamp on each member (see above); remove them once you are satisfied."
 log "next: pulumi up (expect no changes); clients reconnect by themselves, watchers re-list (the revision moved forward by $bump)."

@@ -4,26 +4,18 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { createHash } from "crypto";
-import { EtcdHost } from "./hosts/types";
+import { ClusterCommandInput } from "./hosts/types";
 import { MemberResources } from "./member";
-import { ClusterPlan } from "./plan";
 import { Pki } from "./pki";
 import { checkScript } from "./render/check-script";
 import { hostLayout } from "./render/layout";
 import { preflightScript } from "./render/preflight-script";
 
-export interface CheckInput {
-    name: string;
-    plan: ClusterPlan;
-    /** Every member's host, in member order. */
-    hosts: EtcdHost[];
-    /** The host the check runs on; any healthy member will do. */
-    runOn: EtcdHost;
+export interface CheckInput extends ClusterCommandInput {
     members: MemberResources[];
     pki: Pki;
     /** What must have run first (scale-down membership). */
     after: pulumi.Resource[];
-    parent: pulumi.Resource;
 }
 
 export function createCheck(input: CheckInput): command.remote.Command {
@@ -48,17 +40,8 @@ export function createCheck(input: CheckInput): command.remote.Command {
     }, { parent: input.parent, dependsOn: input.after });
 }
 
-export interface PreflightInput {
-    name: string;
-    plan: ClusterPlan;
-    hosts: EtcdHost[];
-    /** The host the preflight runs on; any member that can reach the others will do. */
-    runOn: EtcdHost;
-    parent: pulumi.Resource;
-}
-
 /** The version preflight: runs on one member before anything is installed or restarted. */
-export function createPreflight(input: PreflightInput): command.remote.Command {
+export function createPreflight(input: ClusterCommandInput): command.remote.Command {
     const layout = hostLayout(input.plan);
     return new command.remote.Command(`${input.name}-preflight`, {
         connection: input.runOn.connection,

@@ -3,21 +3,13 @@
 // and before the cluster check, so the check sees the wanted members only.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { EtcdHost } from "./hosts/types";
+import { ClusterCommandInput } from "./hosts/types";
 import { hostLayout } from "./render/layout";
 import { pruneScript } from "./render/membership";
-import { ClusterPlan } from "./plan";
 
-export interface MembershipInput {
-    name: string;
-    plan: ClusterPlan;
-    /** Every wanted member's host, in member order. */
-    hosts: EtcdHost[];
-    /** The host the removal runs on; any healthy member will do. */
-    runOn: EtcdHost;
+export interface MembershipInput extends ClusterCommandInput {
     /** Each member's configure step: members leave only after the wanted ones are configured. */
     after: pulumi.Resource[];
-    parent: pulumi.Resource;
 }
 
 export function createMembership(input: MembershipInput): command.remote.Command {

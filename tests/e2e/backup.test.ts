@@ -3,7 +3,8 @@
 //   1. up installs the units; the S3 keys reach the hosts only in a 0600 file, never the state or the logs;
 //   2. the timer's service: only the leader saves a snapshot, verified, uploaded (same sha256 in S3), pruned
 //      to `keep` (pre-upgrade snapshots untouched); wrong credentials fail the unit visibly, kept locally;
-//   3. restore (scripts/restore.sh) of the uploaded snapshot: its keys back, later keys gone, revision
+//   3. restore (scripts/restore.sh driving the hosts' etcd-restore, with a custom dataDir) of the uploaded
+//      snapshot: its keys back, later keys gone, revision
 //      bumped and older revisions compacted, a new cluster ID, healthy; pulumi up changes nothing;
 //   4. quota check: fails at 80% and on NOSPACE; delete + compact + defrag (one member at a time, with a
 //      continuous writer: 0 lost) + alarm disarm, and it passes again;
@@ -27,6 +28,8 @@ const QUOTA = 16 * 1024 * 1024;
 const ACCESS_KEY = "bkp-test-access";
 const SECRET_KEY = `S3cret/${crypto.randomBytes(12).toString("base64url")}+"q\\z`;
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+// Not the default: the restore tool on the hosts must follow the component's layout, not assume it.
+const DATA_DIR = "/var/lib/etcd-bkp";
 
 describe("backups, restore and maintenance", () => {
     let rig: Rig;
@@ -102,6 +105,7 @@ describe("backups, restore and maintenance", () => {
                 sshPrivateKeyPath: rig.sshPrivateKeyPath,
                 release: { version: VERSION, sha256: releaseSha256(VERSION), downloadBaseUrl: rig.releaseBaseUrl },
                 healthTimeoutSeconds: 60,
+                dataDir: DATA_DIR,
                 tuning: { quotaBackendBytes: QUOTA },
                 backup: { keep: 3, s3: { endpoint: s3Url, bucket: BUCKET, prefix: PREFIX } },
                 backupS3AccessKeyId: ACCESS_KEY,
@@ -246,7 +250,7 @@ describe("backups, restore and maintenance", () => {
         expect(failed.status).not.toBe(0);
         expect(failed.stderr).toContain("simulated restore failure");
         expect(failed.stderr).toContain("etcdutl snapshot restore failed; the data directory was not touched");
-        expect(sh(2, "ls -d /var/lib/etcd.before-restore-* 2>/dev/null | wc -l").trim()).toBe("0");
+        expect(sh(2, `ls -d ${DATA_DIR}.before-restore-* 2>/dev/null | wc -l`).trim()).toBe("0");
         expect(sh(0, "systemctl is-active etcd || true").trim()).toBe("inactive");
         sh(2, "mv -f /usr/local/bin/etcdutl.real /usr/local/bin/etcdutl");
 
@@ -272,10 +276,11 @@ describe("backups, restore and maintenance", () => {
         expect(list.map((m: any) => m.name).sort()).toEqual(rig.hosts.map((h) => h.name).sort());
         expect(JSON.parse(admin.must(endpoints, ["endpoint", "health", "-w", "json"])).map((h: any) => h.health)).toEqual(Array(N).fill(true));
         for (let i = 0; i < N; i++) {
-            const aside = sh(i, "ls -d /var/lib/etcd.before-restore-*").trim().split("\n");
+            const aside = sh(i, `ls -d ${DATA_DIR}.before-restore-*`).trim().split("\n");
             expect(aside).toHaveLength(i < 2 ? 2 : 1); // the first two were restored twice
-            for (const d of aside) expect(d).toMatch(/^\/var\/lib\/etcd\.before-restore-\d{8}T\d{6}Z$/);
-            expect(sh(i, "stat -c '%a %U' /var/lib/etcd").trim()).toBe("700 etcd");
+            for (const d of aside) expect(d).toMatch(new RegExp(`^${DATA_DIR}\\.before-restore-\\d{8}T\\d{6}Z$`));
+            expect(sh(i, `stat -c '%a %U' ${DATA_DIR}`).trim()).toBe("700 etcd");
+            expect(sh(i, "ls /var/lib").split("\n")).not.toContain("etcd"); // nothing went to the default data dir
         }
         admin.must(endpoints, ["put", "/bkp/restore/written-after-restore", "ok"]);
         // Nothing for Pulumi to change: the restored cluster is what the stack describes.

@@ -2,6 +2,7 @@
 // host came from (Hetzner, existing machines) never leaks into them.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
+import type { ClusterPlan } from "../plan";
 
 export interface EtcdHost {
     /** Member name (also the host name and certificate CN). */
@@ -26,4 +27,15 @@ export interface HostsResult {
 export function sshConnection(host: pulumi.Input<string>, port: number, user: string,
     privateKey: pulumi.Input<string>): command.types.input.remote.ConnectionArgs {
     return { host, port, user, privateKey: pulumi.secret(privateKey), dialErrorLimit: 60, perDialTimeout: 10 };
+}
+
+/** What a Command that runs on one member for the whole cluster needs (preflight, membership, check). */
+export interface ClusterCommandInput {
+    name: string;
+    plan: ClusterPlan;
+    /** Every wanted member's host, in member order. */
+    hosts: EtcdHost[];
+    /** The host it runs on; any healthy member will do. */
+    runOn: EtcdHost;
+    parent: pulumi.Resource;
 }

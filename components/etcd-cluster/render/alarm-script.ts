@@ -2,7 +2,7 @@
 // as failed, with the reason in the journal) while any alarm is active in the cluster (NOSPACE, CORRUPT) or
 // while this member's backend has reached the warning share of its quota.
 import { HostLayout } from "./layout";
-import { ETCDCTL_MTLS, etcdctlVars, header, STATUS_LINES } from "./shell";
+import { ETCDCTL_MTLS, header, localMemberVars, STATUS_LINES } from "./shell";
 
 export interface AlarmScriptInput {
     memberName: string;
@@ -15,11 +15,9 @@ export interface AlarmScriptInput {
 
 export function alarmScript(input: AlarmScriptInput): string {
     return header("etcd-alarm-check: active alarms and backend size vs quota", {
-        MEMBER: input.memberName,
+        ...localMemberVars(input.memberName, input.layout),
         CONFIGURED_QUOTA: input.quotaBackendBytes,
         WARN_PERCENT: input.warnPercent,
-        LOCAL_CLIENT_URL: input.layout.localClientUrl,
-        ...etcdctlVars(input.layout.etcdctl.installed),
     }) + ALARM_BODY;
 }
 

@@ -6,7 +6,7 @@
 // own --aws-sigv4 signs an uploaded file's payload only from 7.87 on, and Ubuntu 22.04 has 7.81); the signed
 // headers reach curl through its config on stdin, never on a command line.
 import { HostLayout, S3_ENV_FILE, SCHEDULED_PREFIX } from "./layout";
-import { ETCDCTL_MTLS, etcdctlVars, header, STATUS_LINES } from "./shell";
+import { ETCDCTL_MTLS, header, localMemberVars, STATUS_LINES } from "./shell";
 
 export interface BackupScriptInput {
     memberName: string;
@@ -108,15 +108,13 @@ sigv4_headers() {
 export function backupScript(input: BackupScriptInput): string {
     const { layout } = input;
     return header("etcd-backup: scheduled snapshot of the cluster", {
-        MEMBER: input.memberName,
+        ...localMemberVars(input.memberName, layout),
         SNAPSHOT_DIR: layout.snapshotDir,
         KEEP: input.keep,
         TIMEOUT: input.timeoutSeconds,
         S3_ENV_FILE,
         SCHEDULED_PREFIX,
-        LOCAL_CLIENT_URL: layout.localClientUrl,
         ETCDUTL: layout.links.etcdutl,
-        ...etcdctlVars(layout.etcdctl.installed),
     }) + BACKUP_BODY;
 }
 

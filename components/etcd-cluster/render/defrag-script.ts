@@ -4,7 +4,7 @@
 // script needs no re-render when members are added or removed. Followers first, the leader last; the whole
 // cluster must be healthy before the walk and after each member.
 import { HostLayout } from "./layout";
-import { ETCDCTL_MTLS, etcdctlVars, header, STATUS_LINES, WAIT_UNTIL } from "./shell";
+import { ETCDCTL_MTLS, header, localMemberVars, STATUS_LINES, WAIT_UNTIL } from "./shell";
 
 export interface DefragScriptInput {
     memberName: string;
@@ -17,11 +17,9 @@ export interface DefragScriptInput {
 
 export function defragScript(input: DefragScriptInput): string {
     return header("etcd-defrag: defragment every member, one at a time", {
-        MEMBER: input.memberName,
+        ...localMemberVars(input.memberName, input.layout),
         DEFRAG_TIMEOUT: input.defragTimeoutSeconds,
         HEALTH_TIMEOUT: input.healthTimeoutSeconds,
-        LOCAL_CLIENT_URL: input.layout.localClientUrl,
-        ...etcdctlVars(input.layout.etcdctl.installed),
     }) + DEFRAG_BODY;
 }
 

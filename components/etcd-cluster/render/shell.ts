@@ -1,7 +1,7 @@
 // How rendered host scripts are put together: a typed header of variables (the only place a value from
 // TypeScript enters a script), then static bash that reads them. A changed value is one changed
 // `readonly` line in a preview's diff.
-import { EtcdctlChoice } from "./layout";
+import { EtcdctlChoice, HostLayout } from "./layout";
 
 /** Single-quotes a value for bash, so no expansion happens inside it. */
 export function shellQuote(value: string): string {
@@ -43,6 +43,11 @@ export function header(title: string, vars: ShellVars): string {
 /** Header variables of ETCDCTL_MTLS: which etcdctl, and the client certificate it presents. */
 export function etcdctlVars(choice: EtcdctlChoice): ShellVars {
     return { ETCDCTL: choice.binary, CLIENT_CA: choice.ca, CLIENT_CERT: choice.cert, CLIENT_KEY: choice.key };
+}
+
+/** Header variables of the maintenance tools, which talk to their own member over loopback. */
+export function localMemberVars(memberName: string, layout: HostLayout): ShellVars {
+    return { MEMBER: memberName, LOCAL_CLIENT_URL: layout.localClientUrl, ...etcdctlVars(layout.etcdctl.installed) };
 }
 
 /**
