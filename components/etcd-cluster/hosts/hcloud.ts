@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as hcloud from "@pulumi/hcloud";
 import * as tls from "@pulumi/tls";
-import { ClusterPlan, HcloudHostsPlan } from "../plan";
+import { ClusterPlan, HcloudHostsPlan, HcloudSshPlan } from "../plan";
 import { HostsResult, sshConnection } from "./types";
 
 export interface HcloudHostsInput {
@@ -37,12 +37,7 @@ export function hcloudHosts({ name, plan, hcloud: h, parent }: HcloudHostsInput)
         ],
     }, opts);
 
-    const ssh = h.ssh.kind === "projectKeys" ? { keys: h.ssh.keyNames, privateKey: h.ssh.privateKey, generated: undefined } : generateKey();
-    function generateKey() {
-        const generated = new tls.PrivateKey(`${name}-ssh-key`, { algorithm: "ED25519" }, opts);
-        const key = new hcloud.SshKey(`${name}-ssh-key`, { name: `${name}-ssh-key`, publicKey: generated.publicKeyOpenssh, labels }, opts);
-        return { keys: [key.id], privateKey: generated.privateKeyOpenssh, generated: generated.privateKeyOpenssh };
-    }
+    const ssh = sshKeys(name, h.ssh, labels, parent);
 
     const hosts = plan.members.map((m, i) => {
         const server = new hcloud.Server(`${name}-${m.name}`, {
@@ -66,4 +61,13 @@ export function hcloudHosts({ name, plan, hcloud: h, parent }: HcloudHostsInput)
         };
     });
     return { hosts, sshPrivateKey: ssh.generated };
+}
+
+/** The keys the servers get and the private key the component connects with; a generated one is an output. */
+function sshKeys(name: string, plan: HcloudSshPlan, labels: Record<string, string>, parent: pulumi.Resource):
+    { keys: pulumi.Input<string>[]; privateKey: pulumi.Input<string>; generated?: pulumi.Output<string> } {
+    if (plan.kind === "projectKeys") return { keys: plan.keyNames, privateKey: plan.privateKey };
+    const generated = new tls.PrivateKey(`${name}-ssh-key`, { algorithm: "ED25519" }, { parent });
+    const key = new hcloud.SshKey(`${name}-ssh-key`, { name: `${name}-ssh-key`, publicKey: generated.publicKeyOpenssh, labels }, { parent });
+    return { keys: [key.id], privateKey: generated.privateKeyOpenssh, generated: generated.privateKeyOpenssh };
 }

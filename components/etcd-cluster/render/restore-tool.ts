@@ -34,9 +34,9 @@ const RESTORE_BODY = `# Usage (as root; MEMBERS is name=privateIp,name=privateIp
 ${ETCDCTL_MTLS}
 host=$(hostname)
 url_host() { if [[ $1 == *:* ]]; then printf '[%s]' "$1"; else printf '%s' "$1"; fi; }
-# urls MEMBERS PORT [name=]: "name=https://ip:port,..." with the names, or "https://ip:port,..." without.
+# urls MEMBERS PORT [named]: "name=https://ip:port,..." with the names, or "https://ip:port,..." without.
 urls() {
-  local entry out=""
+  local entry out="" entries
   IFS=, read -r -a entries <<<"$1"
   for entry in "\${entries[@]}"; do
     out+="\${out:+,}\${3:+\${entry%%=*}=}https://$(url_host "\${entry#*=}"):$2"
@@ -82,7 +82,7 @@ stop() {
 }
 
 restore() {
-  local snapshot name=$2 members=$3 token=$4 bump=$5 stamp=$6 entry ip="" peer_url fresh aside
+  local snapshot name=$2 members=$3 token=$4 bump=$5 stamp=$6 entry entries ip="" peer_url fresh aside
   snapshot=$(snapshot_path "$1")
   IFS=, read -r -a entries <<<"$members"
   for entry in "\${entries[@]}"; do
