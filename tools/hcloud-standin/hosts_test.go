@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +111,41 @@ func TestRealHosts(t *testing.T) {
 		return strings.Count(o, "user data ran") == 1
 	})
 
+	// A unit whose stop leaves a mark: a clean shutdown (ACPI) runs it, a power cut does not.
+	probe := `cat > /etc/systemd/system/stop-probe.service <<'UNIT'
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/true
+ExecStop=/bin/sh -c 'echo stopped >> /root/clean-stops; sync'
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload && systemctl enable --now stop-probe.service`
+	if out, err := sshRun(signer, ip, probe); err != nil {
+		t.Fatalf("stop probe: %q %v", out, err)
+	}
+	cleanStops := func(want int) {
+		t.Helper()
+		out, err := sshRun(signer, ip, "cat /root/clean-stops 2>/dev/null | wc -l")
+		if err != nil || strings.TrimSpace(out) != fmt.Sprint(want) {
+			t.Fatalf("clean stops: want %d, got %q %v", want, out, err)
+		}
+	}
+	cleanStops(0)
+	bridgePorts := func() string {
+		t.Helper()
+		out, err := exec.Command("bash", "-c", `source "${ETCD_CLUSTER_CACHE:-$HOME/.cache/etcd-cluster}/rigs/`+realRig+`/rig.env" && ip -o link show master "$BRIDGE" | awk -F': ' '{split($2, n, "@"); print n[1]}'`).Output()
+		if err != nil {
+			t.Fatalf("bridge ports: %v", err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	hostVeth := bridgePorts()
+	if hostVeth == "" || strings.Contains(hostVeth, "\n") {
+		t.Fatalf("the running host's ports on the rig's bridge: %q", hostVeth)
+	}
+
 	// Attach to the network with a pinned IP: the running host gets the address at once.
 	waitAct(t, e)(e.c.Server.AttachToNetwork(ctx(), s, hcloud.ServerAttachToNetworkOpts{Network: n, IP: net.ParseIP("10.9.1.11")}))
 	if !portOpen("10.9.1.11:22") {
@@ -131,6 +167,7 @@ func TestRealHosts(t *testing.T) {
 	}
 	waitAct(t, e)(e.c.Server.Poweron(ctx(), s))
 	t.Logf("[timing] shutdown + poweron: %.1f s", time.Since(started).Seconds())
+	cleanStops(1) // shutdown is ACPI: the OS stopped its units
 	out, err = sshRun(signer, ip, "cat /root/user-data.log | wc -l; ip -4 -o addr show dev host0 | grep -c 10.9.1.11")
 	if err != nil || out != "1\n1\n" {
 		t.Fatalf("after poweron: user data must not run again and the private address must stay: %q %v", out, err)
@@ -143,10 +180,12 @@ func TestRealHosts(t *testing.T) {
 	if !portOpen(ip + ":22") {
 		t.Fatal("host does not answer after reset")
 	}
+	cleanStops(1) // poweroff and reset cut the power: no unit was stopped
 	waitAct(t, e)(e.c.Server.Reboot(ctx(), s))
 	if _, err := sshRun(signer, ip, "true"); err != nil {
 		t.Fatalf("after reboot: %v", err)
 	}
+	cleanStops(2) // reboot is ACPI too
 
 	// Delete: the host and the bridge's private address go.
 	del, _, err := e.c.Server.DeleteWithResult(ctx(), s)
@@ -167,6 +206,33 @@ func TestRealHosts(t *testing.T) {
 	if out, _ := exec.Command("ip", "-o", "-4", "addr", "show").Output(); strings.Contains(string(out), "10.9.1.1/24") {
 		t.Fatal("the bridge keeps the subnet address of a deleted server")
 	}
+	// Nothing of the host stays on the machine: no port on the bridge, no veth, no disk.
+	if ports := bridgePorts(); ports != "" {
+		t.Fatalf("the deleted host's interface is still on the bridge: %s", ports)
+	}
+	if after := veths(t); slices.Contains(after, hostVeth) {
+		t.Fatalf("the deleted host's veth %s is still on the machine: %v", hostVeth, after)
+	}
+	if out, _ := exec.Command("bash", "-c", `ls -d "${ETCD_CLUSTER_CACHE:-$HOME/.cache/etcd-cluster}/rigs/`+realRig+`"/host-* 2>/dev/null`).Output(); len(out) > 0 {
+		t.Fatalf("the deleted host's directory stays: %s", out)
+	}
+}
+
+// veths lists the machine's veth interfaces.
+func veths(t *testing.T) []string {
+	t.Helper()
+	out, err := exec.Command("ip", "-o", "link", "show", "type", "veth").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if f := strings.SplitN(l, ": ", 3); len(f) == 3 {
+			name, _, _ := strings.Cut(f[1], "@")
+			names = append(names, name)
+		}
+	}
+	return names
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {
