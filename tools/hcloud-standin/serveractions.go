@@ -39,46 +39,41 @@ type serverStep struct {
 }
 
 func (a *API) runServerAction(id int64, command string, step serverStep, extraRefs ...schema.ActionResourceReference) (int, any, *apiError) {
-	s := a.st
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec, ok := s.d.Servers[id]
-	if !ok {
-		return fail(errNotFound("server"))
-	}
-	if rec.Busy > 0 {
-		return fail(errLocked())
-	}
-	if step.check != nil {
-		if e := step.check(s, rec); e != nil {
-			return fail(e)
+	return withRecord(a, servers, id, func(s *Store, rec *serverRec) (int, any, *apiError) {
+		if rec.Busy > 0 {
+			return fail(errLocked())
 		}
-	}
-	refs := append([]schema.ActionResourceReference{ref("server", id)}, extraRefs...)
-	if step.begin != nil {
-		step.begin(s, rec)
-	}
-	if step.work == nil {
-		act := s.newAction(command, false, refs...)
+		if step.check != nil {
+			if e := step.check(s, rec); e != nil {
+				return fail(e)
+			}
+		}
+		refs := append([]schema.ActionResourceReference{ref("server", id)}, extraRefs...)
+		if step.begin != nil {
+			step.begin(s, rec)
+		}
+		if step.work == nil {
+			act := s.newAction(command, false, refs...)
+			s.save()
+			return http.StatusCreated, map[string]any{"action": act}, nil
+		}
+		act := s.newAction(command, true, refs...)
+		rec.Busy++
+		s.async(func() error { return step.work(id) }, func(err error) {
+			rec.Busy--
+			if step.end != nil {
+				step.end(s, rec, err)
+			}
+			if err != nil {
+				s.log.Printf("server %d: %s failed: %v", id, command, err)
+				s.finishAction(act, &schema.ActionError{Code: "server_error", Message: command + " failed on the host"})
+				return
+			}
+			s.finishAction(act, nil)
+		})
 		s.save()
 		return http.StatusCreated, map[string]any{"action": act}, nil
-	}
-	act := s.newAction(command, true, refs...)
-	rec.Busy++
-	s.async(func() error { return step.work(id) }, func(err error) {
-		rec.Busy--
-		if step.end != nil {
-			step.end(s, rec, err)
-		}
-		if err != nil {
-			s.log.Printf("server %d: %s failed: %v", id, command, err)
-			s.finishAction(act, &schema.ActionError{Code: "server_error", Message: command + " failed on the host"})
-			return
-		}
-		s.finishAction(act, nil)
 	})
-	s.save()
-	return http.StatusCreated, map[string]any{"action": act}, nil
 }
 
 func settle(ok, failed string) func(s *Store, rec *serverRec, err error) {

@@ -278,36 +278,31 @@ func (s *Store) commitServer(rec *serverRec, p serverPlan) (*schema.Action, []sc
 }
 
 func (a *API) deleteServer(id int64) (int, any, *apiError) {
-	s := a.st
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec, ok := s.d.Servers[id]
-	if !ok {
-		return fail(errNotFound("server"))
-	}
-	if rec.Server.Protection.Delete {
-		return fail(errProtected("server"))
-	}
-	if rec.Busy > 0 {
-		return fail(errLocked())
-	}
-	act := s.newAction("delete_server", true, ref("server", id))
-	rec.Busy++
-	rec.Server.Status = "deleting"
-	s.async(func() error { return s.hosts.Remove(bg(), id) }, func(err error) {
-		rec.Busy--
-		if err != nil {
-			s.log.Printf("server %d: removing its host failed: %v", id, err)
-			s.finishAction(act, &schema.ActionError{Code: "server_error", Message: "could not remove the host"})
-			rec.Server.Status = "unknown"
-			return
+	return withRecord(a, servers, id, func(s *Store, rec *serverRec) (int, any, *apiError) {
+		if rec.Server.Protection.Delete {
+			return fail(errProtected("server"))
 		}
-		s.finishAction(act, nil)
-		delete(s.d.Servers, id)
-		for _, f := range s.d.Firewalls {
-			f.AppliedTo = slices.DeleteFunc(f.AppliedTo, func(o schema.FirewallResource) bool { return o.Type == "server" && o.Server.ID == id })
+		if rec.Busy > 0 {
+			return fail(errLocked())
 		}
+		act := s.newAction("delete_server", true, ref("server", id))
+		rec.Busy++
+		rec.Server.Status = "deleting"
+		s.async(func() error { return s.hosts.Remove(bg(), id) }, func(err error) {
+			rec.Busy--
+			if err != nil {
+				s.log.Printf("server %d: removing its host failed: %v", id, err)
+				s.finishAction(act, &schema.ActionError{Code: "server_error", Message: "could not remove the host"})
+				rec.Server.Status = "unknown"
+				return
+			}
+			s.finishAction(act, nil)
+			delete(s.d.Servers, id)
+			for _, f := range s.d.Firewalls {
+				f.AppliedTo = slices.DeleteFunc(f.AppliedTo, func(o schema.FirewallResource) bool { return o.Type == "server" && o.Server.ID == id })
+			}
+		})
+		s.save()
+		return http.StatusOK, map[string]any{"action": act}, nil
 	})
-	s.save()
-	return http.StatusOK, map[string]any{"action": act}, nil
 }
