@@ -98,3 +98,14 @@ describe("existing hosts", () => {
         ]);
     });
 });
+
+describe("the plan's hosts", () => {
+    it("say which kind they are and carry the SSH key the component connects with", () => {
+        expect(resolve({ hcloud: {} }).hosts).toMatchObject({ kind: "hcloud", ssh: { kind: "generated" } });
+        expect(resolve({ hcloud: {}, sshPrivateKey: key }).hosts).toMatchObject({ kind: "hcloud", ssh: { kind: "generated" } });
+        expect(resolve({ hcloud: { sshKeyNames: ["mine"] }, sshPrivateKey: key }).hosts)
+            .toMatchObject({ kind: "hcloud", ssh: { kind: "projectKeys", keyNames: ["mine"], privateKey: key } });
+        expect(resolve({ existingHosts: [{ privateIp: "10.9.0.11" }], sshPrivateKey: key }).hosts)
+            .toMatchObject({ kind: "existing", sshPrivateKey: key });
+    });
+});
