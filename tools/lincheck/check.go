@@ -93,12 +93,12 @@ var kvModel = porcupine.Model{
 	DescribeState: func(state any) string { return fmt.Sprintf("%q", state.(string)) },
 }
 
-// porcupineOps turns the history into porcupine's operations: failed reads are left out (they had no
-// effect and returned nothing), unknown reads too, unknown writes get an infinite return time.
+// porcupineOps turns the history into porcupine's operations: failed operations are left out (no effect,
+// no result), unknown reads too; unknown writes get an infinite return time.
 func porcupineOps(h *History) []porcupine.Operation {
 	ops := make([]porcupine.Operation, 0, len(h.Ops))
 	for _, o := range h.Ops {
-		if o.Outcome != OutcomeOK && o.Kind == KindGet {
+		if o.Outcome == OutcomeFailed || (o.Outcome == OutcomeUnknown && o.Kind == KindGet) {
 			continue
 		}
 		ret, out := o.Return, kvOutput{read: o.Read, succeeded: o.Succeeded}

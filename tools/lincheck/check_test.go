@@ -72,6 +72,9 @@ func TestRejectsViolations(t *testing.T) {
 		"an unknown write cannot explain a value that was never written": {
 			unknown(put(0, "x", "a", 0, 10)), get(1, "x", "z", 20, 30),
 		},
+		"a write that failed before it was sent took effect": {
+			put(0, "x", "a", 0, 10), failed(put(1, "x", "b", 20, 30)), get(2, "x", "b", 40, 50),
+		},
 		"an unknown write cannot take effect before its call": {
 			get(1, "x", "a", 0, 10), unknown(put(0, "x", "a", 20, 30)),
 		},
@@ -116,6 +119,9 @@ func TestAcceptsLinearizableHistories(t *testing.T) {
 		"failed reads carry no information": {
 			put(0, "x", "a", 0, 10), failed(get(1, "x", "", 20, 30)), get(1, "x", "a", 40, 50),
 		},
+		"failed writes had no effect": {
+			put(0, "x", "a", 0, 10), failed(put(1, "x", "b", 20, 30)), failed(cas(1, "x", "a", "c", false, 40, 50)), get(2, "x", "a", 60, 70),
+		},
 		"many clients on two keys": {
 			put(0, "x", "a", 0, 10), put(1, "y", "p", 0, 10),
 			cas(2, "x", "a", "b", true, 15, 40), get(3, "x", "a", 16, 20), get(4, "y", "p", 16, 20),
@@ -156,10 +162,10 @@ func TestCheckCommand(t *testing.T) {
 		t.Fatalf("no visualization next to the report: %v", err)
 	}
 	// A malformed history is a usage error, not a verdict.
-	if err := os.WriteFile(bad, []byte(`{"operations":[{"kind":"put","key":"x","value":"a","outcome":"failed"}]}`), 0o644); err != nil {
+	if err := os.WriteFile(bad, []byte(`{"operations":[{"kind":"put","key":"x","value":"a","outcome":"lost"}]}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if code, err := run([]string{"check", "--history", bad}); code != 2 || err == nil {
-		t.Fatalf("failed put: exit %d, %v; want 2 and an error", code, err)
+		t.Fatalf("outcome lost: exit %d, %v; want 2 and an error", code, err)
 	}
 }

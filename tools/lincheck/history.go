@@ -9,7 +9,7 @@ import (
 // Outcome of one operation as the client saw it.
 const (
 	OutcomeOK      = "ok"      // returned a result
-	OutcomeFailed  = "failed"  // returned an error and certainly had no effect (reads only)
+	OutcomeFailed  = "failed"  // returned an error and certainly had no effect: a read, or a write never sent
 	OutcomeUnknown = "unknown" // returned an error or timed out: a write may or may not have taken effect
 )
 
@@ -54,12 +54,7 @@ func (o Op) validate() error {
 		return fmt.Errorf("unknown kind %q", o.Kind)
 	}
 	switch o.Outcome {
-	case OutcomeOK, OutcomeUnknown:
-	case OutcomeFailed:
-		if o.Kind != KindGet {
-			// Only a read is sure to have had no effect; a failed write is an unknown outcome.
-			return fmt.Errorf("a %s cannot have outcome failed (use unknown)", o.Kind)
-		}
+	case OutcomeOK, OutcomeUnknown, OutcomeFailed:
 	default:
 		return fmt.Errorf("unknown outcome %q", o.Outcome)
 	}

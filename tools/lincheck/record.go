@@ -5,13 +5,18 @@ import (
 	"crypto/tls"
 	"fmt"
 	"math/rand"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 type recordConfig struct {
@@ -52,6 +57,7 @@ func record(cfg recordConfig, stop <-chan struct{}) (*History, error) {
 	}
 	// One client per endpoint in turn: every member serves reads and forwards writes, each on its own.
 	clients := make([]*clientv3.Client, cfg.Clients)
+	kvs := make([]clientv3.KV, cfg.Clients)
 	for i := range clients {
 		c, err := clientv3.New(clientv3.Config{
 			Endpoints: []string{cfg.Endpoints[i%len(cfg.Endpoints)]},
@@ -63,6 +69,7 @@ func record(cfg recordConfig, stop <-chan struct{}) (*History, error) {
 		}
 		defer c.Close()
 		clients[i] = c
+		kvs[i] = clientv3.NewKVFromKVClient(failFast{clientv3.RetryKVClient(c)}, c)
 	}
 
 	start := time.Now()
@@ -109,14 +116,14 @@ func record(cfg recordConfig, stop <-chan struct{}) (*History, error) {
 				// the run ends is still answered (or times out into an unknown).
 				ctx, opCancel := context.WithTimeout(context.Background(), cfg.OpTimeout)
 				op.Call = now()
-				err := do(ctx, clients[id].KV, &op)
+				err := do(ctx, kvs[id], &op)
 				op.Return = now()
 				opCancel()
 				pause := cfg.Interval
 				if err != nil {
 					op.Error = errorText(err)
 					op.Outcome = OutcomeUnknown
-					if op.Kind == KindGet {
+					if op.Kind == KindGet || neverSent(err) {
 						op.Outcome = OutcomeFailed
 					}
 					pause = cfg.BackoffOnError
@@ -175,6 +182,30 @@ func do(ctx context.Context, kv clientv3.KV, op *Op) error {
 		op.Succeeded = resp.Succeeded
 	}
 	return nil
+}
+
+// failFast turns off clientv3's wait-for-ready (the last call option wins): with no connection to its
+// member, a request fails at once with the dial error, known not sent, instead of waiting into a timeout
+// whose outcome would be unknown.
+type failFast struct{ pb.KVClient }
+
+func (f failFast) Range(ctx context.Context, in *pb.RangeRequest, opts ...grpc.CallOption) (*pb.RangeResponse, error) {
+	return f.KVClient.Range(ctx, in, append(opts, grpc.WaitForReady(false))...)
+}
+func (f failFast) Put(ctx context.Context, in *pb.PutRequest, opts ...grpc.CallOption) (*pb.PutResponse, error) {
+	return f.KVClient.Put(ctx, in, append(opts, grpc.WaitForReady(false))...)
+}
+func (f failFast) Txn(ctx context.Context, in *pb.TxnRequest, opts ...grpc.CallOption) (*pb.TxnResponse, error) {
+	return f.KVClient.Txn(ctx, in, append(opts, grpc.WaitForReady(false))...)
+}
+
+// neverSent: the request certainly did not reach the member. gRPC fails an RPC with Unavailable and the
+// dial error, before sending anything, when it has no connection (the member is down or unreachable) -
+// the case clientv3 itself treats as safe to retry for writes (isSafeRetryMutableRPC). Any other error of
+// a write (a timeout, a reset connection, a server error) leaves its outcome unknown.
+func neverSent(err error) bool {
+	s, ok := status.FromError(err)
+	return ok && s.Code() == codes.Unavailable && strings.Contains(s.Message(), "transport: Error while dialing")
 }
 
 // errorText shortens gRPC errors to their message, so the report groups them.

@@ -3,6 +3,7 @@ package main
 import (
 	"archive/tar"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,13 +11,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
-// etcdBinary extracts the pinned etcd (versions.json etcd.default) from the toolchain's release tarball.
-func etcdBinary(t *testing.T) string {
+// etcdBinaries extracts etcd and etcdutl of the pinned release (versions.json etcd.default) from the
+// toolchain's tarball into a temporary folder.
+func etcdBinaries(t *testing.T) string {
 	t.Helper()
 	var versions struct {
 		Etcd struct{ Default string } `json:"etcd"`
@@ -49,25 +55,27 @@ func etcdBinary(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	out := t.TempDir()
 	tr := tar.NewReader(gz)
-	for {
+	for found := 0; found < 2; {
 		hdr, err := tr.Next()
 		if err != nil {
-			t.Fatalf("no %s/etcd in the tarball: %v", name, err)
+			t.Fatalf("no etcd and etcdutl in %s: %v", f.Name(), err)
 		}
-		if hdr.Name == name+"/etcd" {
-			bin := filepath.Join(t.TempDir(), "etcd")
-			out, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := io.Copy(out, tr); err != nil {
-				t.Fatal(err)
-			}
-			out.Close()
-			return bin
+		if hdr.Name != name+"/etcd" && hdr.Name != name+"/etcdutl" {
+			continue
 		}
+		w, err := os.OpenFile(filepath.Join(out, filepath.Base(hdr.Name)), os.O_CREATE|os.O_WRONLY, 0o755)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(w, tr); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		found++
 	}
+	return out
 }
 
 func freePort(t *testing.T) int {
@@ -80,37 +88,62 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startEtcd runs a one-member etcd on loopback for the test and returns its client URL and process.
-func startEtcd(t *testing.T) (string, *os.Process) {
+// testEtcd is a one-member etcd on loopback, run by the test.
+type testEtcd struct {
+	bin, data, client, peer string
+	cmd                     *exec.Cmd
+}
+
+func startEtcd(t *testing.T) *testEtcd {
 	t.Helper()
-	bin := etcdBinary(t)
 	dir := t.TempDir()
-	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
-	cmd := exec.Command(bin, "--name", "m1", "--data-dir", filepath.Join(dir, "data"),
-		"--listen-client-urls", client, "--advertise-client-urls", client,
-		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "m1="+peer)
-	log, err := os.Create(filepath.Join(dir, "etcd.log"))
+	e := &testEtcd{bin: etcdBinaries(t), data: filepath.Join(dir, "data"),
+		client: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), peer: fmt.Sprintf("http://127.0.0.1:%d", freePort(t))}
+	e.start(t)
+	t.Cleanup(e.kill)
+	return e
+}
+
+func (e *testEtcd) start(t *testing.T) {
+	t.Helper()
+	e.cmd = exec.Command(filepath.Join(e.bin, "etcd"), "--name", "m1", "--data-dir", e.data,
+		"--listen-client-urls", e.client, "--advertise-client-urls", e.client,
+		"--listen-peer-urls", e.peer, "--initial-advertise-peer-urls", e.peer, "--initial-cluster", "m1="+e.peer)
+	log, err := os.OpenFile(e.data+".log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	e.cmd.Stdout, e.cmd.Stderr = log, log
+	if err := e.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGCONT)
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	return client, cmd.Process
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if c, err := net.Dial("tcp", strings.TrimPrefix(e.client, "http://")); err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("etcd does not listen on %s after 20 s; see %s.log", e.client, e.data)
+		}
+	}
 }
 
-// The recorder against a real etcd, paused (SIGSTOP) for a while in the middle: every kind of operation
-// succeeds, the pause shows as unknowns and as the longest unavailability, and the history is linearizable.
+func (e *testEtcd) kill() {
+	if e.cmd != nil && e.cmd.Process != nil {
+		_ = e.cmd.Process.Signal(syscall.SIGCONT)
+		_ = e.cmd.Process.Kill()
+		_ = e.cmd.Wait()
+	}
+}
+
+// The recorder against a real etcd, paused (SIGSTOP) for a while in the middle, and an endpoint where nothing
+// listens: every kind of operation succeeds, the pause shows as unknowns and as the longest unavailability,
+// the dead endpoint's writes as failed (never sent), and the history is linearizable.
 func TestRecordAgainstEtcd(t *testing.T) {
-	endpoint, etcd := startEtcd(t)
-	cfg := recordConfig{Endpoints: []string{endpoint}, Clients: 4, Keys: 2, Prefix: "/t/", Duration: 4 * time.Second,
+	e := startEtcd(t)
+	endpoint, etcd := e.client, e.cmd.Process
+	dead := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	cfg := recordConfig{Endpoints: []string{endpoint, dead}, Clients: 4, Keys: 2, Prefix: "/t/", Duration: 4 * time.Second,
 		MaxOps: 3000, OpTimeout: 300 * time.Millisecond, Interval: 5 * time.Millisecond, BackoffOnError: 50 * time.Millisecond, Seed: 1}
 	stop := make(chan struct{})
 	go func() {
@@ -133,6 +166,11 @@ func TestRecordAgainstEtcd(t *testing.T) {
 		t.Fatalf("the 1 s pause left no trace: %d unknowns, %d failures, longest unavailable %.2f s",
 			r.Unknowns, r.Failures, r.LongestUnavailableSeconds)
 	}
+	for _, o := range h.Ops {
+		if o.Endpoint == dead && o.Outcome != OutcomeFailed {
+			t.Fatalf("an operation on the dead endpoint is not failed: %+v", o)
+		}
+	}
 	if h.StoppedBy != "duration" || r.Operations > cfg.MaxOps {
 		t.Fatalf("stopped by %s after %d operations", h.StoppedBy, r.Operations)
 	}
@@ -150,5 +188,65 @@ func TestRecordAgainstEtcd(t *testing.T) {
 	started := time.Now()
 	if h, err = record(cfg, stop); err != nil || h.StoppedBy != "signal" || time.Since(started) > 2*cfg.OpTimeout+time.Second {
 		t.Fatalf("signal: %v, stopped by %s after %v", err, h.StoppedBy, time.Since(started))
+	}
+}
+
+// The judge says no: a snapshot taken before the recording is restored under live clients (etcd killed,
+// its data replaced, started again), so acknowledged writes vanish; the history is not linearizable.
+func TestRecordCatchesRolledBackData(t *testing.T) {
+	e := startEtcd(t)
+	snapshot := filepath.Join(t.TempDir(), "before.db")
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{e.client}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rc, err := cli.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(f, rc); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	cfg := recordConfig{Endpoints: []string{e.client}, Clients: 4, Keys: 2, Prefix: "/t/", Duration: time.Minute,
+		MaxOps: 20000, OpTimeout: 500 * time.Millisecond, Interval: 5 * time.Millisecond, BackoffOnError: 50 * time.Millisecond, Seed: 2}
+	stop := make(chan struct{})
+	done := make(chan *History)
+	go func() {
+		h, err := record(cfg, stop)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- h
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	e.kill()
+	restored := e.data + ".restored"
+	if out, err := exec.Command(filepath.Join(e.bin, "etcdutl"), "snapshot", "restore", snapshot, "--data-dir", restored,
+		"--name", "m1", "--initial-cluster", "m1="+e.peer, "--initial-advertise-peer-urls", e.peer).CombinedOutput(); err != nil {
+		t.Fatalf("etcdutl snapshot restore: %v\n%s", err, out)
+	}
+	if err := os.RemoveAll(e.data); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(restored, e.data); err != nil {
+		t.Fatal(err)
+	}
+	e.start(t)
+	time.Sleep(2 * time.Second)
+	close(stop)
+	h := <-done
+	r := summarize(h)
+	t.Logf("%d ops, %d ok, %d unknown, %d failed", r.Operations, r.Successes, r.Unknowns, r.Failures)
+	if v, err := check(h, time.Minute, ""); v != NotLinearizable || err != nil {
+		t.Fatalf("verdict %s (%v), want %s", v, err, NotLinearizable)
 	}
 }

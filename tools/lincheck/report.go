@@ -10,8 +10,8 @@ type Report struct {
 	Verdict                   string         `json:"verdict"`
 	Operations                int            `json:"operations"`
 	Successes                 int            `json:"successes"`
-	Failures                  int            `json:"failures"` // reads that returned an error (no effect)
-	Unknowns                  int            `json:"unknowns"` // writes that returned an error or timed out
+	Failures                  int            `json:"failures"` // errors with certainly no effect: reads, writes never sent
+	Unknowns                  int            `json:"unknowns"` // writes that may or may not have taken effect
 	ByKind                    map[string]int `json:"byKind"`   // successes per kind
 	CASSucceeded              int            `json:"casSucceeded"`
 	DurationSeconds           float64        `json:"durationSeconds"`
