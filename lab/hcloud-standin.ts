@@ -52,6 +52,25 @@ export async function apiGet(s: Standin, resource: string): Promise<any[]> {
     return items;
 }
 
+/** A call on the stand-in's API as an operator's client makes it (e.g. DELETE servers/7, POST servers/7/actions/poweroff); waits for the action it starts. */
+export async function apiCall(s: Standin, method: "POST" | "DELETE", resource: string, body?: unknown): Promise<any> {
+    const res = await fetch(`${s.endpoint}/${resource}`, {
+        method, headers: { Authorization: `Bearer ${s.token}`, "Content-Type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    const parsed: any = text ? JSON.parse(text) : {};
+    if (res.status >= 300) throw new Error(`${method} /${resource}: ${res.status} ${text}`);
+    const action = parsed.action;
+    for (let i = 0; action && i < 600; i++) {
+        const a = await (await fetch(`${s.endpoint}/actions/${action.id}`, { headers: { Authorization: `Bearer ${s.token}` } })).json() as any;
+        if (a.action.status === "success") break;
+        if (a.action.status === "error") throw new Error(`${method} /${resource}: action ${action.id} failed: ${JSON.stringify(a.action.error)}`);
+        await new Promise((r) => setTimeout(r, 500));
+    }
+    return parsed;
+}
+
 /** IDs of the hosts of the stand-in's rig that run now. */
 export function runningHosts(s: Standin): string[] {
     return mustRun("bash", [TESTHOSTS, "running-hosts", "--rig", s.name]).stdout.split("\n").filter(Boolean);

@@ -33,6 +33,18 @@ export interface HcloudHostsArgs {
      * @default [] (clients come over the private network)
      */
     clientAllowedCidrs?: string[];
+    /**
+     * Make the Hetzner names (network, firewall, placement group, SSH key, servers) unique to this stack:
+     * `<name>-network-<stack>-<hash>`, servers `<member>-<stack>-<hash>` (etcd member names stay), so that several
+     * clusters share one Hetzner project. Turning it on renames in place (nothing is replaced); do it in a
+     * `pulumi up` of its own. Recommended for new stacks. @default false (`<name>-network`, `<member>`, …)
+     */
+    uniqueNames?: boolean;
+    /**
+     * Hetzner delete and rebuild protection on the servers. A server change that replaces servers (serverType,
+     * image, location) is refused while it is on: turn it off, change, turn it on again. @default false
+     */
+    protection?: boolean;
 }
 
 /** Where the members run: machines that already exist (bring your own hosts, local test hosts). */

@@ -40,8 +40,8 @@ export function createCheck(input: CheckInput): command.remote.Command {
     }, { parent: input.parent, dependsOn: input.after });
 }
 
-/** The version preflight: runs on one member before anything is installed or restarted. */
-export function createPreflight(input: ClusterCommandInput): command.remote.Command {
+/** The version preflight: runs on one member before anything is installed or restarted, once every member answers. */
+export function createPreflight(input: ClusterCommandInput & { reachable: pulumi.Resource }): command.remote.Command {
     const layout = hostLayout(input.plan);
     return new command.remote.Command(`${input.name}-preflight`, {
         connection: input.runOn.connection,
@@ -50,5 +50,5 @@ export function createPreflight(input: ClusterCommandInput): command.remote.Comm
             targetVersion: input.plan.release.version,
             clientUrls: ips.map(layout.clientUrl),
         })),
-    }, { parent: input.parent, dependsOn: input.runOn.dependsOn });
+    }, { parent: input.parent, dependsOn: [...input.runOn.dependsOn, input.reachable] });
 }

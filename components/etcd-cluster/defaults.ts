@@ -30,6 +30,8 @@ export const defaults = {
         sshKeyNames: [] as string[],
         sshAllowedCidrs: ["0.0.0.0/0", "::/0"],
         clientAllowedCidrs: [] as string[],
+        uniqueNames: false,
+        protection: false,
     },
     release: {
         version: versions.etcd.default,

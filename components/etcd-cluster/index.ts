@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { EtcdClusterArgs } from "./args";
 import { createCheck, createPreflight } from "./check";
+import { createHostGeneration } from "./host-generation";
 import { existingHosts } from "./hosts/existing";
 import { hcloudHosts } from "./hosts/hcloud";
 import { HostsResult } from "./hosts/types";
@@ -12,6 +13,7 @@ import { createMember, MemberResources } from "./member";
 import { createMembership } from "./membership";
 import { ClusterPlan, EtcdMemberInfo, resolveArgs } from "./plan";
 import { createPki } from "./pki";
+import { createReachabilityGate } from "./reachability";
 import { clientUrl } from "./render/layout";
 
 // The public surface: the component, its arguments, their defaults and the error for invalid ones.
@@ -78,19 +80,24 @@ function createHosts(name: string, plan: ClusterPlan, parent: pulumi.Resource): 
 
 /** Reading order is deploy order: hosts -> PKI -> members (rolling) -> membership -> cluster check. */
 function deploy(name: string, plan: ClusterPlan, parent: pulumi.Resource): EtcdClusterOutputs {
-    const { hosts, sshPrivateKey } = createHosts(name, plan, parent);
-    // Preflight, membership and check run on one member; the first, for now.
+    const { hosts, probeTargets, createGates, sshPrivateKey } = createHosts(name, plan, parent);
+    // Preflight, membership and check run on one member, the first: only after every member answers (the
+    // reachability gate), and membership and check after the configure chain, which re-joins a new host.
     const runOn = hosts[0];
+    // Nothing touches a host before every member that should answer does (fail fast, nothing changed).
+    const reachable = createReachabilityGate(name, plan, probeTargets, parent);
+    createGates?.(reachable);
+    const generations = hosts.map((h) => createHostGeneration(name, h, reachable, parent));
     const pki = createPki({ name, plan, hosts, parent });
     const token = new random.RandomId(`${name}-cluster-token`, { byteLength: 8 }, { parent });
     const addresses: pulumi.Output<EtcdMemberInfo[]> = pulumi.all(hosts.map((h) => pulumi.all([h.privateIp, h.publicIp])))
         .apply((ips) => ips.map(([privateIp, publicIp], i) => ({ name: hosts[i].name, privateIp, publicIp })));
 
-    const preflight = createPreflight({ name, plan, hosts, runOn, parent });
+    const preflight = createPreflight({ name, plan, hosts, runOn, reachable, parent });
     const members: MemberResources[] = [];
     for (let index = 0; index < hosts.length; index++) {
         members.push(createMember({
-            name, plan, index, hosts, addresses, pki, preflight, parent,
+            name, plan, index, hosts, addresses, pki, preflight, parent, generation: generations[index],
             clusterToken: token.hex.apply((hex) => `${name}-${hex}`),
             previous: members[index - 1]?.configure,
         }));
@@ -99,7 +106,7 @@ function deploy(name: string, plan: ClusterPlan, parent: pulumi.Resource): EtcdC
     const membership = createMembership({ name, plan, hosts, runOn, after: configures, parent });
     const check = createCheck({ name, plan, hosts, runOn, members, pki, after: [membership], parent });
     // Backup timer, defragmentation and quota check on each member, after that member is configured.
-    createMaintenance({ name, plan, hosts, configures, parent });
+    createMaintenance({ name, plan, hosts, configures, generations: generations.map((g) => g.value), parent });
 
     const clientEndpoints = addresses.apply((a) => a.map((m) => clientUrl(m.privateIp, plan.ports.client)));
     return {

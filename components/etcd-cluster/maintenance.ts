@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ClusterPlan } from "./plan";
+import { forGeneration } from "./host-generation";
 import { EtcdHost } from "./hosts/types";
 import { renderS3Env } from "./render/backup-script";
 import { hostLayout } from "./render/layout";
@@ -16,6 +17,8 @@ export interface MaintenanceInput {
     hosts: EtcdHost[];
     /** Each member's configure step, in host order: its maintenance waits for it. */
     configures: pulumi.Resource[];
+    /** Each member's host generation: the units are installed again on a new host. */
+    generations: pulumi.Input<string>[];
     parent: pulumi.Resource;
 }
 
@@ -29,7 +32,7 @@ export function createMaintenance(input: MaintenanceInput): command.remote.Comma
         : undefined;
     return hosts.map((host, i) => new command.remote.Command(`${input.name}-${host.name}-maintenance`, {
         connection: host.connection,
-        create: maintenanceInstallScript({
+        create: forGeneration(maintenanceInstallScript({
             memberName: host.name,
             layout,
             backup: { schedule: plan.backup.schedule, keep: plan.backup.keep, s3: s3 !== undefined },
@@ -38,7 +41,7 @@ export function createMaintenance(input: MaintenanceInput): command.remote.Comma
             quotaBackendBytes: plan.tuning.quotaBackendBytes,
             quotaWarnPercent: plan.maintenance.quotaWarnPercent,
             healthTimeoutSeconds: plan.healthTimeoutSeconds,
-        }),
+        }), input.generations[i]),
         delete: maintenanceUninstallScript(),
         ...(s3Env ? { stdin: s3Env } : {}),
     }, { parent: input.parent, dependsOn: [input.configures[i]] }));

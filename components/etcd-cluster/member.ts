@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ClusterPlan } from "./plan";
+import { forGeneration, HostGeneration } from "./host-generation";
 import { EtcdHost } from "./hosts/types";
 import { Pki } from "./pki";
 import { EtcdMemberInfo } from "./plan";
@@ -34,6 +35,8 @@ export interface MemberInput {
     previous?: pulumi.Resource;
     /** The version preflight: nothing is installed before it has passed. */
     preflight: pulumi.Resource;
+    /** The host's generation: install and configure run again when it changes (a new or rebuilt host). */
+    generation: HostGeneration;
     parent: pulumi.Resource;
 }
 
@@ -44,9 +47,9 @@ export function createMember(input: MemberInput): MemberResources {
     const installInput = { release: plan.release, layout };
     const install = new command.remote.Command(`${input.name}-${host.name}-install`, {
         connection: host.connection,
-        create: installScript(installInput),
+        create: forGeneration(installScript(installInput), input.generation.value),
         delete: uninstallScript(installInput),
-    }, { parent, dependsOn: [...host.dependsOn, input.preflight] });
+    }, { parent, dependsOn: [...host.dependsOn, input.generation.step, input.preflight] });
 
     const render = (firstStartOnly: boolean) => pulumi.all([input.addresses, input.clusterToken]).apply(([members, token]) => {
         const flags = etcdFlags({ member: members[index], layout, tuning: plan.tuning, metricsOnPrivateNetwork: plan.metricsOnPrivateNetwork });
@@ -80,11 +83,12 @@ export function createMember(input: MemberInput): MemberResources {
         stdin: bundle,
     }, { parent, dependsOn: [install], ignoreChanges: ["connection", "create", "stdin"] });
     // The configure step is chained after the previous member's: it carries the configuration as its update,
-    // so a change rolls one member at a time behind the health gates; creating it runs nothing. Stopping etcd
-    // when the member goes is the install step's delete.
+    // so a change rolls one member at a time behind the health gates; creating it runs nothing. On a new host
+    // (a new generation) it is what re-joins the member: its data is gone, so the old member is removed and
+    // the new one added as a learner and promoted. Stopping etcd when the member goes is the install's delete.
     const configure = new command.remote.Command(`${input.name}-${host.name}-configure`, {
         connection: host.connection,
-        update: render(false),
+        update: forGeneration(render(false), input.generation.value),
         stdin: bundle,
     }, { parent, dependsOn: [install, start, ...(input.previous ? [input.previous] : [])] });
     return { install, start, configure };

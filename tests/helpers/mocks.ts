@@ -27,6 +27,8 @@ export function recordingMocks(): Created[] {
             return { id: `${args.name}-id`, state: outputs };
         },
         call(args: pulumi.runtime.MockCallArgs) {
+            // Hetzner has no servers yet (a new stack).
+            if (args.token === "hcloud:index/getServers:getServers") return { servers: [] };
             throw new Error(`Mock not implemented: ${args.token}`);
         },
     }, "etcd-cluster", "test", false);
@@ -53,7 +55,9 @@ export class OptionsCapture {
 
     /** The names of the resources a child depends on explicitly, in order. */
     async dependencyNames(name: string): Promise<string[]> {
-        const deps = this.options.get(name)?.dependsOn;
+        const given = this.options.get(name)?.dependsOn;
+        // dependsOn may be an Output (decided at deploy time, e.g. a server that waits for its gate only when it rolls).
+        const deps = pulumi.Output.isInstance(given) ? await promiseOf(given as pulumi.Output<unknown>) : given;
         const list = (deps === undefined ? [] : Array.isArray(deps) ? deps : [deps]) as pulumi.Resource[];
         const urns = await Promise.all(list.map((r) => promiseOf(r.urn)));
         return urns.map((u) => u.split("::").pop()!);

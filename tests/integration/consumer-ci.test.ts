@@ -37,7 +37,7 @@ beforeAll(() => {
 describe("the CI workflows", () => {
     it("pass actionlint (with shellcheck on their scripts)", () => {
         const files = fs.readdirSync(WORKFLOWS).filter((f) => /\.ya?ml$/.test(f)).map((f) => path.join(WORKFLOWS, f));
-        expect(files.map((f) => path.basename(f)).sort()).toEqual(["preview.yml", "up.yml"]);
+        expect(files.map((f) => path.basename(f)).sort()).toEqual(["drift.yml", "preview.yml", "up.yml"]);
         expect(run("shellcheck", ["--version"]).status).toBe(0); // so that actionlint checks the run: blocks
         const r = run(actionlint, ["-color=false", ...files], { cwd: REPO_ROOT });
         expect(r.stdout + r.stderr).toBe("");
@@ -80,7 +80,16 @@ describe("the CI workflows", () => {
         expect(step.with.command).toBe("up");
     });
 
-    it.each(["preview.yml", "up.yml"])("%s: known inputs, credentials from secrets, pinned versions, the same stack", (name) => {
+    it("drift.yml: on a schedule, pulumi preview --refresh --expect-no-changes, never beside an up of the stack", () => {
+        const wf = workflow("drift.yml");
+        expect(Object.keys(wf.on).sort()).toEqual(["schedule", "workflow_dispatch"]);
+        expect(wf.on.schedule[0].cron).toMatch(/^\S+ \S+ \S+ \S+ \S+$/);
+        expect(wf.permissions).toEqual({ contents: "read" });
+        expect(wf.concurrency.group).toBe(workflow("up.yml").concurrency.group);
+        expect(pulumiStep(wf).with).toMatchObject({ command: "preview", refresh: true, "expect-no-changes": true });
+    });
+
+    it.each(["preview.yml", "up.yml", "drift.yml"])("%s: known inputs, credentials from secrets, pinned versions, the same stack", (name) => {
         const wf = workflow(name);
         const step = pulumiStep(wf);
         expect(Object.keys(step.with).filter((k) => !ACTION_INPUTS.includes(k))).toEqual([]);

@@ -31,7 +31,9 @@ function expected(n: number): Record<string, number> {
         "tls:index/certRequest:CertRequest": 2 * n + 2,
         "tls:index/locallySignedCert:LocallySignedCert": 2 * n + 2,
         "random:index/randomId:RandomId": 1,
-        "command:remote:Command": 4 * n + 3, // install + start + configure + maintenance per member, preflight, membership, check
+        "command:local:Command": 1, // the reachability gate
+        // host generation + install + start + configure + maintenance (+ server gate, with 2 or more) per member, preflight, membership, check
+        "command:remote:Command": (n > 1 ? 6 : 5) * n + 3,
     };
 }
 

@@ -42,7 +42,8 @@ describe.each([1, 3, 5])("an hcloud cluster of %i", (n) => {
         expect(count("tls:index/selfSignedCert:SelfSignedCert")).toBe(1);
         expect(count("tls:index/locallySignedCert:LocallySignedCert")).toBe(2 * n + 2);
         expect(count("tls:index/privateKey:PrivateKey")).toBe(1 + 2 * n + 2 + 1); // CA, members, clients, SSH
-        expect(count("command:remote:Command")).toBe(4 * n + 3); // install + start + configure + maintenance per member, preflight, membership, check
+        // host generation + install + start + configure + maintenance (+ server gate, with 2 or more) per member, preflight, membership, check
+        expect(count("command:remote:Command")).toBe((n > 1 ? 6 : 5) * n + 3);
         expect(count("random:index/randomId:RandomId")).toBe(1);
     });
 });
@@ -106,9 +107,10 @@ describe("an hcloud cluster of 3", () => {
     });
 
     it("orders: server before install before start (members in parallel) before configure, configure one member after another, the check after all", async () => {
-        expect(await dependencyNames("etcd-preflight")).toEqual(["etcd-etcd-1"]);
-        expect(await dependencyNames("etcd-etcd-1-install")).toEqual(["etcd-etcd-1", "etcd-preflight"]);
-        expect(await dependencyNames("etcd-etcd-2-install")).toEqual(["etcd-etcd-2", "etcd-preflight"]);
+        expect(await dependencyNames("etcd-preflight")).toEqual(["etcd-etcd-1", "etcd-reachable"]);
+        for (const m of ["etcd-1", "etcd-2", "etcd-3"]) expect(await dependencyNames(`etcd-${m}-host`)).toEqual([`etcd-${m}`, "etcd-reachable"]);
+        expect(await dependencyNames("etcd-etcd-1-install")).toEqual(["etcd-etcd-1", "etcd-etcd-1-host", "etcd-preflight"]);
+        expect(await dependencyNames("etcd-etcd-2-install")).toEqual(["etcd-etcd-2", "etcd-etcd-2-host", "etcd-preflight"]);
         for (const m of ["etcd-1", "etcd-2", "etcd-3"]) expect(await dependencyNames(`etcd-${m}-start`)).toEqual([`etcd-${m}-install`]);
         expect(await dependencyNames("etcd-etcd-1-configure")).toEqual(["etcd-etcd-1-install", "etcd-etcd-1-start"]);
         expect(await dependencyNames("etcd-etcd-2-configure")).toEqual(["etcd-etcd-2-install", "etcd-etcd-2-start", "etcd-etcd-1-configure"]);

@@ -11,5 +11,6 @@ export function existingHosts(plan: ExistingHostsPlan): HostsResult {
         connection: sshConnection(h.sshHost, h.sshPort, h.sshUser, plan.sshPrivateKey),
         dependsOn: [],
     }));
-    return { hosts };
+    const probeTargets = plan.hosts.map((h) => ({ name: h.name, host: h.sshHost, port: h.sshPort }));
+    return { hosts, probeTargets: pulumi.output(probeTargets) };
 }

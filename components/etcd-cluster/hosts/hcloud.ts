@@ -1,10 +1,24 @@
 // Hosts layer for Hetzner Cloud: network, subnet, placement group, firewall, SSH key and servers with
-// pinned private IPs.
+// pinned private IPs. Server changes roll one member per `pulumi up` (server-plan.ts).
+import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
 import * as hcloud from "@pulumi/hcloud";
 import * as tls from "@pulumi/tls";
 import { ClusterPlan, HcloudHostsPlan, HcloudSshPlan } from "../plan";
+import { hostLayout } from "../render/layout";
+import { serverGateScript } from "../render/server-gate-script";
+import { liveServers } from "./live";
+import { planServers } from "./server-plan";
 import { HostsResult, sshConnection } from "./types";
+
+/** `-<stack>-<hash of project/stack>` when names must be unique to the stack, else "". */
+export function stackSuffix(unique: boolean): string {
+    if (!unique) return "";
+    const stack = pulumi.getStack().toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 20) || "stack";
+    const hash = createHash("sha256").update(`${pulumi.getProject()}/${pulumi.getStack()}`).digest("hex").slice(0, 6);
+    return `-${stack}-${hash}`;
+}
 
 export interface HcloudHostsInput {
     name: string;
@@ -15,9 +29,16 @@ export interface HcloudHostsInput {
 
 export function hcloudHosts({ name, plan, hcloud: h, parent }: HcloudHostsInput): HostsResult {
     const opts = { parent };
+    const suffix = stackSuffix(h.uniqueNames);
     const labels = { ...h.labels, "etcd-cluster": name };
+    // What Hetzner has now: which servers to probe, and the settings of servers not yet rolled. Ours are named
+    // `<member><suffix>`, or `<member>` before uniqueNames renamed them (so turn it on in an up of its own when
+    // another stack's cluster of the same name, without uniqueNames, shares the project).
+    const live = liveServers(name, parent).apply((l) => l.filter((s) => s.name === `${s.member}${suffix}` || s.name === s.member));
+    const servers = live.apply((l) => planServers(plan, l));
+    servers.apply((p) => { if (p.notice) pulumi.log.warn(p.notice, parent); });
 
-    const network = new hcloud.Network(`${name}-network`, { name: `${name}-network`, ipRange: h.networkCidr, labels }, opts);
+    const network = new hcloud.Network(`${name}-network`, { name: `${name}-network${suffix}`, ipRange: h.networkCidr, labels }, opts);
     const subnet = new hcloud.NetworkSubnet(`${name}-subnet`, {
         networkId: network.id.apply(Number),
         type: "cloud",
@@ -25,11 +46,11 @@ export function hcloudHosts({ name, plan, hcloud: h, parent }: HcloudHostsInput)
         ipRange: h.subnetCidr,
     }, opts);
     // Spread: each member on a different physical host, so one hardware fault takes at most one member.
-    const placementGroup = new hcloud.PlacementGroup(`${name}-spread`, { name: `${name}-spread`, type: "spread", labels }, opts);
+    const placementGroup = new hcloud.PlacementGroup(`${name}-spread`, { name: `${name}-spread${suffix}`, type: "spread", labels }, opts);
     const rule = (port: number, sourceIps: string[], description: string) =>
         ({ direction: "in", protocol: "tcp", port: String(port), sourceIps, description });
     const firewall = new hcloud.Firewall(`${name}-firewall`, {
-        name: `${name}-firewall`,
+        name: `${name}-firewall${suffix}`,
         labels,
         rules: [
             rule(22, h.sshAllowedCidrs, "ssh"),
@@ -37,37 +58,66 @@ export function hcloudHosts({ name, plan, hcloud: h, parent }: HcloudHostsInput)
         ],
     }, opts);
 
-    const ssh = sshKeys(name, h.ssh, labels, parent);
+    const ssh = sshKeys(name, h.ssh, labels, suffix, parent);
 
+    const gates: command.remote.Command[] = []; // filled below; read only once the server plan is known
     const hosts = plan.members.map((m, i) => {
         const server = new hcloud.Server(`${name}-${m.name}`, {
-            name: m.name,
-            serverType: h.serverType,
-            image: h.image,
-            location: h.location,
+            name: `${m.name}${suffix}`,
+            serverType: servers.apply((p) => p.settings[i].serverType),
+            image: servers.apply((p) => p.settings[i].image),
+            location: servers.apply((p) => p.settings[i].location),
+            ...(h.protection ? { deleteProtection: true, rebuildProtection: true } : {}), // Hetzner wants both equal
             sshKeys: ssh.keys,
             labels: { ...labels, "etcd-member": m.name },
             placementGroupId: placementGroup.id.apply(Number),
             firewallIds: [firewall.id.apply(Number)],
             publicNets: [{ ipv4Enabled: true, ipv6Enabled: true }],
             networks: [{ networkId: network.id.apply(Number), ip: h.privateIps[i] }],
-        }, { parent, dependsOn: [subnet] });
+        }, {
+            parent,
+            // Replaced, never changed in place (a type change powers the server off for good), the old one
+            // deleted first so the new one gets its name and private address; after the gate when it rolls.
+            replaceOnChanges: ["serverType", "image", "location"],
+            deleteBeforeReplace: true,
+            dependsOn: servers.apply((p) => (p.rolling === i ? [subnet, gates[i]] : [subnet])),
+        });
         return {
             name: m.name,
             privateIp: pulumi.output(h.privateIps[i]),
             publicIp: server.ipv4Address,
             connection: sshConnection(server.ipv4Address, 22, "root", ssh.privateKey),
             dependsOn: [server],
+            identity: server.id,
         };
     });
-    return { hosts, sshPrivateKey: ssh.generated };
+    // Each member's gate runs on the next member (never on the server it guards).
+    const layout = hostLayout(plan);
+    const createGates = (reachable: pulumi.Resource) => {
+        if (hosts.length < 2) return;
+        hosts.forEach((host, i) => gates.push(new command.remote.Command(`${name}-${host.name}-server-gate`, {
+            connection: hosts[(i + 1) % hosts.length].connection,
+            create: servers.apply((p) => serverGateScript({
+                memberName: host.name,
+                settings: `${p.settings[i].serverType} ${p.settings[i].image} ${p.settings[i].location}`,
+                layout,
+                clientUrls: h.privateIps.map(layout.clientUrl),
+                timeoutSeconds: plan.healthTimeoutSeconds,
+            })),
+        }, { parent, dependsOn: [reachable] })));
+    };
+    // Servers that exist now are probed; a member without one is being created.
+    const probeTargets = live.apply((l) => plan.members.flatMap((m) => l
+        .filter((s) => s.member === m.name)
+        .map((s) => ({ name: m.name, host: s.ipv4Address, port: 22, state: s.status === "running" ? undefined : `server status ${s.status}` }))));
+    return { hosts, probeTargets, createGates, sshPrivateKey: ssh.generated };
 }
 
 /** The keys the servers get and the private key the component connects with; a generated one is an output. */
-function sshKeys(name: string, plan: HcloudSshPlan, labels: Record<string, string>, parent: pulumi.Resource):
+function sshKeys(name: string, plan: HcloudSshPlan, labels: Record<string, string>, suffix: string, parent: pulumi.Resource):
     { keys: pulumi.Input<string>[]; privateKey: pulumi.Input<string>; generated?: pulumi.Output<string> } {
     if (plan.kind === "projectKeys") return { keys: plan.keyNames, privateKey: plan.privateKey };
     const generated = new tls.PrivateKey(`${name}-ssh-key`, { algorithm: "ED25519" }, { parent });
-    const key = new hcloud.SshKey(`${name}-ssh-key`, { name: `${name}-ssh-key`, publicKey: generated.publicKeyOpenssh, labels }, { parent });
+    const key = new hcloud.SshKey(`${name}-ssh-key`, { name: `${name}-ssh-key${suffix}`, publicKey: generated.publicKeyOpenssh, labels }, { parent });
     return { keys: [key.id], privateKey: generated.privateKeyOpenssh, generated: generated.privateKeyOpenssh };
 }

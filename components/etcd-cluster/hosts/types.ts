@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { ClusterPlan } from "../plan";
+import type { ProbeTarget } from "../reachability";
 
 export interface EtcdHost {
     /** Member name (also the host name and certificate CN). */
@@ -15,10 +16,16 @@ export interface EtcdHost {
     readonly connection: command.types.input.remote.ConnectionArgs;
     /** Resources that must exist before anything runs on the host (e.g. the server). */
     readonly dependsOn: pulumi.Resource[];
+    /** Changes when the machine is a new one (a Hetzner server's id); absent when only the operator knows. */
+    readonly identity?: pulumi.Output<string>;
 }
 
 export interface HostsResult {
     hosts: EtcdHost[];
+    /** The members' SSH addresses that should answer now (Hetzner: the servers that exist before this deployment). */
+    probeTargets: pulumi.Output<ProbeTarget[]>;
+    /** Steps that need the reachability gate (the Hetzner layer's server gates). */
+    createGates?: (reachable: pulumi.Resource) => void;
     /** The generated SSH private key, when the layer made one. */
     sshPrivateKey?: pulumi.Output<string>;
 }

@@ -1,0 +1,99 @@
+// Fail fast when a member is down: the local reachability gate under Pulumi mocks (what it probes, that every
+// host step waits for it, when it runs again) and its script against real sockets on this machine.
+import { spawnSync } from "child_process";
+import * as net from "net";
+import * as pulumi from "@pulumi/pulumi";
+
+import { OptionsCapture, promiseOf, recordingMocks } from "../helpers/mocks";
+
+const created = recordingMocks();
+
+import { EtcdCluster, EtcdClusterArgs } from "../../components/etcd-cluster";
+import { downAdvice, reachabilityScript } from "../../components/etcd-cluster/reachability";
+import { shellcheck } from "../helpers/shellcheck";
+
+const captured = new OptionsCapture();
+const hosts = [{ privateIp: "10.9.0.11", sshHost: "192.0.2.11", sshPort: 2222 }, { privateIp: "10.9.0.12" }, { privateIp: "10.9.0.13" }];
+
+async function gateOf(args: EtcdClusterArgs) {
+    created.length = 0;
+    captured.clear();
+    const cluster = new EtcdCluster("etcd", args, { transformations: [captured.transformation] });
+    await promiseOf(cluster.checkResult);
+    await new Promise((r) => setTimeout(r, 50));
+    const gate = created.find((c) => c.type === "command:local:Command" && c.name === "etcd-reachable");
+    if (!gate) throw new Error("no reachability gate");
+    return gate;
+}
+
+describe("the reachability gate", () => {
+    it("probes every existing host's SSH address, and nothing on a host runs before it", async () => {
+        const gate = await gateOf({ existingHosts: hosts, sshPrivateKey: pulumi.secret("k") });
+        expect(gate.inputs.create).toContain("readonly TARGETS=('etcd-1 192.0.2.11 2222' 'etcd-2 10.9.0.12 22' 'etcd-3 10.9.0.13 22')");
+        expect(gate.inputs.interpreter).toEqual(["/bin/bash", "-c"]);
+        expect(await captured.dependencyNames("etcd-preflight")).toContain("etcd-reachable");
+        for (const m of ["etcd-1", "etcd-2", "etcd-3"]) expect(await captured.dependencyNames(`etcd-${m}-host`)).toContain("etcd-reachable");
+        // Everything else on a host comes after the preflight or the host step (see component.test.ts).
+        expect(await captured.dependencyNames("etcd-etcd-1-install")).toEqual(expect.arrayContaining(["etcd-etcd-1-host", "etcd-preflight"]));
+    });
+
+    it("on Hetzner probes only the servers that exist (none in a new stack)", async () => {
+        const gate = await gateOf({ hcloud: {} });
+        expect(gate.inputs.create).toContain("readonly TARGETS=()");
+    });
+
+    it("runs again when the wanted cluster changes, and only then", async () => {
+        const a = (await gateOf({ existingHosts: hosts, sshPrivateKey: pulumi.secret("k") })).inputs.triggers;
+        const same = (await gateOf({ existingHosts: hosts, sshPrivateKey: pulumi.secret("other key") })).inputs.triggers;
+        const tuned = (await gateOf({ existingHosts: hosts, sshPrivateKey: pulumi.secret("k"), tuning: { snapshotCount: 5000 } })).inputs.triggers;
+        const moved = (await gateOf({ existingHosts: [{ ...hosts[0], sshPort: 22 }, ...hosts.slice(1)], sshPrivateKey: pulumi.secret("k") })).inputs.triggers;
+        expect(a).toHaveLength(1);
+        expect(same).toEqual(a);
+        expect(tuned).not.toEqual(a);
+        expect(moved).not.toEqual(a);
+    });
+});
+
+describe("the reachability script", () => {
+    let server: net.Server;
+    let open: number;
+    let closed: number;
+    beforeAll(async () => {
+        server = net.createServer((s) => s.end()).listen(0, "127.0.0.1");
+        await new Promise((r) => server.once("listening", r));
+        open = (server.address() as net.AddressInfo).port;
+        const probe = net.createServer().listen(0, "127.0.0.1");
+        await new Promise((r) => probe.once("listening", r));
+        closed = (probe.address() as net.AddressInfo).port;
+        await new Promise((r) => probe.close(r));
+    });
+    afterAll(() => server.close());
+
+    const run = (targets: { name: string; host: string; port: number; state?: string }[]) => {
+        const started = Date.now();
+        const r = spawnSync("bash", ["-c", reachabilityScript(targets, downAdvice("hcloud"), 1)], { encoding: "utf8", timeout: 30_000 });
+        return { ...r, seconds: (Date.now() - started) / 1000 };
+    };
+
+    it("passes when every member answers, and passes shellcheck", () => {
+        const r = run([{ name: "etcd-1", host: "127.0.0.1", port: open }, { name: "etcd-2", host: "127.0.0.1", port: open }]);
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("every member's SSH port answers (2 probed)");
+        expect(shellcheck(reachabilityScript([{ name: "a", host: "h", port: 22 }], downAdvice("existing")))).toBe("");
+    });
+
+    it("fails in seconds, naming each down member and saying what to do", () => {
+        const r = run([
+            { name: "etcd-1", host: "127.0.0.1", port: open },
+            { name: "etcd-2", host: "127.0.0.1", port: closed, state: "server status off" },
+            { name: "etcd-3", host: "192.0.2.1", port: 22 }, // TEST-NET-1: nothing answers, the timeout ends it
+        ]);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain(`etcd member etcd-2 is down: its SSH port 127.0.0.1:${closed} does not answer within 1 s (server status off).`);
+        expect(r.stderr).toContain("etcd member etcd-3 is down: its SSH port 192.0.2.1:22 does not answer within 1 s.");
+        expect(r.stderr).not.toContain("etcd-1 is down");
+        expect(r.stderr).toContain("Nothing was changed. Start it (hcloud server poweron <name>)");
+        expect(r.stderr).toContain("pulumi up --refresh");
+        expect(r.seconds).toBeLessThan(10);
+    });
+});
