@@ -110,6 +110,15 @@ members=$(out members --json | node -e 'for (const m of JSON.parse(require("fs")
 etcdctl_dir=$(mktemp -d "$local_dir/etcdctl.XXXXXX")
 tar -xzf "$ETCD_RELEASE_DIR/$tarball" -C "$etcdctl_dir" --strip-components=1
 mv -f "$etcdctl_dir/etcdctl" "$local_dir/client/etcdctl" && rm -rf "$etcdctl_dir"
+# Health as it is now, not the text of the last cluster check (which runs only when something changed).
+if ! health=$("$local_dir/client/etcdctl" --endpoints="$endpoints" --cacert="$local_dir/client/ca.crt" \
+    --cert="$local_dir/client/admin.crt" --key="$local_dir/client/admin.key" --dial-timeout=3s --command-timeout=5s endpoint health 2>&1); then
+  echo "local-up: pulumi up finished, but not every member is healthy now:" >&2
+  echo "$health" >&2
+  echo "local-up: see docs/operations.md, \"A member is lost or down\" (pulumi up --refresh repairs a lost server)" >&2
+  exit 1
+fi
+measured=$(date -u +%H:%M:%S)
 trap - ERR
 
 if [[ $PULUMI_CONFIG_PASSPHRASE == local-only ]]; then
@@ -120,7 +129,7 @@ fi
 ssh_opts="-i $local_dir/ssh/id_ed25519 -o UserKnownHostsFile=$local_dir/ssh/known_hosts -o StrictHostKeyChecking=accept-new"
 cat <<EOT
 
-The cluster is up ($((SECONDS - started)) s): the dev stack on the local Hetzner Cloud API stand-in
+The cluster is up ($((SECONDS - started)) s; every member answered healthy at $measured UTC): the dev stack on the local Hetzner Cloud API stand-in
 ($(node -p 'require(process.argv[1]).endpoint' "$local_dir/standin.json"), servers are local Debian hosts).
 
 Reach it with etcdctl:

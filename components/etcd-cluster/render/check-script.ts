@@ -44,5 +44,6 @@ for endpoint in "\${each[@]}"; do
   fi
 done
 etcdctl_mtls --endpoints="\${ENDPOINTS%%,*}" del "$key" >/dev/null
-echo "etcd cluster check passed: \${#NAMES[@]} members started and healthy; put/get/delete round trip through every member"
+# When it was true: the stack keeps this text until the check runs again (on the next change).
+echo "etcd cluster check passed: \${#NAMES[@]} members started and healthy; put/get/delete round trip through every member (measured $(date -u +%Y-%m-%dT%H:%M:%SZ))"
 `;
