@@ -80,14 +80,14 @@ function createHosts(name: string, plan: ClusterPlan, parent: pulumi.Resource): 
 
 /** Reading order is deploy order: hosts -> PKI -> members (rolling) -> membership -> cluster check. */
 function deploy(name: string, plan: ClusterPlan, parent: pulumi.Resource): EtcdClusterOutputs {
-    const { hosts, probeTargets, createGates, sshPrivateKey } = createHosts(name, plan, parent);
+    const { hosts, probeTargets, sshPrivateKey } = createHosts(name, plan, parent);
     // Preflight, membership and check run on one member, the first: only after every member answers (the
     // reachability gate), and membership and check after the configure chain, which re-joins a new host.
     const runOn = hosts[0];
     // Nothing touches a host before every member that should answer does (fail fast, nothing changed).
-    const reachable = createReachabilityGate(name, plan, probeTargets, parent);
-    createGates?.(reachable);
-    const generations = hosts.map((h) => createHostGeneration(name, h, reachable, parent));
+    // A new host's generation step waits for its SSH first, so the gate probes new hosts once they boot.
+    const generations = hosts.map((h) => createHostGeneration(name, h, parent));
+    const reachable = createReachabilityGate(name, plan, probeTargets, generations.map((g) => g.step), parent);
     const pki = createPki({ name, plan, hosts, parent });
     const token = new random.RandomId(`${name}-cluster-token`, { byteLength: 8 }, { parent });
     const addresses: pulumi.Output<EtcdMemberInfo[]> = pulumi.all(hosts.map((h) => pulumi.all([h.privateIp, h.publicIp])))

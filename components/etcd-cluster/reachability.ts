@@ -2,8 +2,8 @@
 // Pulumi runs that every member's SSH port answers within a few seconds, and stops the deployment with a
 // message naming the member and what to do; otherwise a down host costs minutes of SSH retries in whichever
 // step reaches it first. It re-runs whenever the wanted cluster or its hosts change, so an unrelated
-// `pulumi up` is refused in seconds and a zero-change one stays zero-change. Members whose Hetzner server
-// does not exist yet (new, or being recreated after `pulumi up --refresh`) are not probed: they are being created.
+// `pulumi up` is refused in seconds and a zero-change one stays zero-change. It runs after the members' host
+// generation steps, which wait for a new server's SSH: a server being created answers by then.
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
@@ -64,7 +64,7 @@ echo "every member's SSH port answers (\${#TARGETS[@]} probed)"
  * wanted cluster (the plan without secrets) and of the probed hosts, so it runs again on every change.
  */
 export function createReachabilityGate(name: string, plan: ClusterPlan, targets: pulumi.Output<ProbeTarget[]>,
-    parent: pulumi.Resource): command.local.Command {
+    after: pulumi.Resource[], parent: pulumi.Resource): command.local.Command {
     const layer = plan.hosts.kind;
     const wanted = JSON.stringify(plan, (_key, value) =>
         (pulumi.Output.isInstance(value) || value instanceof Promise ? "<input>" : value));
@@ -72,5 +72,5 @@ export function createReachabilityGate(name: string, plan: ClusterPlan, targets:
         create: targets.apply((t) => reachabilityScript(t, downAdvice(layer))),
         interpreter: ["/bin/bash", "-c"],
         triggers: [targets.apply((t) => createHash("sha256").update(`${wanted}\0${JSON.stringify(t)}`).digest("hex"))],
-    }, { parent });
+    }, { parent, dependsOn: after });
 }

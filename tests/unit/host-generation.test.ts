@@ -36,7 +36,7 @@ describe("the host generation of each member", () => {
             expect(step.inputs.triggers).toEqual([`etcd-${m}-id`]); // the mock server's id
             expect(step.inputs.create).toContain("host generation $(cat /proc/sys/kernel/random/uuid)");
             expect(step.inputs.delete).toBeUndefined();
-            expect(await captured.dependencyNames(`etcd-${m}-host`)).toEqual([`etcd-${m}`, "etcd-reachable"]);
+            expect(await captured.dependencyNames(`etcd-${m}-host`)).toEqual([`etcd-${m}`]);
         }
     });
 

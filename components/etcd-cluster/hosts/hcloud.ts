@@ -91,10 +91,10 @@ export function hcloudHosts({ name, plan, hcloud: h, parent }: HcloudHostsInput)
             identity: server.id,
         };
     });
-    // Each member's gate runs on the next member (never on the server it guards).
+    // Each member's gate runs on the next member (never on the server it guards). Not behind the reachability
+    // gate, which waits for every server: a server can roll only while all of them run anyway.
     const layout = hostLayout(plan);
-    const createGates = (reachable: pulumi.Resource) => {
-        if (hosts.length < 2) return;
+    if (hosts.length > 1) {
         hosts.forEach((host, i) => gates.push(new command.remote.Command(`${name}-${host.name}-server-gate`, {
             connection: hosts[(i + 1) % hosts.length].connection,
             create: servers.apply((p) => serverGateScript({
@@ -104,13 +104,15 @@ export function hcloudHosts({ name, plan, hcloud: h, parent }: HcloudHostsInput)
                 clientUrls: h.privateIps.map(layout.clientUrl),
                 timeoutSeconds: plan.healthTimeoutSeconds,
             })),
-        }, { parent, dependsOn: [reachable] })));
-    };
-    // Servers that exist now are probed; a member without one is being created.
-    const probeTargets = live.apply((l) => plan.members.flatMap((m) => l
-        .filter((s) => s.member === m.name)
-        .map((s) => ({ name: m.name, host: s.ipv4Address, port: 22, state: s.status === "running" ? undefined : `server status ${s.status}` }))));
-    return { hosts, probeTargets, createGates, sshPrivateKey: ssh.generated };
+        }, { parent })));
+    }
+    // Every member's server as the stack knows it (one deleted outside Pulumi and not refreshed does not
+    // answer), with the status Hetzner reports when it is not running.
+    const probeTargets = pulumi.all([live, pulumi.all(hosts.map((host) => host.publicIp))]).apply(([l, ips]) => plan.members.map((m, i) => {
+        const status = l.find((s) => s.member === m.name)?.status;
+        return { name: m.name, host: ips[i], port: 22, ...(status && status !== "running" ? { state: `server status ${status}` } : {}) };
+    }));
+    return { hosts, probeTargets, sshPrivateKey: ssh.generated };
 }
 
 /** The keys the servers get and the private key the component connects with; a generated one is an output. */

@@ -22,10 +22,8 @@ export interface EtcdHost {
 
 export interface HostsResult {
     hosts: EtcdHost[];
-    /** The members' SSH addresses that should answer now (Hetzner: the servers that exist before this deployment). */
+    /** Every member's SSH address, for the reachability gate (Hetzner: with the server's status when not running). */
     probeTargets: pulumi.Output<ProbeTarget[]>;
-    /** Steps that need the reachability gate (the Hetzner layer's server gates). */
-    createGates?: (reachable: pulumi.Resource) => void;
     /** The generated SSH private key, when the layer made one. */
     sshPrivateKey?: pulumi.Output<string>;
 }
