@@ -49,11 +49,14 @@ is_leader() {
   [[ $json =~ \\"leader\\":([0-9]+) ]] && leader=\${BASH_REMATCH[1]} || return 1
   [ "$member" = "$leader" ]
 }
-# remove_member LIST ENDPOINTS ID: moves leadership away from the member if it leads, then removes it.
+# remove_member LIST ENDPOINTS ID [KEEP_PEER_URLS]: moves leadership away from the member if it leads, then
+# removes it. The new leader is a running voting member, and one of KEEP_PEER_URLS (space-separated) when
+# given: during a scale-down, leadership must not go to a member that leaves next.
 remove_member() {
-  local list=$1 endpoints=$2 id=$3 line target="" tid tstatus tlearner
-  while IFS=', ' read -r tid tstatus _ _ _ tlearner; do
-    if [ "$tid" != "$id" ] && [ "$tstatus" = started ] && [ "$tlearner" = false ]; then target=$tid; fi
+  local list=$1 endpoints=$2 id=$3 keep=" \${4:-} " line target="" tid tstatus tpeer tclient tlearner
+  while IFS=', ' read -r tid tstatus _ tpeer tclient tlearner; do
+    if [ "$tid" != "$id" ] && [ "$tstatus" = started ] && [ -n "$tclient" ] && [ "$tlearner" = false ] \\
+       && { [ -z "\${4:-}" ] || [[ $keep == *" $tpeer "* ]]; }; then target=$tid; break; fi
   done <<<"$list"
   line=$(grep "^$id, " <<<"$list") || return 0
   local client
@@ -145,7 +148,7 @@ removed=0
 while IFS=', ' read -r id status name peer rest; do
   case " \${WANTED[*]} " in *" $peer "*) continue ;; esac
   echo "member \${name:-$id} ($peer, $status) is no longer wanted"
-  remove_member "$list" "$ENDPOINTS" "$id"
+  remove_member "$list" "$ENDPOINTS" "$id" "\${WANTED[*]}"
   removed=$((removed + 1))
   list=$(etcdctl_mtls --endpoints="$ENDPOINTS" member list)
 done <<<"$list"

@@ -1,0 +1,268 @@
+// The safety gates of the rendered host scripts, executed: each script runs under bash with fake etcdctl,
+// systemctl, install, curl or ssh on PATH that record what they were asked to do, and each test checks
+// both the refusal and that nothing after the gate ran. Paths are redirected to a temporary directory by
+// rewriting the script's `readonly` header lines (the only place values enter a script).
+import { spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+import { configureScript, renderBundle } from "../../components/etcd-cluster/render/configure-script";
+import { installScript } from "../../components/etcd-cluster/render/install-script";
+import { hostLayout, PKI_FILES, PkiFileKey } from "../../components/etcd-cluster/render/layout";
+import { pruneScript } from "../../components/etcd-cluster/render/membership";
+import { restoreTool } from "../../components/etcd-cluster/render/restore-tool";
+
+const layout = hostLayout({ dataDir: "/var/lib/etcd", snapshotDir: "/var/backups/etcd", ports: { client: 2379, peer: 2380, metrics: 2381 }, release: { version: "3.6.14" } });
+const ips = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"];
+
+/** A scratch directory with bin/ (put first on PATH) and calls (what the fakes were asked), removed after each test. */
+let dir: string;
+beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "gates-"));
+    fs.mkdirSync(path.join(dir, "bin"));
+    fs.writeFileSync(path.join(dir, "calls"), "");
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** A fake command: records its name and arguments in $dir/calls, then runs BODY. */
+function fake(name: string, body = "exit 0") {
+    fs.writeFileSync(path.join(dir, "bin", name), `#!/usr/bin/env bash\necho "${name} $*" >> '${dir}/calls'\n${body}\n`, { mode: 0o755 });
+}
+const calls = () => fs.readFileSync(path.join(dir, "calls"), "utf8").split("\n").filter(Boolean);
+
+/** Replaces the script's `readonly NAME=...` line for each variable; fails if a line is missing. */
+function withVars(script: string, vars: Record<string, string>): string {
+    for (const [name, value] of Object.entries(vars)) {
+        const re = new RegExp(`^readonly ${name}=.*$`, "m");
+        if (!re.test(script)) throw new Error(`no readonly ${name} in the script`);
+        script = script.replace(re, () => `readonly ${name}='${value}'`);
+    }
+    return script;
+}
+
+function run(script: string, args: string[] = [], input = "") {
+    return spawnSync("bash", ["-c", script, "script", ...args], {
+        encoding: "utf8", input, timeout: 30_000, env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` },
+    });
+}
+
+const memberLine = (n: number, learner = false) => `${n}, started, etcd-${n}, https://${ips[n - 1]}:2380, https://${ips[n - 1]}:2379, ${learner}`;
+
+describe("the health gate before a restart", () => {
+    /** etcd-1 restarts after a certificate change; `unhealthy` is the client URL whose health check fails. */
+    const configure = (unhealthy: string | undefined) => {
+        fs.mkdirSync(path.join(dir, "data/member"), { recursive: true });
+        fs.mkdirSync(path.join(dir, "pki"));
+        fake("etcdctl", `case "$*" in
+  *"member list"*) printf '%s\\n' '${memberLine(1)}' '${memberLine(2)}' '${memberLine(3)}' ;;
+  *"endpoint health"*) ${unhealthy ? `if [[ $* == *${unhealthy}* ]]; then echo "${unhealthy} is unhealthy: failed to commit proposal" >&2; exit 1; fi` : ""}
+                       echo "healthy" ;;
+esac`);
+        fake("systemctl");
+        fake("install");
+        fake("ln");
+        const script = withVars(configureScript({
+            memberName: "etcd-1", layout, unit: "[Unit]\nDescription=etcd\n",
+            peerClientUrls: [layout.clientUrl(ips[1]), layout.clientUrl(ips[2])], selfPeerUrl: layout.peerUrl(ips[0]),
+            initialCluster: "unused", clusterToken: "t", healthTimeoutSeconds: 2,
+        }), {
+            ETCDCTL: `${dir}/bin/etcdctl`, PKI_DIR: `${dir}/pki`, DATA_DIR: `${dir}/data`, SNAPSHOT_DIR: `${dir}/snapshots`,
+            UNIT_PATH: `${dir}/etcd.service`, BOOTSTRAP_ENV_PATH: `${dir}/bootstrap.env`,
+        });
+        const bundle = renderBundle(Object.fromEntries(Object.keys(PKI_FILES).map((k) => [k, `new ${k}`])) as Record<PkiFileKey, string>);
+        return run(script, [], bundle);
+    };
+
+    it("refuses with a peer unhealthy: exit 1, nothing installed, nothing restarted", () => {
+        const r = configure("https://10.0.0.3:2379");
+        expect(r.stderr).toContain("refusing to restart etcd on etcd-1: not every other member is healthy");
+        expect(r.stderr).toContain("https://10.0.0.3:2379 is unhealthy");
+        expect(r.status).toBe(1);
+        // The gate asked the other members (not itself), and nothing after it ran.
+        expect(calls()).toContainEqual(expect.stringMatching(/^etcdctl .*--endpoints=https:\/\/10\.0\.0\.2:2379,https:\/\/10\.0\.0\.3:2379 endpoint health$/));
+        expect(calls().filter((c) => /^(install|ln) /.test(c) || /^systemctl (restart|daemon-reload|enable|stop)/.test(c))).toEqual([]);
+        expect(fs.existsSync(path.join(dir, "etcd.service"))).toBe(false);
+    });
+
+    it("with every peer healthy the same run installs and restarts (so the test above can see a restart)", () => {
+        const r = configure(undefined);
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(calls()).toContain("systemctl restart --no-block etcd.service");
+        expect(calls().filter((c) => c.startsWith("install "))).toHaveLength(Object.keys(PKI_FILES).length + 1); // the files and the unit
+    });
+});
+
+describe("scale-down with the leader among the removed members", () => {
+    /** 5 members, 1-3 wanted; `leader` leads until move-leader hands leadership on. */
+    const prune = (leader: number) => {
+        fs.writeFileSync(path.join(dir, "leader"), String(leader));
+        fake("etcdctl", `state='${dir}'
+case "$*" in
+  *"member list"*)
+    for n in 1 2 3 4 5; do
+      [ -f "$state/removed-$n" ] || echo "$n, started, etcd-$n, https://10.0.0.$n:2380, https://10.0.0.$n:2379, false"
+    done ;;
+  *"endpoint status"*)
+    [[ $* =~ --endpoints=https://10\\.0\\.0\\.([0-9]):2379 ]] || exit 1
+    echo "[{\\"Endpoint\\":\\"x\\",\\"Status\\":{\\"header\\":{\\"member_id\\":\${BASH_REMATCH[1]}},\\"leader\\":$(cat "$state/leader")}}]" ;;
+  *"move-leader"*) args="$*"; echo "\${args##* }" > "$state/leader" ;;
+  *"member remove"*)
+    args="$*"; id=\${args##* }
+    [ "$(cat "$state/leader")" != "$id" ] || echo "removed the leader $id" >> "$state/calls"
+    touch "$state/removed-$id" ;;
+esac`);
+        const script = withVars(pruneScript({
+            layout, wantedPeerUrls: ips.slice(0, 3).map(layout.peerUrl), clientUrls: ips.map(layout.clientUrl),
+        }), { ETCDCTL: `${dir}/bin/etcdctl` });
+        return run(script);
+    };
+    const ops = () => calls().filter((c) => /move-leader|member remove|removed the leader/.test(c)).map((c) => c.replace(/^etcdctl .* (move-leader|member remove)/, "$1"));
+
+    it.each([4, 5])("moves leadership from member %i to a wanted member before removing it", (leader) => {
+        const r = prune(leader);
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("membership: 2 member(s) removed; 3 member(s) remain");
+        const moved = ops().filter((c) => c.startsWith("move-leader"));
+        expect(moved).toHaveLength(1);
+        expect(["move-leader 1", "move-leader 2", "move-leader 3"]).toContain(moved[0]);
+        expect(ops().indexOf(moved[0])).toBeLessThan(ops().indexOf(`member remove ${leader}`));
+        expect(ops().filter((c) => c.startsWith("member remove"))).toEqual(["member remove 4", "member remove 5"]);
+        expect(ops()).not.toContainEqual(expect.stringMatching(/^removed the leader/));
+    });
+
+    it("moves no leadership when a wanted member leads", () => {
+        const r = prune(2);
+        expect(r.status).toBe(0);
+        expect(ops()).toEqual(["member remove 4", "member remove 5"]);
+    });
+});
+
+describe("the install script's checksum", () => {
+    /** Serves TARBALL from the fake curl; the script expects SHA256. */
+    const install = (expectSha: (tarball: Buffer) => string) => {
+        const rel = path.join(dir, "tar/etcd-v3.6.14-linux-amd64");
+        fs.mkdirSync(rel, { recursive: true });
+        for (const b of ["etcd", "etcdctl", "etcdutl"]) {
+            fs.writeFileSync(path.join(rel, b), `#!/usr/bin/env bash\nprintf 'etcd Version: 3.6.14\\nGit SHA: x\\n'\n`, { mode: 0o755 });
+        }
+        const tarball = path.join(dir, "etcd.tar.gz");
+        expect(spawnSync("tar", ["-czf", tarball, "-C", path.join(dir, "tar"), "etcd-v3.6.14-linux-amd64"]).status).toBe(0);
+        fake("curl", `out=""; while (($#)); do if [ "$1" = -o ]; then out=$2; fi; shift; done; cp '${tarball}' "$out"`);
+        fake("dpkg-query", "exit 1");
+        fake("getent");
+        const script = withVars(installScript({
+            release: { version: "3.6.14", sha256: expectSha(fs.readFileSync(tarball)), url: "https://example.invalid/etcd.tar.gz" }, layout,
+        }), {
+            DEST: `${dir}/release`, DATA_DIR: `${dir}/data`, CONFIG_DIR: `${dir}/etc`, PKI_DIR: `${dir}/etc/pki`, RELEASES_DIR: `${dir}/releases`,
+            SERVICE_USER: "root",
+        });
+        return run(script);
+    };
+
+    it("refuses a download whose sha256 differs: exit 1, nothing unpacked, no release in place", () => {
+        const r = install(() => "0".repeat(64));
+        expect(r.stderr).toMatch(/^checksum mismatch for https:\/\/example\.invalid\/etcd\.tar\.gz: expected 0{64}, got [0-9a-f]{64}$/m);
+        expect(r.status).toBe(1);
+        expect(fs.existsSync(path.join(dir, "release"))).toBe(false);
+    });
+
+    it("installs the same tarball when the sha256 matches (so the test above can see an install)", () => {
+        const r = install((t) => crypto.createHash("sha256").update(t).digest("hex"));
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain(`installed etcd 3.6.14 in ${dir}/release`);
+        expect(fs.existsSync(path.join(dir, "release/etcdutl"))).toBe(true);
+    });
+});
+
+describe("scripts/restore.sh with the rendered host tool", () => {
+    const repo = path.resolve(__dirname, "../..");
+    const members = [
+        { name: "etcd-1", privateIp: "10.0.0.1", publicIp: "203.0.113.1" },
+        { name: "etcd-2", privateIp: "10.0.0.2", publicIp: "203.0.113.2" },
+        { name: "etcd-3", privateIp: "fd00::3", publicIp: null },
+    ];
+    /**
+     * Runs restore.sh against a fake ssh that runs the rendered etcd-restore locally (one data directory per
+     * host under $dir/hosts). `failCheckOn` makes that host's check fail; `corrupt` alters the snapshot in
+     * transit to that host.
+     */
+    const restore = (opts: { args?: string[]; failCheckOn?: string; corrupt?: string; members?: unknown } = {}) => {
+        const tool = withVars(restoreTool({ layout }), {
+            DATA_DIR: `${dir}/hosts/$SSH_HOST/data`, SNAPSHOT_DIR: `${dir}/hosts/$SSH_HOST/snapshots`, ETCDUTL: `${dir}/bin/etcdutl`,
+            UNIT_PATH: `${dir}/calls`, SERVICE_USER: "root", ETCDCTL: `${dir}/bin/etcdctl`,
+        }).replace(/^readonly (DATA_DIR|SNAPSHOT_DIR)='(.*)'$/gm, 'readonly $1="$2"'); // per host, from the fake ssh
+        fs.writeFileSync(path.join(dir, "etcd-restore"), tool, { mode: 0o755 });
+        fake("ssh", `host=\${*: -2:1}; host=\${host#*@}; cmd=\${*: -1}
+[ "$host" != '${opts.failCheckOn ?? ""}' ] || [[ $cmd != *" check "* ]] || { echo "no etcdutl on $host" >&2; exit 1; }
+mkdir -p '${dir}/hosts/'"$host"
+if [ "$host" = '${opts.corrupt ?? ""}' ] && [[ $cmd == *" receive "* ]]; then
+  { cat; echo corrupted; } | SSH_HOST=$host bash -c "\${cmd/\\/usr\\/local\\/sbin\\/etcd-restore/bash '${dir}/etcd-restore'}"
+else
+  SSH_HOST=$host bash -c "\${cmd/\\/usr\\/local\\/sbin\\/etcd-restore/bash '${dir}/etcd-restore'}"
+fi`);
+        fake("etcdutl", `case "$1" in
+  version) echo "etcdutl version: 3.6.14" ;;
+  snapshot) [ "$2" = status ] && printf '"Revision" : 7\\n"Keys" : 3\\n' ;;
+esac`);
+        fake("systemctl", "exit 3"); // is-active: inactive
+        fake("install", `while (($# > 1)); do shift; done; mkdir -p "$1"`);
+        fake("chown");
+        fs.writeFileSync(path.join(dir, "snap.db"), "snapshot bytes");
+        fs.writeFileSync(path.join(dir, "members.json"), JSON.stringify(opts.members ?? members));
+        return spawnSync("bash", [path.join(repo, "scripts/restore.sh"), "--snapshot", path.join(dir, "snap.db"), "--members-json", path.join(dir, "members.json"), ...(opts.args ?? ["--yes"])], {
+            encoding: "utf8", input: "", timeout: 30_000, env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` },
+        });
+    };
+    const steps = () => calls().filter((c) => c.startsWith("ssh ")).map((c) => c.replace(/^ssh .* root@(\S+) \/usr\/local\/sbin\/etcd-restore (\w+).*$/, "$1 $2"));
+    const stops = () => calls().filter((c) => c.startsWith("systemctl stop") || / stop\s*$/.test(c));
+
+    it("reads the members JSON: names, private IPs (IPv6 too), SSH to the public address or the private one", () => {
+        const r = restore({ args: [] }); // stops at the confirmation, after the checks
+        expect(r.stdout).toContain("restore: members: etcd-1=10.0.0.1,etcd-2=10.0.0.2,etcd-3=fd00::3");
+        expect(steps()).toEqual(["203.0.113.1 check", "203.0.113.2 check", "fd00::3 check"]);
+        const again = restore({ args: ["--ssh-host-field", "privateIp"] });
+        expect(again.stdout).toContain("restore: members: etcd-1=10.0.0.1,etcd-2=10.0.0.2,etcd-3=fd00::3");
+        expect(steps().slice(3)).toEqual(["10.0.0.1 check", "10.0.0.2 check", "fd00::3 check"]);
+    });
+
+    it("refuses a member line it cannot use, before any SSH", () => {
+        const r = restore({ members: [{ name: "etcd-1; reboot", privateIp: "10.0.0.1", publicIp: "203.0.113.1" }] });
+        expect(r.stderr).toContain("restore: error: cannot use member line: etcd-1; reboot");
+        expect(r.status).toBe(1);
+        expect(steps()).toEqual([]);
+        const empty = restore({ members: [] });
+        expect(empty.stderr).toContain("restore: error: no members in");
+        expect(empty.status).toBe(1);
+    });
+
+    it("refuses without --yes when stdin is not a terminal: hosts checked, nothing copied or stopped", () => {
+        const r = restore({ args: [] });
+        expect(r.stderr).toContain("restore: error: stdin is not a terminal: pass --yes to go ahead");
+        expect(r.status).toBe(1);
+        expect(steps().every((s) => s.endsWith(" check"))).toBe(true);
+        expect(stops()).toEqual([]);
+    });
+
+    it("stops at a failed host check, before any snapshot is copied or any etcd stops", () => {
+        const r = restore({ failCheckOn: "203.0.113.2" });
+        expect(r.stderr).toContain("no etcdutl on 203.0.113.2");
+        expect(r.status).not.toBe(0);
+        expect(steps()).toEqual(["203.0.113.1 check", "203.0.113.2 check"]);
+        expect(stops()).toEqual([]);
+    });
+
+    it("refuses a snapshot whose sha256 changed in transit, before any etcd stops, and keeps no partial copy", () => {
+        const r = restore({ corrupt: "203.0.113.2" });
+        expect(r.stderr).toMatch(/: the snapshot arrived with sha256 [0-9a-f]{64}, expected [0-9a-f]{64}/);
+        expect(r.status).not.toBe(0);
+        expect(steps()).toEqual(["203.0.113.1 check", "203.0.113.2 check", "fd00::3 check", "203.0.113.1 receive", "203.0.113.2 receive"]);
+        expect(stops()).toEqual([]);
+        expect(fs.readdirSync(path.join(dir, "hosts/203.0.113.2/snapshots"))).toEqual([]);
+        expect(fs.readdirSync(path.join(dir, "hosts/203.0.113.1/snapshots"))).toHaveLength(1); // an intact copy is kept and verified
+    });
+});
