@@ -35,6 +35,18 @@ export function recordingMocks(): Created[] {
     return created;
 }
 
+/**
+ * Resolves once every registration the program has started has reached the mocks (the SDK's RPC queue is
+ * drained), so `created` can be read. A fixed delay instead reads it too early on a busy machine, and a
+ * check over the resources found then passes on whatever subset arrived. waitForRPCs is the SDK's own
+ * (untyped) drain, the one it runs before disconnecting.
+ */
+export async function settled(): Promise<void> {
+    const wait = (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
+    if (typeof wait !== "function") throw new Error("@pulumi/pulumi no longer has runtime.waitForRPCs: find its replacement");
+    await wait();
+}
+
 export function promiseOf<T>(o: pulumi.Output<T>): Promise<T> {
     return new Promise((resolve) => o.apply(resolve));
 }

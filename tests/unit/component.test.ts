@@ -1,7 +1,7 @@
 // The component under Pulumi mocks: the resource graph per member count, SANs, ordering, secrets, outputs.
 import * as pulumi from "@pulumi/pulumi";
 
-import { OptionsCapture, promiseOf, recordingMocks, unwrapSecret } from "../helpers/mocks";
+import { OptionsCapture, promiseOf, recordingMocks, unwrapSecret, settled } from "../helpers/mocks";
 
 const created = recordingMocks();
 
@@ -23,7 +23,7 @@ const find = (type: string, name: string) => {
 /** Waits until the mock engine has registered everything the component declared. */
 async function settle(cluster: EtcdCluster) {
     await promiseOf(cluster.checkResult);
-    await new Promise((r) => setTimeout(r, 50));
+    await settled();
 }
 
 beforeEach(() => { created.length = 0; });
@@ -92,7 +92,9 @@ describe("an hcloud cluster of 3", () => {
     });
 
     it("sends keys over stdin only, never on the command line", () => {
-        for (const c of ofType("command:remote:Command")) {
+        const commands = ofType("command:remote:Command");
+        expect(commands.length).toBeGreaterThan(3 * 5); // every member's steps, not an empty list
+        for (const c of commands) {
             expect(c.inputs.create ?? "").not.toContain("PRIVATE KEY");
             expect(c.inputs.update ?? "").not.toContain("PRIVATE KEY");
             expect(c.inputs.delete ?? "").not.toContain("PRIVATE KEY");

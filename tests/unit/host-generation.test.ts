@@ -4,7 +4,7 @@
 import { spawnSync } from "child_process";
 import * as pulumi from "@pulumi/pulumi";
 
-import { OptionsCapture, promiseOf, recordingMocks } from "../helpers/mocks";
+import { OptionsCapture, promiseOf, recordingMocks, settled } from "../helpers/mocks";
 
 const created = recordingMocks();
 
@@ -25,7 +25,7 @@ async function build(args: ConstructorParameters<typeof EtcdCluster>[1]) {
     captured.clear();
     const cluster = new EtcdCluster("etcd", args, { transformations: [captured.transformation] });
     await promiseOf(cluster.checkResult);
-    await new Promise((r) => setTimeout(r, 50));
+    await settled();
 }
 
 describe("the host generation of each member", () => {

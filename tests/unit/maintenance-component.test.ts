@@ -2,7 +2,7 @@
 // S3 settings travel as a secret on stdin and never in the script text.
 import * as pulumi from "@pulumi/pulumi";
 
-import { OptionsCapture, promiseOf, recordingMocks, unwrapSecret } from "../helpers/mocks";
+import { OptionsCapture, promiseOf, recordingMocks, unwrapSecret, settled } from "../helpers/mocks";
 
 const created = recordingMocks();
 
@@ -13,7 +13,7 @@ const options = new OptionsCapture();
 const capture = options.transformation;
 const depNames = (name: string) => options.dependencyNames(name);
 const commands = () => created.filter((c) => c.type === "command:remote:Command");
-const settle = async (cluster: EtcdCluster) => { await promiseOf(cluster.checkResult); await new Promise((r) => setTimeout(r, 50)); };
+const settle = async (cluster: EtcdCluster) => { await promiseOf(cluster.checkResult); await settled(); };
 
 const hosts = [{ privateIp: "10.9.0.11" }, { privateIp: "10.9.0.12" }, { privateIp: "10.9.0.13" }];
 const secretKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -43,7 +43,9 @@ describe("maintenance on every member", () => {
             backup: { schedule: "*:0/15", keep: 5, s3: { endpoint: "https://s3.example.com", bucket: "etcd-backups", accessKeyId: pulumi.secret("AKIDEXAMPLE"), secretAccessKey: pulumi.secret(secretKey) } },
             maintenance: { defragSchedule: "", quotaWarnPercent: 70 },
         }));
-        for (const c of commands().filter((c) => c.name.endsWith("-maintenance"))) {
+        const maintenance = commands().filter((c) => c.name.endsWith("-maintenance"));
+        expect(maintenance.map((c) => c.name)).toHaveLength(hosts.length); // one per member: the loop below checks something
+        for (const c of maintenance) {
             const stdin = unwrap(c.inputs.stdin);
             expect(stdin.secret).toBe(true);
             expect(stdin.value).toBe(`S3_ENDPOINT=https://s3.example.com\nS3_BUCKET=etcd-backups\nS3_REGION=us-east-1\nS3_PREFIX=local/\nS3_ACCESS_KEY_ID=AKIDEXAMPLE\nS3_SECRET_ACCESS_KEY=${secretKey}\n`);

@@ -4,7 +4,7 @@ import { spawnSync } from "child_process";
 import * as net from "net";
 import * as pulumi from "@pulumi/pulumi";
 
-import { OptionsCapture, promiseOf, recordingMocks } from "../helpers/mocks";
+import { OptionsCapture, promiseOf, recordingMocks, settled } from "../helpers/mocks";
 
 const created = recordingMocks();
 
@@ -20,7 +20,7 @@ async function gateOf(args: EtcdClusterArgs) {
     captured.clear();
     const cluster = new EtcdCluster("etcd", args, { transformations: [captured.transformation] });
     await promiseOf(cluster.checkResult);
-    await new Promise((r) => setTimeout(r, 50));
+    await settled();
     const gate = created.find((c) => c.type === "command:local:Command" && c.name === "etcd-reachable");
     if (!gate) throw new Error("no reachability gate");
     return gate;

@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 
-import { OptionsCapture, promiseOf, recordingMocks } from "../helpers/mocks";
+import { OptionsCapture, promiseOf, recordingMocks, settled } from "../helpers/mocks";
 
 const created = recordingMocks();
 
@@ -79,7 +79,7 @@ describe("the Hetzner servers under mocks", () => {
         captured.clear();
         const cluster = new EtcdCluster("etcd", { hcloud: h }, { transformations: [captured.transformation] });
         await promiseOf(cluster.checkResult);
-        await new Promise((r) => setTimeout(r, 100));
+        await settled();
     };
     const ofType = (t: string) => created.filter((c) => c.type === t);
 
