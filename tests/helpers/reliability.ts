@@ -1,5 +1,8 @@
 // Reliability around an operation: a bounded continuous writer runs while the operation runs; afterwards
-// every acknowledged write is read back from every member. Figures are printed and saved under reports/.
+// every member is waited for until it has applied the leader's commit index, then every acknowledged write
+// is read back from every member. Figures are printed and saved under reports/. finish() throws when the
+// writer had no write acknowledged or stopped at a cap before the operation ended; expectNoLoss() is what
+// every caller asserts.
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -12,8 +15,12 @@ export interface ReliabilityReport {
     attempted: number;
     acknowledged: number;
     failed: number;
-    /** Acknowledged writes missing (or wrong) on at least one member. Must be 0. */
+    /** Acknowledged writes missing (or wrong) on at least one member that had caught up. Must be 0. */
     lost: number;
+    /** Members that had not applied the leader's commit index when read (their missing writes are not in lost). */
+    lagging: string[];
+    /** What stopped the writer: "stop-file" (finish()), or a cap ("max-writes", "max-seconds") that ended coverage early. */
+    stoppedBy: string;
     /** Longest time without an acknowledged write while the writer ran, in seconds. */
     longestOutageSeconds: number;
     durationSeconds: number;
@@ -39,15 +46,18 @@ export class ContinuousWriter {
     }
 
     /** Lets the writer run a little longer, stops it, reads every acknowledged write back from every member. */
-    async finish(admin: Etcdctl, endpoints: string[], members: number, tailMs = 2000): Promise<ReliabilityReport> {
+    async finish(admin: Etcdctl, endpoints: string[], members: number, tailMs = 2000, appliedTimeoutMs = 30_000): Promise<ReliabilityReport> {
         await new Promise((r) => setTimeout(r, tailMs));
         fs.writeFileSync(this.stopFile, "");
         const code = await this.exited;
-        if (code !== 0) throw new Error(`writer exited ${code}`);
-        const { history } = JSON.parse(fs.readFileSync(this.out, "utf8")) as { history: Write[] };
+        // 3: no write acknowledged (the writer says so on stderr); its history is still read and saved.
+        if (code !== 0 && code !== 3) throw new Error(`writer exited ${code}`);
+        const { history, stoppedBy } = JSON.parse(fs.readFileSync(this.out, "utf8")) as { history: Write[]; stoppedBy: string };
         const acked = history.filter((w) => w.ok);
+        const lagging = await waitApplied(admin, endpoints, appliedTimeoutMs);
         const lost = new Set<string>();
         for (const e of endpoints) {
+            if (lagging.includes(e)) continue;
             // A serializable read answers from the member's own store: it shows what this member holds.
             const stored = readPrefix(admin, e, this.prefix);
             for (const w of acked) if (stored.get(w.key) !== `v${w.i}`) lost.add(w.key);
@@ -59,10 +69,51 @@ export class ContinuousWriter {
         longest = Math.max(longest, end - last);
         const report: ReliabilityReport = {
             operation: this.operation, members, attempted: history.length, acknowledged: acked.length,
-            failed: history.length - acked.length, lost: lost.size, longestOutageSeconds: longest / 1000, durationSeconds: end / 1000,
+            failed: history.length - acked.length, lost: lost.size, lagging, stoppedBy,
+            longestOutageSeconds: longest / 1000, durationSeconds: end / 1000,
         };
         saveReport(report);
+        if (acked.length === 0) throw new Error(`${this.operation}: none of ${history.length} writes was acknowledged; "0 lost" would mean nothing`);
+        if (lagging.length) throw new Error(`${this.operation}: ${lagging.join(", ")} had not applied the leader's commit index after ${appliedTimeoutMs / 1000} s (lagging, not counted as lost)`);
+        if (stoppedBy !== "stop-file") throw new Error(`${this.operation}: the writer stopped at its cap (${stoppedBy}) before the operation ended; coverage ended early`);
         return report;
+    }
+}
+
+/** Every acknowledged write counted, none lost, every member caught up, the writer not capped. */
+export function expectNoLoss(report: ReliabilityReport): void {
+    expect(report.acknowledged).toBeGreaterThan(0);
+    expect(report.lost).toBe(0);
+    expect(report.lagging).toEqual([]);
+    expect(report.stoppedBy).toBe("stop-file");
+}
+
+/** No client was refused: every write acknowledged, no gap longer than `maxOutageSeconds`. */
+export function expectNoRefusal(report: ReliabilityReport, maxOutageSeconds = 5): void {
+    expect(report.failed).toBe(0);
+    expect(report.longestOutageSeconds).toBeLessThan(maxOutageSeconds);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Waits (up to `timeoutMs`) until every member has applied the leader's commit index; returns the members
+ * still behind. Member and leader ids are compared as text: they are 64-bit and JSON numbers lose digits.
+ */
+async function waitApplied(admin: Etcdctl, endpoints: string[], timeoutMs: number): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (let attempt = 0; ; attempt++) {
+        const status = endpoints.map((e) => {
+            const r = admin.run([e], ["endpoint", "status", "-w", "json"]);
+            if (r.status !== 0) return { e, id: "", leader: "", raftIndex: -1, applied: -1 };
+            const text = r.stdout.replace(/"(member_id|leader|cluster_id)":(\d+)/g, '"$1":"$2"');
+            const s = (JSON.parse(text) as { Status: { header: { member_id: string }; leader: string; raftIndex: number; raftAppliedIndex: number } }[])[0].Status;
+            return { e, id: s.header.member_id, leader: s.leader, raftIndex: s.raftIndex, applied: s.raftAppliedIndex };
+        });
+        const leader = status.find((s) => s.id !== "" && s.id === s.leader);
+        const behind = status.filter((s) => !leader || s.applied < leader.raftIndex).map((s) => s.e);
+        if (behind.length === 0 || Date.now() >= deadline) return behind;
+        await sleep(Math.min(200 * 2 ** attempt, 2000));
     }
 }
 
@@ -75,12 +126,13 @@ function readPrefix(admin: Etcdctl, endpoint: string, prefix: string): Map<strin
             return new Map(kvs.map((kv) => [Buffer.from(kv.key, "base64").toString(), Buffer.from(kv.value, "base64").toString()]));
         }
         lastError = r.stderr;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250 * (attempt + 1)); // back off before the next try
     }
     throw new Error(`cannot read ${prefix} from ${endpoint}: ${lastError}`);
 }
 
 function saveReport(report: ReliabilityReport): void {
-    const dir = path.join(REPO_ROOT, "reports");
+    const dir = process.env.RELIABILITY_REPORTS_DIR ?? path.join(REPO_ROOT, "reports"); // unit tests keep theirs apart
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, "reliability.json");
     const all: ReliabilityReport[] = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : [];
@@ -88,5 +140,6 @@ function saveReport(report: ReliabilityReport): void {
     fs.writeFileSync(file, JSON.stringify(all, null, 2));
     process.stdout.write(`[reliability] ${report.operation} (${report.members} members): attempted ${report.attempted}, ` +
         `acknowledged ${report.acknowledged}, failed ${report.failed}, lost ${report.lost}, ` +
+        `lagging ${report.lagging.length ? report.lagging.join(",") : "none"}, stopped by ${report.stoppedBy}, ` +
         `longest write outage ${report.longestOutageSeconds.toFixed(2)} s over ${report.durationSeconds.toFixed(1)} s\n`);
 }

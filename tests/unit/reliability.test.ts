@@ -1,0 +1,85 @@
+// The continuous writer and its read-back, against a fake etcdctl: "0 lost" must not come from 0 writes, a
+// cap must not end coverage silently, and a member that is merely behind is reported as lagging, not lost.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+import { Etcdctl } from "../../lab/rig";
+import { ContinuousWriter, expectNoLoss } from "../helpers/reliability";
+
+let dir: string;
+beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "writer-"));
+    process.env.RELIABILITY_REPORTS_DIR = dir;
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const endpoints = ["https://10.0.0.1:2379", "https://10.0.0.2:2379"];
+
+/**
+ * A fake etcdctl over a store file: `put` appends (or fails when PUT_FAILS), `get --prefix -w json` prints
+ * the store, `endpoint status -w json` reports member 1 as leader at raft index 10 and member 2 applied at
+ * APPLIED_2.
+ */
+function fakeEtcdctl(opts: { putFails?: boolean; applied2?: number; emptyOn2?: boolean }) {
+    const bin = path.join(dir, "etcdctl");
+    fs.writeFileSync(bin, `#!/usr/bin/env bash
+store='${dir}/store'
+args=" $* "
+case "$args" in
+  *" put "*)
+    ${opts.putFails ? 'echo "context deadline exceeded" >&2; exit 1' : ""}
+    set -- "\${@: -2}"; printf '%s %s\\n' "$1" "$2" >> "$store"; echo OK ;;
+  *" get "*)
+    ${opts.emptyOn2 ? 'if [[ $args == *10.0.0.2* ]]; then echo "{}"; exit 0; fi' : ""}
+    kvs=""
+    while read -r k v; do kvs+="\${kvs:+,}{\\"key\\":\\"$(printf %s "$k" | base64 -w0)\\",\\"value\\":\\"$(printf %s "$v" | base64 -w0)\\"}"; done < <(cat "$store" 2>/dev/null)
+    echo "{\\"kvs\\":[$kvs]}" ;;
+  *" endpoint status "*)
+    [[ $args =~ 10\\.0\\.0\\.([0-9]) ]]; n=\${BASH_REMATCH[1]}
+    applied=10; if [ "$n" = 2 ]; then applied=${opts.applied2 ?? 10}; fi
+    # 64-bit ids that JSON numbers cannot hold exactly: they must be compared as text.
+    echo "[{\\"Endpoint\\":\\"x\\",\\"Status\\":{\\"header\\":{\\"member_id\\":1844674407370955160$n},\\"leader\\":18446744073709551601,\\"raftIndex\\":10,\\"raftAppliedIndex\\":$applied}}]" ;;
+esac
+`, { mode: 0o755 });
+    return { bin, admin: new Etcdctl(bin, { ca: "ca", cert: "c", key: "k" }) };
+}
+
+const creds = { ca: "ca", cert: "c", key: "k" };
+const writer = (bin: string, limits = { maxWrites: 20_000, maxSeconds: 900 }) =>
+    new ContinuousWriter("unit", "/u", bin, endpoints, creds, dir, limits);
+
+describe("the continuous writer", () => {
+    it("counts acknowledged writes and finds them on every member", async () => {
+        const { bin, admin } = fakeEtcdctl({});
+        const report = await writer(bin).finish(admin, endpoints, 2, 500);
+        expectNoLoss(report);
+        expect(report.failed).toBe(0);
+        expect(report.attempted).toBe(report.acknowledged);
+    });
+
+    it("finds a write missing on a caught-up member as lost", async () => {
+        const { bin, admin } = fakeEtcdctl({ emptyOn2: true });
+        const report = await writer(bin).finish(admin, endpoints, 2, 500);
+        expect(report.acknowledged).toBeGreaterThan(0);
+        expect(report.lost).toBe(report.acknowledged);
+        expect(report.lagging).toEqual([]);
+    });
+
+    it("fails when no write was acknowledged: 0 lost out of 0 proves nothing", async () => {
+        const { bin, admin } = fakeEtcdctl({ putFails: true });
+        await expect(writer(bin).finish(admin, endpoints, 2, 500)).rejects.toThrow(/unit: none of \d+ writes was acknowledged/);
+    });
+
+    it("fails when a cap ended the writing before the operation did", async () => {
+        const { bin, admin } = fakeEtcdctl({});
+        await expect(writer(bin, { maxWrites: 3, maxSeconds: 900 }).finish(admin, endpoints, 2, 1000))
+            .rejects.toThrow("the writer stopped at its cap (max-writes) before the operation ended");
+    });
+
+    it("waits for a member behind the leader's commit index, and reports it as lagging, not lost", async () => {
+        const { bin, admin } = fakeEtcdctl({ applied2: 7 });
+        await expect(writer(bin).finish(admin, endpoints, 2, 300, 1000))
+            .rejects.toThrow("https://10.0.0.2:2379 had not applied the leader's commit index after 1 s (lagging, not counted as lost)");
+    });
+});
