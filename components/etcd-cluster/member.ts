@@ -44,7 +44,7 @@ export function createMember(input: MemberInput): MemberResources {
     const { plan, hosts, index, parent } = input;
     const host = hosts[index];
     const layout = hostLayout(plan);
-    const installInput = { release: plan.release, layout };
+    const installInput = { release: plan.release, layout, owner: `${input.name}/${host.name}` };
     const install = new command.remote.Command(`${input.name}-${host.name}-install`, {
         connection: host.connection,
         create: forGeneration(installScript(installInput), input.generation.value),

@@ -306,5 +306,25 @@ describe("losing a Hetzner server: replaced and re-joined, nothing else restarte
             expect([first, third].map(inv)).toEqual(before);
             existing!.up("replace: existing hosts after the replace (no changes)", ["--expect-no-changes"]);
         }, 20 * 60_000);
+
+        it("a renamed cluster is refused before it touches a member: every member keeps running with its data", () => {
+            const inv = (h: RigHost) => mustSsh(exRig, h, "systemctl show -p InvocationID --value etcd.service").trim();
+            const before = exRig.hosts.map(inv);
+            existing!.setConfig({ clusterName: "renamed" });
+            const r = existing!.tryPulumi(["up", "--yes", "--skip-preview"]);
+            expect(r.status).not.toBe(0);
+            expect(r.stdout + r.stderr).toContain("refusing to install renamed/ex-1 here: this host runs etcd member ex/ex-1");
+            expect(exRig.hosts.map(inv)).toEqual(before);
+            for (const h of exRig.hosts) {
+                expect(mustSsh(exRig, h, "cat /etc/etcd/owner").trim()).toBe(`ex/${h.name} /var/lib/etcd`);
+                expect(mustSsh(exRig, h, "test -d /var/lib/etcd/member && ls -d /var/lib/etcd.removed-* 2>/dev/null | wc -l").trim()).toBe("0");
+            }
+            for (const e of exEndpoints) expect(exAdmin.must([e], ["get", "--consistency=l", "--print-value-only", "/existing/before"]).trim()).toBe("kept");
+            // Back to the old name: what the refused up created goes, nothing else changes.
+            existing!.setConfig({ clusterName: "ex" });
+            existing!.up("replace: existing hosts, name restored");
+            expect(exRig.hosts.map(inv)).toEqual(before);
+            existing!.up("replace: existing hosts after the rename was undone (no changes)", ["--expect-no-changes"]);
+        }, 20 * 60_000);
     });
 });

@@ -156,9 +156,10 @@ describe("the install script's checksum", () => {
         fake("getent");
         const script = withVars(installScript({
             release: { version: "3.6.14", sha256: expectSha(fs.readFileSync(tarball)), url: "https://example.invalid/etcd.tar.gz" }, layout,
+            owner: "etcd/etcd-1",
         }), {
             DEST: `${dir}/release`, DATA_DIR: `${dir}/data`, CONFIG_DIR: `${dir}/etc`, PKI_DIR: `${dir}/etc/pki`, RELEASES_DIR: `${dir}/releases`,
-            SERVICE_USER: "root",
+            SERVICE_USER: "root", OWNER_FILE: `${dir}/etc/owner`, UNIT_PATH: `${dir}/etc/etcd.service`,
         });
         return run(script);
     };

@@ -30,8 +30,8 @@ function renderAll(plan: ClusterPlan, ports = plan.ports): Record<string, string
     };
     return {
         unit,
-        install: installScript({ release: plan.release, layout }),
-        uninstall: uninstallScript({ release: plan.release, layout }),
+        install: installScript({ release: plan.release, layout, owner: "etcd/etcd-2" }),
+        uninstall: uninstallScript({ release: plan.release, layout, owner: "etcd/etcd-2" }),
         configure: configureScript({
             memberName: "etcd-2", layout, unit, peerClientUrls: [clientUrls[0], clientUrls[2]], selfPeerUrl: layout.peerUrl(members[1].privateIp),
             initialCluster: initialCluster(members, layout), clusterToken: "t", healthTimeoutSeconds: plan.healthTimeoutSeconds,

@@ -101,8 +101,8 @@ describe("script header", () => {
 });
 
 describe("host scripts", () => {
-    const install = installScript({ release: spec.release, layout });
-    const uninstall = uninstallScript({ release: spec.release, layout });
+    const install = installScript({ release: spec.release, layout, owner: "etcd/etcd-2" });
+    const uninstall = uninstallScript({ release: spec.release, layout, owner: "etcd/etcd-2" });
     const configureInput = {
         memberName: "etcd-2", layout, unit: serializeUnit(etcdUnit(layout, etcdFlags(flagsInput))),
         peerClientUrls: ["https://10.1.1.11:2379", "https://10.1.1.13:2379"], healthTimeoutSeconds: 120,

@@ -1,16 +1,21 @@
 // Installs one etcd release on a host: verified download, a versioned directory, the service user and
 // directories. Idempotent: a release already present with the same checksum is left alone.
 import { ResolvedRelease } from "../plan";
-import { CONFIG_DIR, HostLayout, PKI_DIR, RELEASES_DIR, SERVICE_USER, UNIT_PATH } from "./layout";
+import { CONFIG_DIR, HostLayout, OWNER_FILE, PKI_DIR, RELEASES_DIR, SERVICE_USER, UNIT_PATH } from "./layout";
 import { header } from "./shell";
 
 export interface InstallInput {
     release: ResolvedRelease;
     layout: HostLayout;
+    /** `<cluster>/<member>`: the uninstall acts only on a host that still belongs to this member. */
+    owner: string;
 }
 
-export function installScript({ release, layout }: InstallInput): string {
+export function installScript({ release, layout, owner }: InstallInput): string {
     return header(`Install etcd ${release.version}`, {
+        OWNER: owner,
+        OWNER_FILE,
+        UNIT_PATH,
         VERSION: release.version,
         URL: release.url,
         SHA256: release.sha256,
@@ -21,8 +26,31 @@ export function installScript({ release, layout }: InstallInput): string {
         PKI_DIR,
         RELEASES_DIR,
         BINARIES: Object.keys(layout.release),
-    }) + INSTALL_BODY;
+    }) + OWNERSHIP_CHECK + INSTALL_BODY;
 }
+
+/**
+ * Before anything changes: a host whose data belongs to another member (a renamed cluster or member would
+ * start a second cluster here, and the old one's delete would then uninstall the host), or whose data
+ * directory moved while the old one holds data (an empty directory would bootstrap a new cluster), is
+ * refused. Then the host is marked as this member's. Reads OWNER, OWNER_FILE, UNIT_PATH, DATA_DIR.
+ */
+export const OWNERSHIP_CHECK = `
+had_owner="" had_data=""
+if [ -f "$OWNER_FILE" ]; then read -r had_owner had_data < "$OWNER_FILE" || true; fi
+# Hosts set up before the marker existed: the running unit says where the data is.
+if [ -z "$had_data" ] && [ -f "$UNIT_PATH" ]; then had_data=$(sed -n 's/.*--data-dir=\\([^ ]*\\).*/\\1/p' "$UNIT_PATH"); fi
+if [ -n "$had_owner" ] && [ "$had_owner" != "$OWNER" ] && [ -n "$had_data" ] && [ -d "$had_data/member" ]; then
+  echo "refusing to install $OWNER here: this host runs etcd member $had_owner (data in $had_data). Renaming the cluster or a member would start a second cluster on it; keep the names (rename the Pulumi resource with aliases instead: docs/operations.md), or remove that member first. Nothing was changed." >&2
+  exit 1
+fi
+if [ -n "$had_data" ] && [ "$had_data" != "$DATA_DIR" ] && [ -d "$had_data/member" ]; then
+  echo "refusing dataDir $DATA_DIR for $OWNER: its data is in $had_data, and an empty data directory would make it start over (a single member would bootstrap a new, empty cluster). Set dataDir back, or move the data first, one member at a time (systemctl stop etcd; mv $had_data $DATA_DIR). Nothing was changed." >&2
+  exit 1
+fi
+install -d -m 0755 -o root -g root "$(dirname "$OWNER_FILE")"
+printf '%s %s\n' "$OWNER" "$DATA_DIR" > "$OWNER_FILE"
+`;
 
 const INSTALL_BODY = `
 # The distribution package starts a single-member cluster of its own as soon as it is installed, whose data
@@ -78,8 +106,10 @@ echo "installed etcd $VERSION in $DEST"
 
 /** Run when a member is removed or the stack destroyed: stop etcd and remove what we installed. The data
  * directory is kept (renamed), because deleting etcd data is never undone. */
-export function uninstallScript({ release, layout }: InstallInput): string {
+export function uninstallScript({ release, layout, owner }: InstallInput): string {
     return header(`Remove etcd ${release.version}; data is kept`, {
+        OWNER: owner,
+        OWNER_FILE,
         UNIT_PATH,
         PKI_DIR,
         DEST: layout.releaseDir,
@@ -88,7 +118,12 @@ export function uninstallScript({ release, layout }: InstallInput): string {
     }) + UNINSTALL_BODY;
 }
 
-const UNINSTALL_BODY = `systemctl disable --now etcd.service 2>/dev/null || true
+const UNINSTALL_BODY = `# Only a host that is still this member's: after a rename or a replacement it may be another's now.
+if [ -f "$OWNER_FILE" ] && [ "$(cut -d' ' -f1 "$OWNER_FILE")" != "$OWNER" ]; then
+  echo "this host now belongs to etcd member $(cut -d' ' -f1 "$OWNER_FILE"), not $OWNER: left alone"
+  exit 0
+fi
+systemctl disable --now etcd.service 2>/dev/null || true
 rm -f "$UNIT_PATH"
 systemctl daemon-reload
 rm -rf "$PKI_DIR" "$DEST"
@@ -98,4 +133,5 @@ if [ -d "$DATA_DIR" ]; then
   mv "$DATA_DIR" "$kept"
   echo "etcd stopped and removed; its data is kept in $kept"
 fi
+rm -f "$OWNER_FILE"
 `;

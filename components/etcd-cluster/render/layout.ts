@@ -9,6 +9,8 @@ export const CONFIG_DIR = "/etc/etcd";
 export const PKI_DIR = `${CONFIG_DIR}/pki`;
 /** Written when a member first starts: the initial cluster, its state (new or existing) and the token. */
 export const BOOTSTRAP_ENV_PATH = `${CONFIG_DIR}/bootstrap.env`;
+/** Which member of which cluster this host runs, and where its data is: `<cluster>/<member> <dataDir>`. */
+export const OWNER_FILE = `${CONFIG_DIR}/owner`;
 /** S3 settings and credentials (0600, owned by etcd); present only when uploads are configured. */
 export const S3_ENV_FILE = `${CONFIG_DIR}/backup-s3.env`;
 /** Each release gets its own directory, so the unit names the exact binary and an upgrade is a unit change. */
