@@ -11,6 +11,7 @@ import { localEtcdctl, Rig, RigHost, rigDown, rigStackConfig, rigUp, sshArgs } f
 import { mustRun, run } from "../lab/run";
 import { defaults } from "../components/etcd-cluster/defaults";
 import { etcdFlags } from "../components/etcd-cluster/render/flags";
+import { PEER_CERT_CN } from "../components/etcd-cluster/pki";
 import { hostLayout } from "../components/etcd-cluster/render/layout";
 
 interface Options {
@@ -140,7 +141,7 @@ function floorPki(dir: string, hosts: RigHost[]): void {
     for (const h of hosts) {
         const san = `DNS:${h.name},DNS:localhost,IP:127.0.0.1,IP:${h.privateIp},IP:${h.publicIp}`;
         leaf(`${h.name}-server`, h.name, san, "serverAuth,clientAuth");
-        leaf(`${h.name}-peer`, h.name, san, "serverAuth,clientAuth");
+        leaf(`${h.name}-peer`, PEER_CERT_CN, san, "serverAuth,clientAuth"); // the peer port allows only this name
     }
     leaf("client", "bench-client", "DNS:bench-client", "clientAuth");
 }

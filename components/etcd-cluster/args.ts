@@ -61,6 +61,13 @@ export interface ExistingHostArgs {
     sshPort?: number;
     /** @default "root" */
     sshUser?: string;
+    /**
+     * The host's SSH public host key, e.g. the line in its `/etc/ssh/ssh_host_ed25519_key.pub`
+     * (`ssh-ed25519 AAAA…`). Connections refuse a host that shows another key, before anything is sent. Take it
+     * from the host's console or image, not from the network. @default none: the host is not verified, and
+     * every `pulumi up` and preview warns about it.
+     */
+    sshHostKey?: string;
 }
 
 /** Which etcd release to install, and from where. */

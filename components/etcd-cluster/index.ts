@@ -37,7 +37,7 @@ export class EtcdCluster extends pulumi.ComponentResource {
     public readonly kubeApiserverClientCertificate: pulumi.Output<string>;
     /** Its private key (`--etcd-keyfile`). Secret. */
     public readonly kubeApiserverClientKey: pulumi.Output<string>;
-    /** Client certificate for health checks and administration. */
+    /** Client certificate for operators (etcdctl). Its own: no member holds its key. */
     public readonly adminClientCertificate: pulumi.Output<string>;
     /** Its private key. Secret. */
     public readonly adminClientKey: pulumi.Output<string>;
@@ -115,8 +115,8 @@ function deploy(name: string, plan: ClusterPlan, parent: pulumi.Resource): EtcdC
         caCertificate: pki.caCertPem,
         kubeApiserverClientCertificate: pki.clients.kubeApiserver.certPem,
         kubeApiserverClientKey: pki.clients.kubeApiserver.keyPem,
-        adminClientCertificate: pki.clients.healthcheck.certPem,
-        adminClientKey: pki.clients.healthcheck.keyPem,
+        adminClientCertificate: pki.clients.operator.certPem,
+        adminClientKey: pki.clients.operator.keyPem,
         members: addresses,
         sshPrivateKey: sshPrivateKey ? pulumi.secret(sshPrivateKey) : pulumi.output(undefined),
         etcdctlEnvironment: clientEndpoints.apply((endpoints) => [

@@ -18,12 +18,23 @@ export const CERT_USAGES = {
     client: ["digital_signature", "key_encipherment", "client_auth"],
 };
 
-/** Client certificates every cluster gets: one for kube-apiserver, one for health checks and admin. */
+/**
+ * Client certificates every cluster gets: one for kube-apiserver, one for the checks that run on the members
+ * (its key sits on every member), and one for operators (the admin output; no host holds its key).
+ */
 export const CLIENT_CERTS = {
     kubeApiserver: { commonName: "kube-apiserver-etcd-client", organization: "system:masters" },
     healthcheck: { commonName: "etcd-healthcheck-client", organization: "etcd-admin" },
+    operator: { commonName: "etcd-operator-client", organization: "etcd-admin" },
 } as const;
 export type ClientCertName = keyof typeof CLIENT_CERTS;
+
+/**
+ * Common name of every member's peer certificate. The peer port accepts this name only
+ * (`--peer-cert-allowed-cn`): the client certificates and the members' server certificates come from the same
+ * CA, and without the check any of them could join raft traffic. The member's name is the peer subject's OU.
+ */
+export const PEER_CERT_CN = "etcd-peer";
 
 export interface KeyPair {
     certPem: pulumi.Output<string>;
@@ -109,14 +120,12 @@ export function createPki({ name, plan, hosts, parent }: PkiInput): Pki {
     const members = hosts.map((host) => {
         const sans = pulumi.all([host.privateIp, host.publicIp])
             .apply(([priv, pub]) => memberSans(host.name, priv, pub, plan.pki.extraSans));
-        const request = (role: string) => ({
-            subject: { commonName: host.name, organization: `etcd-${role}` },
-            dnsNames: sans.dnsNames,
-            ipAddresses: sans.ipAddresses,
-        });
+        const request = (subject: tls.types.input.CertRequestSubject) => ({ subject, dnsNames: sans.dnsNames, ipAddresses: sans.ipAddresses });
         return {
-            server: sign(`${name}-${host.name}-server`, newKey(`${name}-${host.name}-server-key`), request("server"), CERT_USAGES.server),
-            peer: sign(`${name}-${host.name}-peer`, newKey(`${name}-${host.name}-peer-key`), request("peer"), CERT_USAGES.peer),
+            server: sign(`${name}-${host.name}-server`, newKey(`${name}-${host.name}-server-key`),
+                request({ commonName: host.name, organization: "etcd-server" }), CERT_USAGES.server),
+            peer: sign(`${name}-${host.name}-peer`, newKey(`${name}-${host.name}-peer-key`),
+                request({ commonName: PEER_CERT_CN, organization: "etcd-peer", organizationalUnit: host.name }), CERT_USAGES.peer),
         };
     });
 
@@ -128,6 +137,6 @@ export function createPki({ name, plan, hosts, parent }: PkiInput): Pki {
     return {
         caCertPem: bundle,
         members,
-        clients: { kubeApiserver: client("kubeApiserver"), healthcheck: client("healthcheck") },
+        clients: { kubeApiserver: client("kubeApiserver"), healthcheck: client("healthcheck"), operator: client("operator") },
     };
 }

@@ -41,6 +41,8 @@ export interface ExistingHostPlan {
     sshHost: string;
     sshPort: number;
     sshUser: string;
+    /** The pinned SSH host key; undefined: not verified. */
+    sshHostKey?: string;
 }
 
 /** Machines that already exist, and the key to reach them. */

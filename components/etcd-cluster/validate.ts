@@ -23,6 +23,8 @@ const SHA256 = /^[0-9a-f]{64}$/;
 /** Hetzner server type names: family letters then digits, e.g. cx22, cpx11, cax11, ccx13. */
 const SERVER_TYPE = /^[a-z]{2,4}\d{2,3}$/;
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9*]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+/** One OpenSSH public key line: type, base64 body, optional comment. */
+const SSH_PUBLIC_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) AAAA[A-Za-z0-9+/]+={0,2}( [^\n]*)?$/;
 const DURATION_OR_COUNT = /^(\d+|(\d+(\.\d+)?(h|m|s|ms))+)$/;
 
 /** Parses `X.Y.Z` or `vX.Y.Z`; undefined when malformed. */
@@ -241,6 +243,10 @@ export function resolveExisting(hosts: ExistingHostArgs[], members: MemberPlan[]
         const sshPort = h.sshPort ?? 22;
         positiveInteger(`${where}.sshPort`, sshPort, 65535);
         const publicIp = h.publicIp ?? h.privateIp;
+        if (h.sshHostKey !== undefined && !SSH_PUBLIC_KEY.test(h.sshHostKey.trim())) {
+            fail(`${where}.sshHostKey "${h.sshHostKey}" is not an SSH public key line like "ssh-ed25519 AAAAC3Nza…"; `
+                + "copy it from the host's /etc/ssh/ssh_host_ed25519_key.pub.");
+        }
         return {
             name: members[i].name,
             privateIp: h.privateIp,
@@ -248,6 +254,7 @@ export function resolveExisting(hosts: ExistingHostArgs[], members: MemberPlan[]
             sshHost: h.sshHost ?? publicIp,
             sshPort,
             sshUser: h.sshUser ?? "root",
+            sshHostKey: h.sshHostKey?.trim(),
         };
     });
     return { kind: "existing", hosts: resolved, sshPrivateKey };

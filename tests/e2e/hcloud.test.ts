@@ -99,9 +99,15 @@ describe("the dev stack on Hetzner Cloud, through the local API stand-in", () =>
         const hosts: RigHost[] = out.members.map((m: any) => ({ name: m.name, machine: m.name, privateIp: m.privateIp, publicIp: m.publicIp, sshUser: "root", sshPrivateKeyPath: keyFile }));
         rig = { name: NAME, hosts, sshPrivateKeyPath: keyFile, releaseBaseUrl: standin.serveUrl };
         expect(runningHosts(standin)).toHaveLength(3);
+        const hostKeys = new Map<string, string>(JSON.parse(stack.exportState()).deployment.resources
+            .filter((r: any) => r.type === "tls:index/privateKey:PrivateKey" && r.urn.endsWith("-host-key"))
+            .map((r: any) => [r.urn.split("::").pop(), r.outputs.publicKeyOpenssh.trim()]));
+        expect(hostKeys.size).toBe(3);
         for (const h of hosts) {
             expect(mustSsh(rig, h, "hostname").trim()).toBe(h.name);
             expect(mustSsh(rig, h, "cat /root/.ssh/authorized_keys").trim()).toBe(key.public_key.trim());
+            // The SSH host key is the one the stack made, put there by the server's user data, and pinned.
+            expect(mustSsh(rig, h, "cat /etc/ssh/ssh_host_ed25519_key.pub").trim()).toBe(hostKeys.get(`etcd-${h.name}-host-key`));
             expect(mustSsh(rig, h, "ip -4 -o addr show dev host0 | awk '{print $4}' | sort").trim().split("\n"))
                 .toEqual([`${h.privateIp}/24`, `${h.publicIp}/24`].sort());
         }

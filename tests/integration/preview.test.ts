@@ -26,10 +26,10 @@ function expected(n: number): Record<string, number> {
         "hcloud:index/firewall:Firewall": 1,
         "hcloud:index/sshKey:SshKey": 1,
         "hcloud:index/server:Server": n,
-        "tls:index/privateKey:PrivateKey": 1 + 2 * n + 2 + 1,
+        "tls:index/privateKey:PrivateKey": 1 + 2 * n + 3 + 1 + n, // CA, server + peer per member, 3 clients, SSH, host keys
         "tls:index/selfSignedCert:SelfSignedCert": 1,
-        "tls:index/certRequest:CertRequest": 2 * n + 2,
-        "tls:index/locallySignedCert:LocallySignedCert": 2 * n + 2,
+        "tls:index/certRequest:CertRequest": 2 * n + 3,
+        "tls:index/locallySignedCert:LocallySignedCert": 2 * n + 3,
         "random:index/randomId:RandomId": 1,
         "command:local:Command": 1, // the reachability gate
         // host generation + install + start + configure + maintenance (+ server gate, with 2 or more) per member, preflight, membership, check

@@ -75,6 +75,8 @@ describe("validation errors name the argument, the value and the fix", () => {
         [() => resolve({ existingHosts: [{ privateIp: "10.0.0.1" }, { privateIp: "10.0.0.1" }, { privateIp: "10.0.0.3" }], sshPrivateKey: key }), "existingHosts[1].privateIp 10.0.0.1 is used by another host"],
         [() => resolve({ existingHosts: [{ privateIp: "10.0.0.300" }], sshPrivateKey: key }), 'existingHosts[0].privateIp "10.0.0.300" is not an IP address.'],
         [() => resolve({ memberCount: 5, existingHosts: [{ privateIp: "10.0.0.1" }], sshPrivateKey: key }), "memberCount is 5 but 1 existingHosts were given"],
+        [() => resolve({ existingHosts: [{ privateIp: "10.0.0.1", sshHostKey: "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s" }], sshPrivateKey: key }),
+            'existingHosts[0].sshHostKey "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s" is not an SSH public key line like "ssh-ed25519 AAAAC3Nza…"; copy it from the host\'s /etc/ssh/ssh_host_ed25519_key.pub.'],
     ])("%#: %s", (run, message) => {
         expect(run).toThrow(message);
     });

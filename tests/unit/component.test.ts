@@ -40,8 +40,8 @@ describe.each([1, 3, 5])("an hcloud cluster of %i", (n) => {
         expect(count("hcloud:index/sshKey:SshKey")).toBe(1);
         expect(count("hcloud:index/server:Server")).toBe(n);
         expect(count("tls:index/selfSignedCert:SelfSignedCert")).toBe(1);
-        expect(count("tls:index/locallySignedCert:LocallySignedCert")).toBe(2 * n + 2);
-        expect(count("tls:index/privateKey:PrivateKey")).toBe(1 + 2 * n + 2 + 1); // CA, members, clients, SSH
+        expect(count("tls:index/locallySignedCert:LocallySignedCert")).toBe(2 * n + 3); // server + peer per member; kube-apiserver, health check, operator
+        expect(count("tls:index/privateKey:PrivateKey")).toBe(1 + 2 * n + 3 + 1 + n); // CA, members, clients, SSH, host keys
         // host generation + install + start + configure + maintenance (+ server gate, with 2 or more) per member, preflight, membership, check
         expect(count("command:remote:Command")).toBe((n > 1 ? 6 : 5) * n + 3);
         expect(count("random:index/randomId:RandomId")).toBe(1);
@@ -68,6 +68,21 @@ describe("an hcloud cluster of 3", () => {
         expect(find("hcloud:index/networkSubnet:NetworkSubnet", "etcd-subnet").inputs).toMatchObject({ ipRange: "10.1.1.0/24", networkZone: "us-east" });
     });
 
+    it("makes each server's SSH host key, installs it by user data (secret, never replacing a server) and pins it", () => {
+        for (const m of ["etcd-1", "etcd-2", "etcd-3"]) {
+            const publicKey = `ssh-ed25519 AAAA${created.findIndex((c) => c.name === `etcd-${m}-host-key`)}`;
+            const userData = unwrapSecret(find("hcloud:index/server:Server", `etcd-${m}`).inputs.userData);
+            expect(userData.secret).toBe(true);
+            expect(userData.value).toContain(`\nmock-etcd-${m}-host-key\n`);
+            expect(userData.value).toContain(`'${publicKey}'`);
+            expect(capture.options.get(`etcd-${m}`)?.ignoreChanges).toEqual(["userData"]);
+            for (const step of ["install", "configure"]) {
+                const connection = unwrapSecret(find("command:remote:Command", `etcd-${m}-${step}`).inputs.connection).value;
+                expect(connection.hostKey).toBe(publicKey);
+            }
+        }
+    });
+
     it("opens SSH only, and never the peer port, on the public firewall", () => {
         const rules = find("hcloud:index/firewall:Firewall", "etcd-firewall").inputs.rules;
         expect(rules.map((r: any) => r.port)).toEqual(["22"]);
@@ -79,6 +94,13 @@ describe("an hcloud cluster of 3", () => {
             expect(csr.dnsNames).toEqual(["etcd-2", "localhost"]);
             expect(csr.ipAddresses).toEqual(["127.0.0.1", "::1", "10.1.1.12", expect.stringMatching(/^203\.0\.113\.\d+$/)]);
         }
+    });
+
+    it("gives peer certificates a common name no server or client certificate has (the peer port allows only it)", () => {
+        const subjects = ofType("tls:index/certRequest:CertRequest").map((r) => r.inputs.subject);
+        const peers = subjects.filter((s) => s.organization === "etcd-peer");
+        expect(peers.map((s) => [s.commonName, s.organizationalUnit])).toEqual([["etcd-peer", "etcd-1"], ["etcd-peer", "etcd-2"], ["etcd-peer", "etcd-3"]]);
+        expect(subjects.filter((s) => s.organization !== "etcd-peer").map((s) => s.commonName)).not.toContain("etcd-peer");
     });
 
     it("gives each certificate the usages of its role", () => {
@@ -128,6 +150,11 @@ describe("an hcloud cluster of 3", () => {
         expect(await promiseOf(cluster.caCertificate)).toContain("BEGIN CERTIFICATE");
         expect(await isSecret(cluster.kubeApiserverClientKey)).toBe(true);
         expect(await isSecret(cluster.adminClientKey)).toBe(true);
+        // The admin output is the operator's own certificate: not the health-check one whose key is on every member.
+        expect(await promiseOf(cluster.adminClientCertificate)).toContain("etcd-etcd-operator-client-cert");
+        const memberStdin = unwrapSecret(find("command:remote:Command", "etcd-etcd-1-configure").inputs.stdin).value as string;
+        expect(memberStdin).toContain("mock-etcd-etcd-healthcheck-client-key");
+        expect(memberStdin).not.toContain(await promiseOf(cluster.adminClientKey));
         expect(await isSecret(cluster.sshPrivateKey)).toBe(true);
         expect(await isSecret(cluster.kubeApiserverClientCertificate)).toBe(false);
         expect(await promiseOf(cluster.etcdctlEnvironment)).toContain("ETCDCTL_ENDPOINTS=https://10.1.1.11:2379,https://10.1.1.12:2379,https://10.1.1.13:2379");
@@ -145,6 +172,20 @@ describe("existing hosts", () => {
         expect(await promiseOf(cluster.clientEndpoints)).toEqual(["https://10.9.0.11:2379", "https://10.9.0.12:2379", "https://10.9.0.13:2379"]);
         const csr = find("tls:index/certRequest:CertRequest", "local-local-1-server-csr").inputs;
         expect(csr.ipAddresses).toEqual(["127.0.0.1", "::1", "10.9.0.11", "198.18.0.11"]);
+    });
+});
+
+describe("SSH host keys of existing hosts", () => {
+    it("are pinned when given, and the others are connected to unverified", async () => {
+        const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfTheFirstHost root@h1";
+        const cluster = new EtcdCluster("local", {
+            existingHosts: [{ privateIp: "10.9.0.11", sshHostKey: `${key}\n` }, { privateIp: "10.9.0.12" }, { privateIp: "10.9.0.13" }],
+            sshPrivateKey: pulumi.secret("key"),
+        });
+        await settle(cluster);
+        const hostKey = (m: string) => unwrapSecret(find("command:remote:Command", `local-${m}-configure`).inputs.connection).value.hostKey;
+        expect(hostKey("local-1")).toBe(key);
+        expect(hostKey("local-2")).toBeUndefined();
     });
 });
 

@@ -41,6 +41,14 @@ describe("etcd flags", () => {
             "peer-trusted-ca-file": "/etc/etcd/pki/ca.crt", "peer-cert-file": "/etc/etcd/pki/peer.crt", "peer-key-file": "/etc/etcd/pki/peer.key",
         });
     });
+    it("allow forward-secret AEAD cipher suites only", () => {
+        expect(flags["cipher-suites"].split(",")).toEqual([
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        ]);
+    });
+    it("let only member peer certificates onto the peer port", () => {
+        expect(flags["peer-cert-allowed-cn"]).toBe("etcd-peer");
+    });
     it("carry the tunables with their defaults", () => {
         expect(flags).toMatchObject({
             "heartbeat-interval": "100", "election-timeout": "1000", "quota-backend-bytes": String(2 * 1024 ** 3),

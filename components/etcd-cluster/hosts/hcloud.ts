@@ -1,5 +1,5 @@
 // Hosts layer for Hetzner Cloud: network, subnet, placement group, firewall, SSH key and servers with
-// pinned private IPs. Server changes roll one member per `pulumi up` (server-plan.ts).
+// pinned private IPs and pinned SSH host keys. Server changes roll one member per `pulumi up` (server-plan.ts).
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
@@ -10,6 +10,7 @@ import { hostLayout } from "../render/layout";
 import { serverGateScript } from "../render/server-gate-script";
 import { liveServers } from "./live";
 import { planServers } from "./server-plan";
+import { hostKeyUserData } from "../render/host-key-user-data";
 import { HostsResult, sshConnection } from "./types";
 
 /** `-<stack>-<hash of project/stack>` when names must be unique to the stack, else "". */
@@ -62,6 +63,8 @@ export function hcloudHosts({ name, plan, hcloud: h, parent }: HcloudHostsInput)
 
     const gates: command.remote.Command[] = []; // filled below; read only once the server plan is known
     const hosts = plan.members.map((m, i) => {
+        // The server's SSH host key, made here and installed by its user data, so connections can pin it.
+        const hostKey = new tls.PrivateKey(`${name}-${m.name}-host-key`, { algorithm: "ED25519" }, opts);
         const server = new hcloud.Server(`${name}-${m.name}`, {
             name: `${m.name}${suffix}`,
             serverType: servers.apply((p) => p.settings[i].serverType),
@@ -74,6 +77,8 @@ export function hcloudHosts({ name, plan, hcloud: h, parent }: HcloudHostsInput)
             firewallIds: [firewall.id.apply(Number)],
             publicNets: [{ ipv4Enabled: true, ipv6Enabled: true }],
             networks: [{ networkId: network.id.apply(Number), ip: h.privateIps[i] }],
+            userData: pulumi.secret(pulumi.all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh])
+                .apply(([privateKeyOpenssh, publicKeyOpenssh]) => hostKeyUserData({ privateKeyOpenssh, publicKeyOpenssh }))),
         }, {
             parent,
             // Replaced, never changed in place (a type change powers the server off for good), the old one
@@ -81,12 +86,14 @@ export function hcloudHosts({ name, plan, hcloud: h, parent }: HcloudHostsInput)
             replaceOnChanges: ["serverType", "image", "location"],
             deleteBeforeReplace: true,
             dependsOn: servers.apply((p) => (p.rolling === i ? [subnet, gates[i]] : [subnet])),
+            // User data only acts at creation; a change of it alone must never replace a server (it holds data).
+            ignoreChanges: ["userData"],
         });
         return {
             name: m.name,
             privateIp: pulumi.output(h.privateIps[i]),
             publicIp: server.ipv4Address,
-            connection: sshConnection(server.ipv4Address, 22, "root", ssh.privateKey),
+            connection: sshConnection(server.ipv4Address, 22, "root", ssh.privateKey, hostKey.publicKeyOpenssh),
             dependsOn: [server],
             identity: server.id,
         };

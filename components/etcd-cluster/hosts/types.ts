@@ -28,10 +28,14 @@ export interface HostsResult {
     sshPrivateKey?: pulumi.Output<string>;
 }
 
-/** SSH connection settings shared by every layer: retry while a fresh host boots, bounded. */
+/**
+ * SSH connection settings shared by every layer: retry while a fresh host boots, bounded. With a host key
+ * (`ssh-ed25519 AAAA…`), a host that shows another key is refused in the handshake, before any command or
+ * secret is sent; without one, the host is not verified.
+ */
 export function sshConnection(host: pulumi.Input<string>, port: number, user: string,
-    privateKey: pulumi.Input<string>): command.types.input.remote.ConnectionArgs {
-    return { host, port, user, privateKey: pulumi.secret(privateKey), dialErrorLimit: 60, perDialTimeout: 10 };
+    privateKey: pulumi.Input<string>, hostKey: pulumi.Input<string> | undefined): command.types.input.remote.ConnectionArgs {
+    return { host, port, user, privateKey: pulumi.secret(privateKey), hostKey, dialErrorLimit: 60, perDialTimeout: 10 };
 }
 
 /** What a Command that runs on one member for the whole cluster needs (preflight, membership, check). */

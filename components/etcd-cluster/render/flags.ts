@@ -3,6 +3,7 @@
 // values in, string[] and a UnitFile out.
 import { EtcdTuningArgs } from "../args";
 import { EtcdMemberInfo } from "../plan";
+import { PEER_CERT_CN } from "../pki";
 import { BOOTSTRAP_ENV_PATH, HostLayout, PKI_DIR, pkiPath, SERVICE_USER } from "./layout";
 import { UnitFile } from "./systemd";
 
@@ -15,6 +16,16 @@ export interface FlagsInput {
     /** Where the certificates are. @default PKI_DIR (the benchmark's floor keeps its own) */
     pkiDir?: string;
 }
+
+/**
+ * TLS 1.2 cipher suites on both ports, as etcd's transport security guide advises: forward secrecy and AEAD
+ * only. The members' certificates are ECDSA, so only ECDSA suites can be chosen; TLS 1.3's are fixed by Go.
+ */
+export const TLS_CIPHER_SUITES = [
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+];
 
 function unique(values: string[]): string[] {
     return [...new Set(values)];
@@ -52,7 +63,10 @@ export function etcdFlags(input: FlagsInput): string[] {
         `--peer-trusted-ca-file=${pki("ca")}`,
         `--peer-cert-file=${pki("peerCert")}`,
         `--peer-key-file=${pki("peerKey")}`,
+        // Of the CA's certificates, only members' peer certificates may speak raft (both directions).
+        `--peer-cert-allowed-cn=${PEER_CERT_CN}`,
         "--tls-min-version=TLS1.2",
+        `--cipher-suites=${TLS_CIPHER_SUITES.join(",")}`,
         `--heartbeat-interval=${tuning.heartbeatIntervalMs}`,
         `--election-timeout=${tuning.electionTimeoutMs}`,
         `--quota-backend-bytes=${tuning.quotaBackendBytes}`,

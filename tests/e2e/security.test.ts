@@ -1,0 +1,107 @@
+// End to end: the trust boundaries of a real 3-member cluster on local hosts, probed from the outside with
+// the certificates the stack hands out and the ones that sit on a member.
+import * as fs from "fs";
+import * as path from "path";
+import { TestStack } from "../../lab/pulumi";
+import { logStep, mustRun, run } from "../../lab/run";
+import { hostsConfig, mustSsh, Rig, rigStackConfig, rigUp, tearDown } from "../../lab/rig";
+
+const VERSION = process.env.ETCD_VERSION ?? "";
+const RIG = "security";
+
+describe("security of a 3-member cluster on local hosts", () => {
+    let rig: Rig;
+    let stack: TestStack;
+    let files: string;
+    let hostKeys: string[];
+    const existingHosts = (keys: string[]) => hostsConfig(rig).map((h, i) => ({ ...h, sshHostKey: keys[i] }));
+    const save = (name: string, text: string) => { const p = path.join(files, name); fs.writeFileSync(p, text, { mode: 0o600 }); return p; };
+
+    beforeAll(() => {
+        expect(VERSION).toMatch(/^\d+\.\d+\.\d+$/);
+        rig = rigUp(RIG, 3, { privatePrefix: "10.1.9", publicPrefix: "198.18.9" }, [VERSION]);
+        // The hosts' real keys, pinned: every connection of the stack verifies them.
+        hostKeys = rig.hosts.map((h) => mustSsh(rig, h, "cat /etc/ssh/ssh_host_ed25519_key.pub").trim());
+        stack = new TestStack({ stack: RIG, config: { ...rigStackConfig(rig, { version: VERSION, healthTimeoutSeconds: 90 }), existingHosts: existingHosts(hostKeys) } });
+        files = fs.mkdtempSync(path.join(stack.dir, "client-"));
+        const up = stack.up("security: pulumi up from an empty stack");
+        expect(up.stdout + up.stderr).not.toContain("sshHostKey");
+    }, 20 * 60_000);
+
+    afterAll(() => tearDown(stack, RIG), 10 * 60_000);
+
+    it("the peer port accepts member peer certificates only; the others are refused there but valid on the client port", () => {
+        const out = stack.outputs(true);
+        const ca = save("ca.crt", out.caCertificate);
+        const member = rig.hosts[0];
+        const pkiFile = (file: string) => save(`member-${file}`, mustSsh(rig, member, `cat /etc/etcd/pki/${file}`));
+        const certs = {
+            kubeApiserver: { cert: save("kube.crt", out.kubeApiserverClientCertificate), key: save("kube.key", out.kubeApiserverClientKey) },
+            admin: { cert: save("admin.crt", out.adminClientCertificate), key: save("admin.key", out.adminClientKey) },
+            memberServer: { cert: pkiFile("server.crt"), key: pkiFile("server.key") },
+            memberPeer: { cert: pkiFile("peer.crt"), key: pkiFile("peer.key") },
+        };
+        const get = (c: { cert: string; key: string }, url: string) =>
+            run("curl", ["-sS", "--http1.1", "--max-time", "10", "--cacert", ca, "--cert", c.cert, "--key", c.key, url], { timeout: 30_000 });
+        const peerMembers = `https://${rig.hosts[1].privateIp}:2380/members`;
+
+        const accepted = get(certs.memberPeer, peerMembers);
+        expect(accepted.stderr).toBe("");
+        expect(JSON.parse(accepted.stdout).map((m: any) => m.name).sort()).toEqual(rig.hosts.map((h) => h.name).sort());
+        for (const [name, c] of Object.entries(certs).filter(([n]) => n !== "memberPeer")) {
+            const refused = get(c, peerMembers);
+            expect({ name, status: refused.status === 0 ? "accepted" : "refused" }).toEqual({ name, status: "refused" });
+            expect(refused.stdout).not.toContain(member.name);
+            expect(refused.stderr).toMatch(/SSL|TLS|alert|certificate/i); // refused in the handshake, not unreachable
+            // The same certificate is valid where it belongs: the client port.
+            const client = get(c, `https://${rig.hosts[1].privateIp}:2379/version`);
+            expect({ name, stderr: client.stderr }).toEqual({ name, stderr: "" });
+            expect(JSON.parse(client.stdout).etcdserver).toBe(VERSION);
+        }
+    }, 5 * 60_000);
+
+    it("both ports speak TLS 1.2 with forward-secret AEAD suites only, or TLS 1.3", () => {
+        const admin = ["-cert", path.join(files, "admin.crt"), "-key", path.join(files, "admin.key"), "-CAfile", path.join(files, "ca.crt")];
+        const peer = ["-cert", path.join(files, "member-peer.crt"), "-key", path.join(files, "member-peer.key"), "-CAfile", path.join(files, "ca.crt")];
+        const handshake = (port: number, args: string[]) => {
+            const r = run("openssl", ["s_client", "-connect", `${rig.hosts[1].privateIp}:${port}`, ...(port === 2380 ? peer : admin), ...args],
+                { input: "", timeout: 30_000 });
+            return { ok: r.status === 0 && /Cipher is (?!\(NONE\))/.test(r.stdout), text: r.stdout + r.stderr };
+        };
+        for (const port of [2379, 2380]) {
+            expect({ port, ok: handshake(port, ["-tls1_3"]).ok }).toEqual({ port, ok: true });
+            expect({ port, ok: handshake(port, ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"]).ok }).toEqual({ port, ok: true });
+            for (const weak of [["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA"], ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES256-SHA"], ["-tls1_1", "-cipher", "ALL:@SECLEVEL=0"]]) {
+                expect({ port, weak, ok: handshake(port, weak).ok }).toEqual({ port, weak, ok: false });
+            }
+        }
+    }, 5 * 60_000);
+
+    it("a host that shows another SSH host key than the pinned one is refused before anything is sent to it", () => {
+        mustRun("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "not-the-host", "-f", path.join(files, "other_host_key")]);
+        const otherKey = fs.readFileSync(path.join(files, "other_host_key.pub"), "utf8").trim();
+        const target = rig.hosts[2];
+        // Sessions the host accepted, counted by a session of its own (which counts itself).
+        const sessions = () => Number(mustSsh(rig, target, "journalctl -u ssh --no-pager | grep -c 'Accepted publickey' || true").trim());
+        const unit = () => mustSsh(rig, target, "sha256sum /etc/systemd/system/etcd.service");
+        const unitBefore = unit();
+        const sessionsBefore = sessions();
+
+        stack.setConfig({ existingHosts: existingHosts([hostKeys[0], hostKeys[1], otherKey]), tuning: { snapshotCount: 5000 } });
+        const failed = stack.tryPulumi(["up", "--yes", "--skip-preview"]);
+        logStep("security: pulumi up against a wrong pinned host key (refused)", failed.seconds);
+        expect(failed.status).not.toBe(0);
+        expect(failed.stdout + failed.stderr).toContain("ssh: handshake failed: ssh: host key mismatch");
+        expect(sessions()).toBe(sessionsBefore + 1); // the second count's own session: the stack opened none
+        expect(unit()).toBe(unitBefore);
+
+        // With the right key the same change goes through.
+        stack.setConfig({ existingHosts: existingHosts(hostKeys) });
+        stack.up("security: pulumi up with the right host keys again");
+        expect(mustSsh(rig, target, "grep -c -- '--snapshot-count=5000' /etc/systemd/system/etcd.service").trim()).toBe("1");
+    }, 20 * 60_000);
+
+    it("a second pulumi up changes nothing", () => {
+        stack.up("security: pulumi up (no changes)", ["--expect-no-changes"]);
+    }, 10 * 60_000);
+});

@@ -1,0 +1,50 @@
+// Security renderers: the SSH host key user data of Hetzner servers, and the on-host certificate expiry check.
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { expiringCertificatesFunction } from "../../components/etcd-cluster/render/cert-expiry";
+import { hostKeyUserData } from "../../components/etcd-cluster/render/host-key-user-data";
+import { shellcheck } from "../helpers/shellcheck";
+
+describe("host key user data", () => {
+    const privateKeyOpenssh = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----\n";
+    const script = hostKeyUserData({ privateKeyOpenssh, publicKeyOpenssh: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey\n" });
+    it("installs the key pair 0600/0644 and restarts sshd, and passes shellcheck", () => {
+        expect(script).toMatch(/^#!\/bin\/bash\n/);
+        expect(script).toContain(`<<'KEY'\n${privateKeyOpenssh}KEY\n`);
+        expect(script).toContain("printf '%s\\n' 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey' >\"$key.pub.new\"");
+        expect(script).toContain("systemctl restart ssh.service");
+        expect(shellcheck(script)).toBe("");
+    });
+    it("refuses a key that could end the here-document or the quoting", () => {
+        expect(() => hostKeyUserData({ privateKeyOpenssh: "-----BEGIN OPENSSH PRIVATE KEY-----\nKEY\n-----END OPENSSH PRIVATE KEY-----", publicKeyOpenssh: "ssh-ed25519 AAAA" })).toThrow();
+        expect(() => hostKeyUserData({ privateKeyOpenssh, publicKeyOpenssh: "ssh-ed25519 AAAA'x" })).toThrow();
+    });
+});
+
+describe("expiring certificates in bash", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cert-expiry-"));
+    const cert = (name: string, days: number) => {
+        execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", String(days),
+            "-subj", `/CN=${name}`, "-keyout", path.join(dir, `${name}.key`), "-out", path.join(dir, `${name}.pem`)], { stdio: "ignore" });
+        return fs.readFileSync(path.join(dir, `${name}.pem`), "utf8");
+    };
+    beforeAll(() => {
+        fs.writeFileSync(path.join(dir, "server.crt"), cert("server", 365));
+        fs.writeFileSync(path.join(dir, "ca.crt"), cert("old-ca", 3650) + cert("new-ca", 20)); // the second of a bundle
+    });
+    const check = (days: number) => spawnSync("bash", ["-c", `set -euo pipefail\n${expiringCertificatesFunction()}\nexpiring_certificates "$1" "$2"`, "_", dir, String(days)],
+        { encoding: "utf8" });
+
+    it("passes while every certificate outlives the window", () => {
+        expect(check(10)).toMatchObject({ status: 0, stdout: "" });
+    });
+    it("names each certificate that expires inside it, also the second of a bundle", () => {
+        const r = check(30);
+        expect(r.status).toBe(1);
+        expect(r.stdout).toMatch(new RegExp(`^${dir}/ca.crt \\(certificate 2, CN = new-ca\\) expires .+ GMT, within 30 days\\n$`));
+        expect(check(400).stdout.split("\n").filter(Boolean).map((l) => l.split(" ")[0])).toEqual([`${dir}/ca.crt`, `${dir}/server.crt`]);
+    });
+    it("passes shellcheck", () => expect(shellcheck(`#!/usr/bin/env bash\n${expiringCertificatesFunction()}`)).toBe(""));
+});
