@@ -41,6 +41,7 @@ const cluster = new EtcdCluster(config.get("clusterName") ?? "etcd", {
     pki: config.getObject<PkiArgs>("pki"),
     dataDir: config.get("dataDir"),
     metricsOnPrivateNetwork: config.getBoolean("metricsOnPrivateNetwork"),
+    clientsOnPublicAddress: config.getBoolean("clientsOnPublicAddress"),
     healthTimeoutSeconds: config.getNumber("healthTimeoutSeconds"),
     snapshotDir: config.get("snapshotDir"),
     backup: backup(),

@@ -25,7 +25,11 @@ export interface HcloudHostsArgs {
      * `sshPrivateKey` must be given. @default [] (a key is generated with @pulumi/tls)
      */
     sshKeyNames?: string[];
-    /** Source CIDRs allowed to reach SSH (22/tcp) on the public interface. @default ["0.0.0.0/0", "::/0"] */
+    /**
+     * Source CIDRs allowed to reach SSH (22/tcp) on the public interface: where `pulumi up` runs from, and your
+     * operators. Required, not empty: there is no default, because the usual one (the whole internet) is the one
+     * to avoid. `["0.0.0.0/0", "::/0"]` states it explicitly.
+     */
     sshAllowedCidrs?: string[];
     /**
      * Source CIDRs allowed to reach the client port (2379/tcp) on the public interface. The peer port is never
@@ -194,6 +198,12 @@ export interface EtcdClusterArgs {
     dataDir?: string;
     /** Where snapshots are kept on the hosts (pre-upgrade snapshots, scheduled backups); 0700, owned by `etcd`. @default "/var/backups/etcd" */
     snapshotDir?: string;
+    /**
+     * Existing hosts: serve the client port on each host's `publicIp` too (when it differs from `privateIp`).
+     * On Hetzner this follows `hcloud.clientAllowedCidrs` instead: the client port listens on the public
+     * address exactly when that list names who may reach it. @default false (private address and loopback only)
+     */
+    clientsOnPublicAddress?: boolean;
     /** Serve Prometheus metrics on the private IP too (plain HTTP, port 2381), not only on 127.0.0.1. @default false */
     metricsOnPrivateNetwork?: boolean;
     /** Seconds a rolling restart waits for a member to become healthy before failing the deployment. @default 120 */

@@ -28,7 +28,6 @@ export const defaults = {
         privateIpOffset: 10,
         labels: {} as Record<string, string>,
         sshKeyNames: [] as string[],
-        sshAllowedCidrs: ["0.0.0.0/0", "::/0"],
         clientAllowedCidrs: [] as string[],
         uniqueNames: false,
         protection: false,

@@ -29,7 +29,10 @@ export { EtcdClusterArgsError } from "./validate";
 export class EtcdCluster extends pulumi.ComponentResource {
     /** Client URLs over the private network, e.g. `https://10.1.1.11:2379`, in member order. */
     public readonly clientEndpoints: pulumi.Output<string[]>;
-    /** Client URLs over the members' public addresses (reachable where `hcloud.clientAllowedCidrs` allows). */
+    /**
+     * Client URLs over the members' public addresses, where etcd listens there (`hcloud.clientAllowedCidrs`
+     * not empty, or `clientsOnPublicAddress` for existing hosts); otherwise empty.
+     */
     public readonly publicClientEndpoints: pulumi.Output<string[]>;
     /** PEM of the cluster CA: what clients trust (kube-apiserver `--etcd-cafile`). */
     public readonly caCertificate: pulumi.Output<string>;
@@ -111,7 +114,7 @@ function deploy(name: string, plan: ClusterPlan, parent: pulumi.Resource): EtcdC
     const clientEndpoints = addresses.apply((a) => a.map((m) => clientUrl(m.privateIp, plan.ports.client)));
     return {
         clientEndpoints,
-        publicClientEndpoints: addresses.apply((a) => a.map((m) => clientUrl(m.publicIp, plan.ports.client))),
+        publicClientEndpoints: addresses.apply((a) => (plan.clientsOnPublicAddress ? a.map((m) => clientUrl(m.publicIp, plan.ports.client)) : [])),
         caCertificate: pki.caCertPem,
         kubeApiserverClientCertificate: pki.clients.kubeApiserver.certPem,
         kubeApiserverClientKey: pki.clients.kubeApiserver.keyPem,

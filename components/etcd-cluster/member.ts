@@ -52,7 +52,8 @@ export function createMember(input: MemberInput): MemberResources {
     }, { parent, dependsOn: [...host.dependsOn, input.generation.step, input.preflight] });
 
     const render = (firstStartOnly: boolean) => pulumi.all([input.addresses, input.clusterToken]).apply(([members, token]) => {
-        const flags = etcdFlags({ member: members[index], layout, tuning: plan.tuning, metricsOnPrivateNetwork: plan.metricsOnPrivateNetwork });
+        const flags = etcdFlags({ member: members[index], layout, tuning: plan.tuning, metricsOnPrivateNetwork: plan.metricsOnPrivateNetwork,
+            clientsOnPublicAddress: plan.clientsOnPublicAddress });
         return configureScript({
             memberName: host.name,
             layout,

@@ -88,6 +88,8 @@ export interface ClusterPlan {
     dataDir: string;
     snapshotDir: string;
     metricsOnPrivateNetwork: boolean;
+    /** Whether the client port listens on the members' public addresses too. */
+    clientsOnPublicAddress: boolean;
     healthTimeoutSeconds: number;
     backup: ResolvedBackup;
     maintenance: Required<MaintenanceArgs>;
@@ -110,6 +112,11 @@ export function resolveArgs(name: string, args: EtcdClusterArgs): ClusterPlan {
     if (snapshotDir === dataDir || snapshotDir.startsWith(`${dataDir}/`)) {
         fail(`snapshotDir ${snapshotDir} must not lie inside dataDir ${dataDir}: a snapshot must survive the loss of the data directory.`);
     }
+    if (args.hcloud && args.clientsOnPublicAddress !== undefined) {
+        fail("clientsOnPublicAddress is for existingHosts; on Hetzner, hcloud.clientAllowedCidrs decides: the client port "
+            + "listens on the public address exactly when that list names who may reach it.");
+    }
+    const clientsOnPublicAddress = hosts.kind === "hcloud" ? hosts.clientAllowedCidrs.length > 0 : args.clientsOnPublicAddress ?? false;
     const healthTimeoutSeconds = positiveInteger("healthTimeoutSeconds", args.healthTimeoutSeconds ?? defaults.healthTimeoutSeconds, 3600);
 
     return {
@@ -122,6 +129,7 @@ export function resolveArgs(name: string, args: EtcdClusterArgs): ClusterPlan {
         dataDir,
         snapshotDir,
         metricsOnPrivateNetwork: args.metricsOnPrivateNetwork ?? defaults.metricsOnPrivateNetwork,
+        clientsOnPublicAddress,
         healthTimeoutSeconds,
         backup: resolveBackup(name, args.backup ?? {}),
         maintenance: resolveMaintenance(args.maintenance ?? {}),

@@ -195,7 +195,7 @@ export function resolveRelease(args: EtcdReleaseArgs): ResolvedRelease {
 }
 
 export function resolveHcloud(args: HcloudHostsArgs, memberCount: number, sshPrivateKey: pulumi.Input<string> | undefined): HcloudHostsPlan {
-    const h = { ...defaults.hcloud, ...args };
+    const h = { ...defaults.hcloud, sshAllowedCidrs: undefined as unknown as string[], ...args };
     if (!SERVER_TYPE.test(h.serverType)) {
         fail(`hcloud.serverType "${h.serverType}" does not look like a Hetzner server type (e.g. cpx11, cx22, cax11, ccx13).`);
     }
@@ -209,6 +209,10 @@ export function resolveHcloud(args: HcloudHostsArgs, memberCount: number, sshPri
     // The last address of a subnet is its broadcast address; Hetzner also keeps the first for its gateway.
     if (h.privateIpOffset + memberCount >= cidrSize(subnet) - 1) {
         fail(`hcloud.subnetCidr ${h.subnetCidr} has too few addresses for ${memberCount} members from offset ${h.privateIpOffset}; use a larger subnet or a smaller offset.`);
+    }
+    if (!Array.isArray(h.sshAllowedCidrs) || h.sshAllowedCidrs.length === 0) {
+        fail(`hcloud.sshAllowedCidrs is ${JSON.stringify(h.sshAllowedCidrs)}; list the source CIDRs that may reach SSH (22/tcp), `
+            + 'where `pulumi up` runs from and your operators, e.g. ["203.0.113.7/32"] (["0.0.0.0/0", "::/0"] opens it to everyone).');
     }
     cidrList("hcloud.sshAllowedCidrs", h.sshAllowedCidrs);
     cidrList("hcloud.clientAllowedCidrs", h.clientAllowedCidrs);

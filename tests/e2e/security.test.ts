@@ -60,6 +60,18 @@ describe("security of a 3-member cluster on local hosts", () => {
         }
     }, 5 * 60_000);
 
+    it("the client port listens on the private address and loopback, not on the public address", () => {
+        const out = stack.outputs(true);
+        expect(out.publicClientEndpoints).toEqual([]);
+        const h = rig.hosts[0];
+        const get = (ip: string) => run("curl", ["-sS", "--http1.1", "--max-time", "10", "--cacert", path.join(files, "ca.crt"),
+            "--cert", path.join(files, "admin.crt"), "--key", path.join(files, "admin.key"), `https://${ip}:2379/version`], { timeout: 30_000 });
+        expect(JSON.parse(get(h.privateIp).stdout).etcdserver).toBe(VERSION);
+        const pub = get(h.publicIp);
+        expect(pub.status).toBe(7); // curl: could not connect
+        expect(mustSsh(rig, h, "ss -Htln 'sport = :2379' | awk '{print $4}' | sort").trim().split("\n")).toEqual([`${h.privateIp}:2379`, "127.0.0.1:2379"].sort());
+    }, 5 * 60_000);
+
     it("both ports speak TLS 1.2 with forward-secret AEAD suites only, or TLS 1.3", () => {
         const admin = ["-cert", path.join(files, "admin.crt"), "-key", path.join(files, "admin.key"), "-CAfile", path.join(files, "ca.crt")];
         const peer = ["-cert", path.join(files, "member-peer.crt"), "-key", path.join(files, "member-peer.key"), "-CAfile", path.join(files, "ca.crt")];

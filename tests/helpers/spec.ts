@@ -3,5 +3,5 @@ import { EtcdClusterArgs } from "../../components/etcd-cluster/args";
 import { ClusterPlan, resolveArgs } from "../../components/etcd-cluster/plan";
 
 export function hcloudSpec(overrides: Partial<EtcdClusterArgs> = {}): ClusterPlan {
-    return resolveArgs("etcd", { hcloud: {}, ...overrides });
+    return resolveArgs("etcd", { hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] }, ...overrides });
 }

@@ -94,7 +94,7 @@ describe("a TypeScript program that installs the tarball", () => {
         fs.writeFileSync(path.join(dir, "index.ts"), [
             `import * as pulumi from "@pulumi/pulumi";`,
             `import { EtcdCluster, EtcdClusterArgs, EtcdClusterArgsError, defaults } from "${pkg.name}";`,
-            `const args: EtcdClusterArgs = { memberCount: 3, hcloud: { location: "fsn1", networkZone: "eu-central", subnetCidr: "10.1.1.0/24" } };`,
+            `const args: EtcdClusterArgs = { memberCount: 3, hcloud: { location: "fsn1", networkZone: "eu-central", subnetCidr: "10.1.1.0/24", sshAllowedCidrs: ["203.0.113.0/24"] } };`,
             `const etcd = new EtcdCluster("etcd", args);`,
             `export const etcdServers: pulumi.Output<string[]> = etcd.clientEndpoints;`,
             `export const etcdCa: pulumi.Output<string> = etcd.caCertificate;`,

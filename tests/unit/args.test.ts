@@ -5,11 +5,11 @@ import { resolveArgs } from "../../components/etcd-cluster/plan";
 
 const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n";
 const resolve = (args: EtcdClusterArgs) => resolveArgs("etcd", args);
-const hc = (hcloud: EtcdClusterArgs["hcloud"], more: Partial<EtcdClusterArgs> = {}) => () => resolve({ hcloud, ...more });
+const hc = (hcloud: EtcdClusterArgs["hcloud"], more: Partial<EtcdClusterArgs> = {}) => () => resolve({ hcloud: { sshAllowedCidrs: ["203.0.113.0/24"], ...hcloud }, ...more });
 
 describe("defaults", () => {
     it("match the seed procedure and the pinned etcd release", () => {
-        const spec = resolve({ hcloud: {} });
+        const spec = resolve({ hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] } });
         expect(spec.members.map((m) => m.name)).toEqual(["etcd-1", "etcd-2", "etcd-3"]);
         expect(spec.hosts).toMatchObject({ kind: "hcloud", ssh: { kind: "generated" }, location: "ash", networkZone: "us-east", serverType: "cpx11", image: "ubuntu-22.04",
             networkCidr: "10.1.0.0/16", subnetCidr: "10.1.1.0/24" });
@@ -20,9 +20,9 @@ describe("defaults", () => {
         expect(spec.pki).toEqual({ caValidityHours: 87600, certValidityHours: 8760, earlyRenewalHours: 720, extraSans: [], activeCa: "a", trustedCas: ["a"] });
     });
     it("resolving with no overrides equals resolving with the defaults passed explicitly", () => {
-        const implicit = resolve({ hcloud: {} });
+        const implicit = resolve({ hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] } });
         const explicit = resolve({
-            memberCount: defaults.memberCount, hcloud: { ...defaults.hcloud }, release: { ...defaults.release, sha256: implicit.release.sha256 },
+            memberCount: defaults.memberCount, hcloud: { ...defaults.hcloud, sshAllowedCidrs: ["203.0.113.0/24"] }, release: { ...defaults.release, sha256: implicit.release.sha256 },
             tuning: { ...defaults.tuning }, pki: { ...defaults.pki }, dataDir: defaults.dataDir, snapshotDir: defaults.snapshotDir,
             metricsOnPrivateNetwork: defaults.metricsOnPrivateNetwork, healthTimeoutSeconds: defaults.healthTimeoutSeconds,
             backup: { schedule: defaults.backup.schedule, keep: defaults.backup.keep }, maintenance: { ...defaults.maintenance },
@@ -30,7 +30,7 @@ describe("defaults", () => {
         expect(explicit).toEqual(implicit);
     });
     it("accepts a leading v and a mirror", () => {
-        const spec = resolve({ hcloud: {}, release: { version: "v3.7.1", downloadBaseUrl: "http://mirror.local/etcd/" } });
+        const spec = resolve({ hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] }, release: { version: "v3.7.1", downloadBaseUrl: "http://mirror.local/etcd/" } });
         expect(spec.release.url).toBe("http://mirror.local/etcd/v3.7.1/etcd-v3.7.1-linux-amd64.tar.gz");
     });
 });
@@ -47,6 +47,9 @@ describe("validation errors name the argument, the value and the fix", () => {
         [hc({ subnetCidr: "10.1.1.0/29" }), "hcloud.subnetCidr 10.1.1.0/29 has too few addresses for 3 members from offset 10"],
         [hc({ serverType: "big-one" }), 'hcloud.serverType "big-one" does not look like a Hetzner server type'],
         [hc({ sshAllowedCidrs: ["0.0.0.0"] }), 'hcloud.sshAllowedCidrs contains "0.0.0.0", which is not a CIDR'],
+        [() => resolve({ hcloud: {} }), 'hcloud.sshAllowedCidrs is undefined; list the source CIDRs that may reach SSH (22/tcp), where `pulumi up` runs from and your operators, e.g. ["203.0.113.7/32"]'],
+        [hc({ sshAllowedCidrs: [] }), "hcloud.sshAllowedCidrs is []; list the source CIDRs"],
+        [hc({}, { clientsOnPublicAddress: true }), "clientsOnPublicAddress is for existingHosts; on Hetzner, hcloud.clientAllowedCidrs decides"],
         [hc({ clientAllowedCidrs: ["10.0.0.0/8", "nope"] }), 'hcloud.clientAllowedCidrs contains "nope"'],
         [hc({ sshKeyNames: ["mine"] }), "hcloud.sshKeyNames is set, so sshPrivateKey must be given too"],
         [hc({ labels: { "bad key!": "x" } }), 'hcloud.labels entry "bad key!=x" is not a valid Hetzner label'],
@@ -69,7 +72,7 @@ describe("validation errors name the argument, the value and the fix", () => {
         [hc({}, { snapshotDir: "/var/lib/etcd/backups" }), "snapshotDir /var/lib/etcd/backups must not lie inside dataDir /var/lib/etcd"],
         [hc({}, { memberNamePrefix: "Etcd_" }), 'memberNamePrefix "Etcd_" must be lowercase letters'],
         [() => resolve({}), "Give exactly one of `hcloud`"],
-        [() => resolve({ hcloud: {}, existingHosts: [{ privateIp: "10.0.0.1" }], sshPrivateKey: key }), "Give exactly one of `hcloud`"],
+        [() => resolve({ hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] }, existingHosts: [{ privateIp: "10.0.0.1" }], sshPrivateKey: key }), "Give exactly one of `hcloud`"],
         [() => resolve({ existingHosts: [{ privateIp: "10.0.0.1" }] }), "existingHosts needs sshPrivateKey"],
         [() => resolve({ existingHosts: [{ privateIp: "10.0.0.1" }, { privateIp: "10.0.0.2" }], sshPrivateKey: key }), "memberCount must be odd to keep a majority (got 2); use 1 or 3."],
         [() => resolve({ existingHosts: [{ privateIp: "10.0.0.1" }, { privateIp: "10.0.0.1" }, { privateIp: "10.0.0.3" }], sshPrivateKey: key }), "existingHosts[1].privateIp 10.0.0.1 is used by another host"],
@@ -84,8 +87,8 @@ describe("validation errors name the argument, the value and the fix", () => {
 
 describe("CA rotation phases", () => {
     it("trusted CAs come out in a fixed order and default to the active one", () => {
-        expect(resolve({ hcloud: {}, pki: { activeCa: "b" } }).pki.trustedCas).toEqual(["b"]);
-        expect(resolve({ hcloud: {}, pki: { activeCa: "b", trustedCas: ["b", "a"] } }).pki.trustedCas).toEqual(["a", "b"]);
+        expect(resolve({ hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] }, pki: { activeCa: "b" } }).pki.trustedCas).toEqual(["b"]);
+        expect(resolve({ hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] }, pki: { activeCa: "b", trustedCas: ["b", "a"] } }).pki.trustedCas).toEqual(["a", "b"]);
     });
 });
 
@@ -103,11 +106,21 @@ describe("existing hosts", () => {
 
 describe("the plan's hosts", () => {
     it("say which kind they are and carry the SSH key the component connects with", () => {
-        expect(resolve({ hcloud: {} }).hosts).toMatchObject({ kind: "hcloud", ssh: { kind: "generated" } });
-        expect(resolve({ hcloud: {}, sshPrivateKey: key }).hosts).toMatchObject({ kind: "hcloud", ssh: { kind: "generated" } });
-        expect(resolve({ hcloud: { sshKeyNames: ["mine"] }, sshPrivateKey: key }).hosts)
+        expect(resolve({ hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] } }).hosts).toMatchObject({ kind: "hcloud", ssh: { kind: "generated" } });
+        expect(resolve({ hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] }, sshPrivateKey: key }).hosts).toMatchObject({ kind: "hcloud", ssh: { kind: "generated" } });
+        expect(resolve({ hcloud: { sshKeyNames: ["mine"], sshAllowedCidrs: ["203.0.113.0/24"] }, sshPrivateKey: key }).hosts)
             .toMatchObject({ kind: "hcloud", ssh: { kind: "projectKeys", keyNames: ["mine"], privateKey: key } });
         expect(resolve({ existingHosts: [{ privateIp: "10.9.0.11" }], sshPrivateKey: key }).hosts)
             .toMatchObject({ kind: "existing", sshPrivateKey: key });
+    });
+});
+
+describe("the client port on public addresses", () => {
+    const existing = (more: Partial<EtcdClusterArgs> = {}) => resolve({ existingHosts: [{ privateIp: "10.9.0.11", publicIp: "198.18.0.11" }], sshPrivateKey: key, ...more });
+    it("is off unless asked for (existing hosts) or someone may reach it there (Hetzner)", () => {
+        expect(existing().clientsOnPublicAddress).toBe(false);
+        expect(existing({ clientsOnPublicAddress: true }).clientsOnPublicAddress).toBe(true);
+        expect(hc({})().clientsOnPublicAddress).toBe(false);
+        expect(hc({ clientAllowedCidrs: ["198.51.100.0/24"] })().clientsOnPublicAddress).toBe(true);
     });
 });

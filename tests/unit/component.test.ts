@@ -30,7 +30,7 @@ beforeEach(() => { created.length = 0; });
 
 describe.each([1, 3, 5])("an hcloud cluster of %i", (n) => {
     it("declares the expected resources", async () => {
-        const cluster = new EtcdCluster("etcd", { memberCount: n, hcloud: { labels: { cluster: "cluster-1" } } });
+        const cluster = new EtcdCluster("etcd", { memberCount: n, hcloud: { labels: { cluster: "cluster-1" }, sshAllowedCidrs: ["203.0.113.0/24"] } });
         await settle(cluster);
         const count = (t: string) => ofType(t).length;
         expect(count("hcloud:index/network:Network")).toBe(1);
@@ -51,7 +51,7 @@ describe.each([1, 3, 5])("an hcloud cluster of %i", (n) => {
 describe("an hcloud cluster of 3", () => {
     let cluster: EtcdCluster;
     beforeEach(async () => {
-        cluster = new EtcdCluster("etcd", { hcloud: { labels: { cluster: "cluster-1" } } }, { transformations: [captureDependsOn] });
+        cluster = new EtcdCluster("etcd", { hcloud: { labels: { cluster: "cluster-1" }, sshAllowedCidrs: ["203.0.113.0/24"] } }, { transformations: [captureDependsOn] });
         await settle(cluster);
     });
 

@@ -21,7 +21,7 @@ const members = [
 /** Every host script and unit of member etcd-2, by name. */
 function renderAll(plan: ClusterPlan, ports = plan.ports): Record<string, string> {
     const layout = hostLayout({ ...plan, ports });
-    const unit = serializeUnit(etcdUnit(layout, etcdFlags({ member: members[1], layout, tuning: plan.tuning, metricsOnPrivateNetwork: true })));
+    const unit = serializeUnit(etcdUnit(layout, etcdFlags({ member: members[1], layout, tuning: plan.tuning, metricsOnPrivateNetwork: true, clientsOnPublicAddress: true })));
     const clientUrls = members.map((m) => layout.clientUrl(m.privateIp));
     const maintenance = {
         memberName: "etcd-2", layout, backup: { schedule: plan.backup.schedule, keep: plan.backup.keep, s3: false },
@@ -51,7 +51,7 @@ function reversed<T>(value: T): T {
 }
 
 describe("the host layout", () => {
-    const custom = resolveArgs("etcd", { hcloud: {}, dataDir: "/srv/etcd-data", snapshotDir: "/srv/etcd-snapshots" });
+    const custom = resolveArgs("etcd", { hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] }, dataDir: "/srv/etcd-data", snapshotDir: "/srv/etcd-snapshots" });
     const scripts = renderAll(custom, { client: 12379, peer: 12380, metrics: 12381 });
 
     it("puts a custom data dir, snapshot dir and ports into every script that needs them, and the defaults into none", () => {
@@ -67,7 +67,7 @@ describe("the host layout", () => {
 
     it("renders the same text whatever the order the arguments were written in", () => {
         const args: EtcdClusterArgs = {
-            memberCount: 3, hcloud: { location: "fsn1", networkZone: "eu-central", labels: { a: "1", b: "2" } },
+            memberCount: 3, hcloud: { location: "fsn1", networkZone: "eu-central", labels: { a: "1", b: "2" }, sshAllowedCidrs: ["203.0.113.0/24"] },
             tuning: { heartbeatIntervalMs: 150, electionTimeoutMs: 1500, snapshotCount: 5000 }, dataDir: "/srv/etcd-data",
             backup: { schedule: "daily", keep: 7 }, maintenance: { defragSchedule: "", quotaWarnPercent: 70 }, healthTimeoutSeconds: 90,
         };

@@ -172,7 +172,7 @@ echo "$key"`).trim()).toBe("f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e0
 });
 
 describe("backup and maintenance arguments", () => {
-    const resolve = (more: object) => resolveArgs("etcd", { hcloud: {}, ...more });
+    const resolve = (more: object) => resolveArgs("etcd", { hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] }, ...more });
     it("default to hourly, 24 kept, no upload; weekly defrag; a check every five minutes at 80%", () => {
         const spec = resolve({});
         expect(spec.backup).toEqual({ schedule: "hourly", keep: 24 });

@@ -87,7 +87,7 @@ describe("address planning, for any input (fast-check)", () => {
             const networkCidr = `${formatIpv4(subnet.network - (subnet.network % 2 ** 24))}/8`; // the /8 around it
             let plan;
             try {
-                plan = resolveArgs("etcd", { memberCount, hcloud: { networkCidr, subnetCidr, privateIpOffset: offset } });
+                plan = resolveArgs("etcd", { memberCount, hcloud: { networkCidr, subnetCidr, privateIpOffset: offset, sshAllowedCidrs: ["203.0.113.0/24"] } });
             } catch (e) {
                 expect(e).toBeInstanceOf(EtcdClusterArgsError);
                 expect((e as Error).message).toContain(`hcloud.subnetCidr ${subnetCidr} has too few addresses`);

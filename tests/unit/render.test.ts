@@ -17,7 +17,7 @@ const members = [
     { name: "etcd-2", privateIp: "10.1.1.12", publicIp: "203.0.113.2" },
     { name: "etcd-3", privateIp: "10.1.1.13", publicIp: "203.0.113.3" },
 ];
-const flagsInput: FlagsInput = { member: members[1], layout, tuning: spec.tuning, metricsOnPrivateNetwork: false };
+const flagsInput: FlagsInput = { member: members[1], layout, tuning: spec.tuning, metricsOnPrivateNetwork: false, clientsOnPublicAddress: true };
 const flagMap = (flags: string[]) => Object.fromEntries(flags.map((f) => f.replace(/^--/, "").split(/=(.*)/s).slice(0, 2)));
 
 describe("etcd flags", () => {
@@ -27,6 +27,9 @@ describe("etcd flags", () => {
         expect(flags["name"]).toBe("etcd-2");
         expect(Object.keys(flags).filter((k) => k.startsWith("initial-cluster"))).toEqual([]);
         expect(initialCluster(members, layout)).toBe("etcd-1=https://10.1.1.11:2380,etcd-2=https://10.1.1.12:2380,etcd-3=https://10.1.1.13:2380");
+    });
+    it("serve clients on the public address only when asked", () => {
+        expect(flagMap(etcdFlags({ ...flagsInput, clientsOnPublicAddress: false }))["listen-client-urls"]).toBe("https://10.1.1.12:2379,https://127.0.0.1:2379");
     });
     it("keep peers on the private network and serve clients on private, public and loopback", () => {
         expect(flags["listen-peer-urls"]).toBe("https://10.1.1.12:2380");

@@ -13,6 +13,8 @@ export interface FlagsInput {
     layout: HostLayout;
     tuning: Required<EtcdTuningArgs>;
     metricsOnPrivateNetwork: boolean;
+    /** Serve clients on the member's public address too (only where someone may reach it there). */
+    clientsOnPublicAddress: boolean;
     /** Where the certificates are. @default PKI_DIR (the benchmark's floor keeps its own) */
     pkiDir?: string;
 }
@@ -43,7 +45,7 @@ export function initialCluster(members: EtcdMemberInfo[], layout: HostLayout): s
 export function etcdFlags(input: FlagsInput): string[] {
     const { member, layout, tuning } = input;
     const pki = (key: Parameters<typeof pkiPath>[0]) => pkiPath(key, input.pkiDir ?? PKI_DIR);
-    const clientListen = unique([member.privateIp, member.publicIp, "127.0.0.1"]).map(layout.clientUrl);
+    const clientListen = unique([member.privateIp, ...(input.clientsOnPublicAddress ? [member.publicIp] : []), "127.0.0.1"]).map(layout.clientUrl);
     const metricsListen = unique(["127.0.0.1", ...(input.metricsOnPrivateNetwork ? [member.privateIp] : [])]).map(layout.metricsUrl);
     return [
         `--name=${member.name}`,
