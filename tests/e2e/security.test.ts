@@ -8,6 +8,8 @@ import { hostsConfig, mustSsh, Rig, rigStackConfig, rigUp, tearDown } from "../.
 
 const VERSION = process.env.ETCD_VERSION ?? "";
 const RIG = "security";
+/** systemd-analyze's exposure of etcd.service (0 = locked down, 10 = none); without the sandbox it is about 9. */
+const MAX_EXPOSURE = 3.0;
 
 describe("security of a 3-member cluster on local hosts", () => {
     let rig: Rig;
@@ -86,6 +88,16 @@ describe("security of a 3-member cluster on local hosts", () => {
             for (const weak of [["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-SHA"], ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES256-SHA"], ["-tls1_1", "-cipher", "ALL:@SECLEVEL=0"]]) {
                 expect({ port, weak, ok: handshake(port, weak).ok }).toEqual({ port, weak, ok: false });
             }
+        }
+    }, 5 * 60_000);
+
+    it(`etcd runs sandboxed: systemd-analyze security rates etcd.service at most ${MAX_EXPOSURE} on every member`, () => {
+        for (const h of rig.hosts) {
+            const text = mustSsh(rig, h, "systemd-analyze security --no-pager etcd.service");
+            const exposure = Number(/Overall exposure level for etcd\.service: ([\d.]+)/.exec(text)?.[1]);
+            process.stdout.write(`[security] ${h.name}: systemd-analyze security etcd.service: ${exposure}\n`);
+            expect(exposure).toBeLessThanOrEqual(MAX_EXPOSURE);
+            expect(mustSsh(rig, h, "systemctl is-active etcd").trim()).toBe("active");
         }
     }, 5 * 60_000);
 

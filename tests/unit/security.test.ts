@@ -1,10 +1,15 @@
-// Security renderers: the SSH host key user data of Hetzner servers, and the on-host certificate expiry check.
+// Security renderers: the SSH host key user data of Hetzner servers, the on-host certificate expiry check,
+// and the etcd unit's sandbox.
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { expiringCertificatesFunction } from "../../components/etcd-cluster/render/cert-expiry";
+import { etcdUnit } from "../../components/etcd-cluster/render/flags";
 import { hostKeyUserData } from "../../components/etcd-cluster/render/host-key-user-data";
+import { hostLayout } from "../../components/etcd-cluster/render/layout";
+import { serializeUnit } from "../../components/etcd-cluster/render/systemd";
+import { hcloudSpec } from "../helpers/spec";
 import { shellcheck } from "../helpers/shellcheck";
 
 describe("host key user data", () => {
@@ -47,4 +52,17 @@ describe("expiring certificates in bash", () => {
         expect(check(400).stdout.split("\n").filter(Boolean).map((l) => l.split(" ")[0])).toEqual([`${dir}/ca.crt`, `${dir}/server.crt`]);
     });
     it("passes shellcheck", () => expect(shellcheck(`#!/usr/bin/env bash\n${expiringCertificatesFunction()}`)).toBe(""));
+});
+
+describe("the etcd unit's sandbox", () => {
+    const layout = hostLayout(hcloudSpec({ dataDir: "/srv/etcd-data", snapshotDir: "/srv/etcd-snapshots" }));
+    const unit = serializeUnit(etcdUnit(layout, ["--name=etcd-1"]));
+    it("drops privileges and capabilities, and writes only the data and snapshot directories", () => {
+        for (const line of ["NoNewPrivileges=yes", "CapabilityBoundingSet=", "AmbientCapabilities=", "ProtectSystem=strict",
+            "ReadWritePaths=/srv/etcd-data", "ReadWritePaths=-/srv/etcd-snapshots", "ProtectHome=yes", "PrivateTmp=yes", "PrivateDevices=yes",
+            "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "SystemCallFilter=@system-service", "SystemCallFilter=~@privileged"]) {
+            expect(unit.split("\n")).toContain(line);
+        }
+        expect(unit).not.toMatch(/ReadWritePaths=-?\/var\/lib\/etcd/);
+    });
 });
