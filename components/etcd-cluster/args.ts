@@ -137,8 +137,10 @@ export type CaSlot = "a" | "b";
  * reaches the hosts only over SSH stdin, into a 0600 file owned by `etcd`; keep the keys as Pulumi secrets.
  */
 export interface BackupS3Args {
-    /** Base URL, e.g. "https://s3.eu-central-1.amazonaws.com" or "http://10.0.0.5:9000". */
+    /** Base URL, e.g. "https://s3.eu-central-1.amazonaws.com"; plain http only with `allowHttp`. */
     endpoint: string;
+    /** Accept a plain-http endpoint (snapshots and signatures unencrypted on the wire), for a trusted network. @default false */
+    allowHttp?: boolean;
     /** Bucket name (S3 rules: 3-63 characters of lowercase letters, digits, '.', '-'). */
     bucket: string;
     /** Signing region. @default "us-east-1" */

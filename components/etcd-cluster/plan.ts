@@ -6,7 +6,7 @@ import { EtcdClusterArgs, EtcdTuningArgs, HcloudHostsArgs, MaintenanceArgs, PkiA
 import { defaults } from "./defaults";
 import {
     fail, hostPath, positiveInteger, resolveBackup, resolveExisting, resolveHcloud, resolveMaintenance, resolveMembers,
-    resolvePki, resolveRelease, resolveTuning,
+    resolvePki, resolveRelease, resolveTuning, separateDirs,
 } from "./validate";
 
 /** A member by its place in the cluster; its addresses come from the hosts layer. */
@@ -109,9 +109,7 @@ export function resolveArgs(name: string, args: EtcdClusterArgs): ClusterPlan {
     const pki = resolvePki(args.pki ?? {});
     const dataDir = hostPath("dataDir", args.dataDir ?? defaults.dataDir);
     const snapshotDir = hostPath("snapshotDir", args.snapshotDir ?? defaults.snapshotDir);
-    if (snapshotDir === dataDir || snapshotDir.startsWith(`${dataDir}/`)) {
-        fail(`snapshotDir ${snapshotDir} must not lie inside dataDir ${dataDir}: a snapshot must survive the loss of the data directory.`);
-    }
+    separateDirs(dataDir, snapshotDir);
     if (args.hcloud && args.clientsOnPublicAddress !== undefined) {
         fail("clientsOnPublicAddress is for existingHosts; on Hetzner, hcloud.clientAllowedCidrs decides: the client port "
             + "listens on the public address exactly when that list names who may reach it.");

@@ -23,6 +23,10 @@ const SHA256 = /^[0-9a-f]{64}$/;
 /** Hetzner server type names: family letters then digits, e.g. cx22, cpx11, cax11, ccx13. */
 const SERVER_TYPE = /^[a-z]{2,4}\d{2,3}$/;
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9*]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+/** Hetzner locations and the network zone each belongs to (`hcloud location list`). Unknown ones pass. */
+const LOCATION_ZONES: Readonly<Record<string, string>> = {
+    fsn1: "eu-central", nbg1: "eu-central", hel1: "eu-central", ash: "us-east", hil: "us-west", sin: "ap-southeast",
+};
 /** One OpenSSH public key line: type, base64 body, optional comment. */
 const SSH_PUBLIC_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) AAAA[A-Za-z0-9+/]+={0,2}( [^\n]*)?$/;
 const DURATION_OR_COUNT = /^(\d+|(\d+(\.\d+)?(h|m|s|ms))+)$/;
@@ -51,11 +55,35 @@ function cidrList(name: string, values: string[]): string[] {
     return values;
 }
 
+/**
+ * Directories of the system that install would take over (chown to etcd) and uninstall would move aside,
+ * or that hold other software's state: refused as dataDir/snapshotDir themselves. Their subdirectories are fine.
+ */
+const SYSTEM_DIRS = ["/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/media", "/mnt", "/opt", "/proc",
+    "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/local", "/var", "/var/backups", "/var/cache", "/var/lib",
+    "/var/log", "/var/tmp", "/var/run", "/etc/etcd", "/usr/local/lib", "/usr/local/lib/etcd"];
+
 export function hostPath(name: string, value: string): string {
-    if (!/^\/[A-Za-z0-9._/-]+$/.test(value) || value.split("/").includes("..") || value === "/" || value.endsWith("/")) {
-        fail(`${name} "${value}" must be an absolute path of letters, digits, '.', '_', '-' and '/' (no '..', no trailing '/').`);
+    if (!/^\/[A-Za-z0-9._/-]+$/.test(value) || value.split("/").includes("..") || value.split("/").includes(".")
+        || value === "/" || value.endsWith("/") || value.includes("//")) {
+        fail(`${name} "${value}" must be an absolute path of letters, digits, '.', '_', '-' and '/' (no '.' or '..' parts, no trailing '/').`);
+    }
+    if (SYSTEM_DIRS.includes(value)) {
+        fail(`${name} "${value}" is a system directory: install would hand it to the etcd user and uninstall would move it away. `
+            + `Use a directory of its own, e.g. "${value === "/var/backups" ? "/var/backups/etcd" : "/var/lib/etcd"}".`);
     }
     return value;
+}
+
+/** dataDir and snapshotDir: distinct, and neither inside the other. */
+export function separateDirs(dataDir: string, snapshotDir: string): void {
+    const inside = (a: string, b: string) => a === b || a.startsWith(`${b}/`);
+    if (inside(snapshotDir, dataDir)) {
+        fail(`snapshotDir ${snapshotDir} must not lie inside dataDir ${dataDir}: a snapshot must survive the loss of the data directory.`);
+    }
+    if (inside(dataDir, snapshotDir)) {
+        fail(`dataDir ${dataDir} must not lie inside snapshotDir ${snapshotDir}: pruning snapshots must never touch the data. Use e.g. "/var/lib/etcd".`);
+    }
 }
 
 function isIpAddress(text: string): boolean {
@@ -129,7 +157,9 @@ export function resolvePki(args: PkiArgs): Required<PkiArgs> {
         fail(`pki.certValidityHours (${pki.certValidityHours}) must not exceed pki.caValidityHours (${pki.caValidityHours}); a leaf cannot outlive its CA.`);
     }
     for (const san of pki.extraSans) {
-        if (!isIpAddress(san) && !DNS_NAME.test(san)) fail(`pki.extraSans contains "${san}", which is neither an IP address nor a DNS name.`);
+        if (!isIpAddress(san) && (/^[\d.]+$/.test(san) || !DNS_NAME.test(san))) {
+            fail(`pki.extraSans contains "${san}", which is neither an IP address (like 203.0.113.10 or 2001:db8::1) nor a DNS name (like etcd.example.com).`);
+        }
     }
     return pki;
 }
@@ -154,6 +184,10 @@ export function resolveBackup(clusterName: string, args: BackupArgs): ResolvedBa
     if (!/^https?:\/\/[A-Za-z0-9.:[\]-]+(:\d+)?$/.test(endpoint)) {
         fail(`backup.s3.endpoint "${s3.endpoint}" must be an http(s) URL of a host (and port), without a path, e.g. "https://s3.eu-central-1.amazonaws.com".`);
     }
+    if (endpoint.startsWith("http://") && s3.allowHttp !== true) {
+        fail(`backup.s3.endpoint "${endpoint}" is plain http: snapshots (every Secret in etcd) and the request signatures would cross the `
+            + "network unencrypted. Use https, or set backup.s3.allowHttp: true for a store on a network you trust.");
+    }
     if (!S3_BUCKET.test(s3.bucket ?? "") || s3.bucket.includes("..")) {
         fail(`backup.s3.bucket "${s3.bucket}" is not an S3 bucket name (3-63 lowercase letters, digits, '.', '-').`);
     }
@@ -166,7 +200,17 @@ export function resolveBackup(clusterName: string, args: BackupArgs): ResolvedBa
     if (s3.accessKeyId === undefined || s3.secretAccessKey === undefined) {
         fail("backup.s3 needs accessKeyId and secretAccessKey (as Pulumi secrets).");
     }
+    if (typeof s3.accessKeyId === "string") s3AccessKeyId(s3.accessKeyId);
     return { schedule, keep, s3: { endpoint, bucket: s3.bucket, region, prefix, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } };
+}
+
+/** An access key id goes into the signed Authorization header: no quotes, backslashes or spaces. */
+export function s3AccessKeyId(value: string): string {
+    if (!/^[\x21-\x7e]+$/.test(value) || /["'\\]/.test(value)) {
+        fail("backup.s3.accessKeyId contains a quote, a backslash, a space or a control character; access key ids are letters and "
+            + "digits (e.g. AKIAIOSFODNN7EXAMPLE). Check that the secret holds the key id alone.");
+    }
+    return value;
 }
 
 export function resolveMaintenance(args: MaintenanceArgs): Required<MaintenanceArgs> {
@@ -191,6 +235,10 @@ export function resolveRelease(args: EtcdReleaseArgs): ResolvedRelease {
     if (!SHA256.test(sha256)) fail(`release.sha256 "${args.sha256}" is not a sha256 (64 hex digits).`);
     const base = (args.downloadBaseUrl ?? defaults.release.downloadBaseUrl).replace(/\/+$/, "");
     if (!/^https?:\/\/[^\s'"]+$/.test(base)) fail(`release.downloadBaseUrl "${base}" must be an http(s) URL.`);
+    if (/^https?:\/\/[^/]*@/.test(base)) {
+        fail(`release.downloadBaseUrl "${base.replace(/\/\/[^/]*@/, "//***@")}" carries credentials: they would be stored in the state and shown `
+            + "in the hosts' process lists. Serve the mirror to the hosts' addresses without them (or put them in the hosts' ~/.netrc).");
+    }
     return { version, sha256, url: `${base}/v${version}/etcd-v${version}-linux-amd64.tar.gz` };
 }
 
@@ -201,6 +249,15 @@ export function resolveHcloud(args: HcloudHostsArgs, memberCount: number, sshPri
     }
     if (!/^[a-z]{3}\d?$/.test(h.location)) fail(`hcloud.location "${h.location}" does not look like a Hetzner location (e.g. ash, hil, fsn1, nbg1, hel1).`);
     if (!/^[a-z]+-[a-z]+$/.test(h.networkZone)) fail(`hcloud.networkZone "${h.networkZone}" does not look like a network zone (e.g. us-east, eu-central).`);
+    const zone = LOCATION_ZONES[h.location];
+    if (zone !== undefined && zone !== h.networkZone) {
+        fail(`hcloud.location "${h.location}" is in network zone ${zone}, not hcloud.networkZone "${h.networkZone}": the servers could not `
+            + `attach to the subnet. Set networkZone: "${zone}" (or a location in ${h.networkZone}).`);
+    }
+    if (/^cax/.test(h.serverType)) {
+        fail(`hcloud.serverType "${h.serverType}" is an Arm64 server; the component installs etcd's linux-amd64 release. `
+            + "Use an x86 type such as cpx11, cx22 or ccx13.");
+    }
     if (h.image.trim() === "") fail("hcloud.image must not be empty (e.g. ubuntu-22.04).");
     const network = parseIpv4Cidr(h.networkCidr) ?? fail(`hcloud.networkCidr "${h.networkCidr}" is not an IPv4 network like 10.1.0.0/16.`);
     const subnet = parseIpv4Cidr(h.subnetCidr) ?? fail(`hcloud.subnetCidr "${h.subnetCidr}" is not an IPv4 network like 10.1.1.0/24.`);
@@ -239,6 +296,13 @@ export function resolveExisting(hosts: ExistingHostArgs[], members: MemberPlan[]
     const seen = new Set<string>();
     const resolved = hosts.map((h, i) => {
         const where = `existingHosts[${i}]`;
+        if (h.privateIp === undefined || h.privateIp === null || h.privateIp === "") {
+            fail(`${where}.privateIp is missing: every host needs the address peers and clients use (its private network address), e.g. "10.0.0.11".`);
+        }
+        if (h.sshUser !== undefined && h.sshUser !== "root") {
+            fail(`${where}.sshUser is "${h.sshUser}": the host scripts install packages, users and units without sudo, so the component `
+                + "connects as root. Use \"root\" (authorize the key in /root/.ssh/authorized_keys).");
+        }
         for (const [field, value] of [["privateIp", h.privateIp], ["publicIp", h.publicIp]] as const) {
             if (value !== undefined && !isIpAddress(value)) fail(`${where}.${field} "${value}" is not an IP address.`);
         }

@@ -110,7 +110,7 @@ describe("backups, restore and maintenance", () => {
                 healthTimeoutSeconds: 60,
                 dataDir: DATA_DIR,
                 tuning: { quotaBackendBytes: QUOTA },
-                backup: { keep: 3, s3: { endpoint: s3Url, bucket: BUCKET, prefix: PREFIX } },
+                backup: { keep: 3, s3: { endpoint: s3Url, allowHttp: true, bucket: BUCKET, prefix: PREFIX } },
                 backupS3AccessKeyId: ACCESS_KEY,
                 backupS3SecretAccessKey: SECRET_KEY,
             },
@@ -208,7 +208,7 @@ describe("backups, restore and maintenance", () => {
         expect(stack.exportState()).not.toContain("not-the-secret");
 
         // The timer itself: every 10 s for a moment, then back to hourly; it fires and the leader saves.
-        stack.setConfig({ backup: { keep: 3, schedule: "*:*:0/10", s3: { endpoint: s3Url, bucket: BUCKET, prefix: PREFIX } } });
+        stack.setConfig({ backup: { keep: 3, schedule: "*:*:0/10", s3: { endpoint: s3Url, allowHttp: true, bucket: BUCKET, prefix: PREFIX } } });
         stack.up("backup: pulumi up (schedule every 10 s)");
         expect(sh(0, "systemctl show -p TimersCalendar etcd-backup.timer")).toContain("OnCalendar=*-*-* *:*:00/10");
         const uploadsBefore = s3Keys().length;
@@ -217,7 +217,7 @@ describe("backups, restore and maintenance", () => {
         expect(fired()).toBe(true);
         const leaderNow = leaderIndex();
         expect(sh(leaderNow, "journalctl -u etcd-backup.service --no-pager -o cat -n 20")).toMatch(/uploaded scheduled-/);
-        stack.setConfig({ backup: { keep: 3, s3: { endpoint: s3Url, bucket: BUCKET, prefix: PREFIX } } });
+        stack.setConfig({ backup: { keep: 3, s3: { endpoint: s3Url, allowHttp: true, bucket: BUCKET, prefix: PREFIX } } });
         stack.up("backup: pulumi up (hourly again)");
         expect(sh(0, "systemctl show -p TimersCalendar etcd-backup.timer")).toContain("OnCalendar=*-*-* *:00:00");
     }, 15 * 60_000);

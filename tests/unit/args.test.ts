@@ -49,6 +49,18 @@ describe("validation errors name the argument, the value and the fix", () => {
         [hc({ sshAllowedCidrs: ["0.0.0.0"] }), 'hcloud.sshAllowedCidrs contains "0.0.0.0", which is not a CIDR'],
         [() => resolve({ hcloud: {} }), 'hcloud.sshAllowedCidrs is undefined; list the source CIDRs that may reach SSH (22/tcp), where `pulumi up` runs from and your operators, e.g. ["203.0.113.7/32"]'],
         [hc({ sshAllowedCidrs: [] }), "hcloud.sshAllowedCidrs is []; list the source CIDRs"],
+        [hc({ location: "fsn1" }), 'hcloud.location "fsn1" is in network zone eu-central, not hcloud.networkZone "us-east": the servers could not attach to the subnet. Set networkZone: "eu-central"'],
+        [hc({ serverType: "cax11" }), 'hcloud.serverType "cax11" is an Arm64 server; the component installs etcd\'s linux-amd64 release. Use an x86 type'],
+        [() => resolve({ existingHosts: [{} as any], sshPrivateKey: key }), "existingHosts[0].privateIp is missing: every host needs the address peers and clients use"],
+        [() => resolve({ existingHosts: [{ privateIp: "10.0.0.1", sshUser: "admin" }], sshPrivateKey: key }), 'existingHosts[0].sshUser is "admin": the host scripts install packages, users and units without sudo, so the component connects as root. Use "root"'],
+        [hc({}, { pki: { extraSans: ["10.0.0.300"] } }), 'pki.extraSans contains "10.0.0.300", which is neither an IP address'],
+        [hc({}, { release: { downloadBaseUrl: "https://user:hunter2@mirror.example.com/etcd" } }), 'release.downloadBaseUrl "https://***@mirror.example.com/etcd" carries credentials'],
+        [hc({}, { dataDir: "/var/lib" }), 'dataDir "/var/lib" is a system directory: install would hand it to the etcd user and uninstall would move it away. Use a directory of its own, e.g. "/var/lib/etcd".'],
+        [hc({}, { snapshotDir: "/etc" }), 'snapshotDir "/etc" is a system directory'],
+        [hc({}, { dataDir: "/srv/etcd/data", snapshotDir: "/srv/etcd" }), "dataDir /srv/etcd/data must not lie inside snapshotDir /srv/etcd"],
+        [hc({}, { dataDir: "/srv/etcd", snapshotDir: "/srv/etcd/snapshots" }), "snapshotDir /srv/etcd/snapshots must not lie inside dataDir /srv/etcd"],
+        [hc({}, { backup: { s3: { endpoint: "http://10.0.0.5:9000", bucket: "bkp", accessKeyId: "a", secretAccessKey: "b" } } }), 'backup.s3.endpoint "http://10.0.0.5:9000" is plain http'],
+        [hc({}, { backup: { s3: { endpoint: "https://s3.example.com", bucket: "bkp", accessKeyId: 'AKIA"X', secretAccessKey: "b" } } }), "backup.s3.accessKeyId contains a quote, a backslash, a space or a control character"],
         [hc({}, { clientsOnPublicAddress: true }), "clientsOnPublicAddress is for existingHosts; on Hetzner, hcloud.clientAllowedCidrs decides"],
         [hc({ clientAllowedCidrs: ["10.0.0.0/8", "nope"] }), 'hcloud.clientAllowedCidrs contains "nope"'],
         [hc({ sshKeyNames: ["mine"] }), "hcloud.sshKeyNames is set, so sshPrivateKey must be given too"],
@@ -94,11 +106,11 @@ describe("CA rotation phases", () => {
 
 describe("existing hosts", () => {
     it("default public IP, SSH host, port and user", () => {
-        const spec = resolve({ existingHosts: [{ privateIp: "10.9.0.11" }, { privateIp: "10.9.0.12", publicIp: "198.18.0.12", name: "db-b", sshUser: "admin" }, { privateIp: "10.9.0.13", sshHost: "jump", sshPort: 2222 }], sshPrivateKey: key });
+        const spec = resolve({ existingHosts: [{ privateIp: "10.9.0.11" }, { privateIp: "10.9.0.12", publicIp: "198.18.0.12", name: "db-b", sshUser: "root" }, { privateIp: "10.9.0.13", sshHost: "jump", sshPort: 2222 }], sshPrivateKey: key });
         expect(spec.hosts).toMatchObject({ kind: "existing", sshPrivateKey: key });
         expect(spec.hosts.kind === "existing" && spec.hosts.hosts).toEqual([
             { name: "etcd-1", privateIp: "10.9.0.11", publicIp: "10.9.0.11", sshHost: "10.9.0.11", sshPort: 22, sshUser: "root" },
-            { name: "db-b", privateIp: "10.9.0.12", publicIp: "198.18.0.12", sshHost: "198.18.0.12", sshPort: 22, sshUser: "admin" },
+            { name: "db-b", privateIp: "10.9.0.12", publicIp: "198.18.0.12", sshHost: "198.18.0.12", sshPort: 22, sshUser: "root" },
             { name: "etcd-3", privateIp: "10.9.0.13", publicIp: "10.9.0.13", sshHost: "jump", sshPort: 2222, sshUser: "root" },
         ]);
     });
@@ -122,5 +134,15 @@ describe("the client port on public addresses", () => {
         expect(existing({ clientsOnPublicAddress: true }).clientsOnPublicAddress).toBe(true);
         expect(hc({})().clientsOnPublicAddress).toBe(false);
         expect(hc({ clientAllowedCidrs: ["198.51.100.0/24"] })().clientsOnPublicAddress).toBe(true);
+    });
+});
+
+describe("accepted near the refused ones", () => {
+    it("subdirectories of system directories, an http S3 endpoint when allowed, a location in its zone", () => {
+        expect(hc({}, { dataDir: "/var/lib/etcd-main", snapshotDir: "/var/backups/etcd-main" })().dataDir).toBe("/var/lib/etcd-main");
+        expect(hc({}, { backup: { s3: { endpoint: "http://10.0.0.5:9000", allowHttp: true, bucket: "bkp", accessKeyId: "a", secretAccessKey: "b" } } })().backup.s3?.endpoint)
+            .toBe("http://10.0.0.5:9000");
+        expect(hc({ location: "fsn1", networkZone: "eu-central" })().hosts).toMatchObject({ location: "fsn1" });
+        expect(hc({}, { pki: { extraSans: ["10.0.0.30", "etcd.example.com"] } })().pki.extraSans).toEqual(["10.0.0.30", "etcd.example.com"]);
     });
 });
