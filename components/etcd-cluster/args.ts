@@ -177,6 +177,12 @@ export interface MaintenanceArgs {
     alarmCheckSchedule?: string;
     /** The alarm check fails once the backend reaches this share of `tuning.quotaBackendBytes`, in percent. @default 80 */
     quotaWarnPercent?: number;
+    /**
+     * The alarm check fails while any certificate under /etc/etcd/pki expires within this many days. Leaf
+     * certificates renew only when `pulumi up` runs (from `pki.earlyRenewalHours` before expiry, 30 days by
+     * default), so this says it is due; the CA needs a rotation. @default 21
+     */
+    certificateWarnDays?: number;
 }
 
 export interface EtcdClusterArgs {

@@ -64,6 +64,7 @@ export const defaults = {
         defragSchedule: "weekly",
         alarmCheckSchedule: "*:0/5",
         quotaWarnPercent: 80,
+        certificateWarnDays: 21,
     },
     ports: { client: 2379, peer: 2380, metrics: 2381 },
 };

@@ -42,6 +42,7 @@ export function createMaintenance(input: MaintenanceInput): command.remote.Comma
             alarmCheckSchedule: plan.maintenance.alarmCheckSchedule,
             quotaBackendBytes: plan.tuning.quotaBackendBytes,
             quotaWarnPercent: plan.maintenance.quotaWarnPercent,
+            certificateWarnDays: plan.maintenance.certificateWarnDays,
             healthTimeoutSeconds: plan.healthTimeoutSeconds,
         }), input.generations[i]),
         delete: maintenanceUninstallScript(),

@@ -218,6 +218,7 @@ export function resolveMaintenance(args: MaintenanceArgs): Required<MaintenanceA
     onCalendar("maintenance.defragSchedule", m.defragSchedule, true);
     onCalendar("maintenance.alarmCheckSchedule", m.alarmCheckSchedule, false);
     positiveInteger("maintenance.quotaWarnPercent", m.quotaWarnPercent, 100);
+    positiveInteger("maintenance.certificateWarnDays", m.certificateWarnDays, 3650);
     return m;
 }
 

@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { TestStack } from "../../lab/pulumi";
 import { logStep, mustRun, run } from "../../lab/run";
-import { hostsConfig, mustSsh, Rig, rigStackConfig, rigUp, tearDown } from "../../lab/rig";
+import { hostsConfig, mustSsh, Rig, rigStackConfig, rigUp, ssh, tearDown } from "../../lab/rig";
 
 const VERSION = process.env.ETCD_VERSION ?? "";
 const RIG = "security";
@@ -100,6 +100,24 @@ describe("security of a 3-member cluster on local hosts", () => {
             expect(mustSsh(rig, h, "systemctl is-active etcd").trim()).toBe("active");
         }
     }, 5 * 60_000);
+
+    it("the alarm check fails while a certificate under the PKI directory expires within the stated days", () => {
+        const h = rig.hosts[0];
+        const check = () => ssh(rig, h, "systemctl start etcd-alarm-check.service; r=$?; journalctl -u etcd-alarm-check --no-pager -n 8 -o cat; exit $r");
+        const ok = check();
+        expect({ status: ok.status, text: ok.stdout }).toEqual({ status: 0, text: expect.stringContaining("no certificate expires within 21 days") });
+        // The leaves are valid for a year: with 400 days stated, every one of them is due.
+        stack.setConfig({ maintenance: { certificateWarnDays: 400 } });
+        stack.up("security: alarm check with certificateWarnDays 400");
+        const due = check();
+        expect(due.status).not.toBe(0);
+        expect(due.stdout).toContain("FAILED: certificates expire soon: /etc/etcd/pki/healthcheck-client.crt (certificate 1");
+        expect(due.stdout).not.toContain("/etc/etcd/pki/ca.crt"); // the CA is valid for ten years
+        for (const f of ["server.crt", "peer.crt", "healthcheck-client.crt"]) expect(due.stdout).toContain(`/etc/etcd/pki/${f} (certificate 1`);
+        stack.setConfig({ maintenance: {} });
+        stack.up("security: alarm check back to the default");
+        expect(check().status).toBe(0);
+    }, 10 * 60_000);
 
     it("a host that shows another SSH host key than the pinned one is refused before anything is sent to it", () => {
         mustRun("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "not-the-host", "-f", path.join(files, "other_host_key")]);

@@ -26,7 +26,7 @@ function renderAll(plan: ClusterPlan, ports = plan.ports): Record<string, string
     const maintenance = {
         memberName: "etcd-2", layout, backup: { schedule: plan.backup.schedule, keep: plan.backup.keep, s3: false },
         defragSchedule: plan.maintenance.defragSchedule, alarmCheckSchedule: plan.maintenance.alarmCheckSchedule,
-        quotaBackendBytes: plan.tuning.quotaBackendBytes, quotaWarnPercent: plan.maintenance.quotaWarnPercent, healthTimeoutSeconds: plan.healthTimeoutSeconds,
+        quotaBackendBytes: plan.tuning.quotaBackendBytes, quotaWarnPercent: plan.maintenance.quotaWarnPercent, certificateWarnDays: plan.maintenance.certificateWarnDays, healthTimeoutSeconds: plan.healthTimeoutSeconds,
     };
     return {
         unit,

@@ -18,11 +18,11 @@ const layout = hostLayout(hcloudSpec());
 const input: MaintenanceUnitsInput = {
     memberName: "etcd-2", layout,
     backup: { schedule: "hourly", keep: 24, s3: true },
-    defragSchedule: "weekly", alarmCheckSchedule: "*:0/5", quotaBackendBytes: 2 * 1024 ** 3, quotaWarnPercent: 80, healthTimeoutSeconds: 120,
+    defragSchedule: "weekly", alarmCheckSchedule: "*:0/5", quotaBackendBytes: 2 * 1024 ** 3, quotaWarnPercent: 80, certificateWarnDays: 21, healthTimeoutSeconds: 120,
 };
 const backup = backupScript({ memberName: "etcd-2", layout, keep: 24, timeoutSeconds: 900 });
 const defrag = defragScript({ memberName: "etcd-2", layout, defragTimeoutSeconds: 900, healthTimeoutSeconds: 120 });
-const alarm = alarmScript({ memberName: "etcd-2", layout, quotaBackendBytes: 16 * 1024 ** 2, warnPercent: 80 });
+const alarm = alarmScript({ memberName: "etcd-2", layout, quotaBackendBytes: 16 * 1024 ** 2, warnPercent: 80, certificateWarnDays: 21 });
 const restore = restoreTool({ layout });
 const install = maintenanceInstallScript(input);
 const installNoS3 = maintenanceInstallScript({ ...input, backup: { ...input.backup, s3: false, schedule: "" }, defragSchedule: "" });
@@ -72,6 +72,8 @@ describe("maintenance host scripts", () => {
     it("alarm check: fails on an active alarm and at the quota threshold, with the quota as configured as fallback", () => {
         expect(alarm).toContain("readonly CONFIGURED_QUOTA=16777216");
         expect(alarm).toContain("readonly WARN_PERCENT=80");
+        expect(alarm).toContain("readonly CERT_WARN_DAYS=21");
+        expect(alarm).toContain('if ! expiring=$(expiring_certificates "$PKI_DIR" "$CERT_WARN_DAYS"); then');
         expect(alarm).toContain("alarm list");
         expect(alarm).toContain('if [ "$problems" = 1 ]; then exit 1; fi');
     });
@@ -173,10 +175,10 @@ echo "$key"`).trim()).toBe("f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e0
 
 describe("backup and maintenance arguments", () => {
     const resolve = (more: object) => resolveArgs("etcd", { hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] }, ...more });
-    it("default to hourly, 24 kept, no upload; weekly defrag; a check every five minutes at 80%", () => {
+    it("default to hourly, 24 kept, no upload; weekly defrag; a check every five minutes at 80% and 21 days before a certificate expires", () => {
         const spec = resolve({});
         expect(spec.backup).toEqual({ schedule: "hourly", keep: 24 });
-        expect(spec.maintenance).toEqual({ defragSchedule: "weekly", alarmCheckSchedule: "*:0/5", quotaWarnPercent: 80 });
+        expect(spec.maintenance).toEqual({ defragSchedule: "weekly", alarmCheckSchedule: "*:0/5", quotaWarnPercent: 80, certificateWarnDays: 21 });
     });
     it("S3 gets the default region and a prefix named after the cluster", () => {
         const spec = resolve({ backup: { s3: { endpoint: "https://s3.example.com/", bucket: "etcd-backups", accessKeyId: "a", secretAccessKey: "b" } } });

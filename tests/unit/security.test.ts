@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { expiringCertificatesFunction } from "../../components/etcd-cluster/render/cert-expiry";
+import { EXPIRING_CERTIFICATES } from "../../components/etcd-cluster/render/cert-expiry";
 import { etcdUnit } from "../../components/etcd-cluster/render/flags";
 import { hostKeyUserData } from "../../components/etcd-cluster/render/host-key-user-data";
 import { hostLayout } from "../../components/etcd-cluster/render/layout";
@@ -39,7 +39,7 @@ describe("expiring certificates in bash", () => {
         fs.writeFileSync(path.join(dir, "server.crt"), cert("server", 365));
         fs.writeFileSync(path.join(dir, "ca.crt"), cert("old-ca", 3650) + cert("new-ca", 20)); // the second of a bundle
     });
-    const check = (days: number) => spawnSync("bash", ["-c", `set -euo pipefail\n${expiringCertificatesFunction()}\nexpiring_certificates "$1" "$2"`, "_", dir, String(days)],
+    const check = (days: number) => spawnSync("bash", ["-c", `set -euo pipefail\n${EXPIRING_CERTIFICATES}\nexpiring_certificates "$1" "$2"`, "_", dir, String(days)],
         { encoding: "utf8" });
 
     it("passes while every certificate outlives the window", () => {
@@ -51,7 +51,7 @@ describe("expiring certificates in bash", () => {
         expect(r.stdout).toMatch(new RegExp(`^${dir}/ca.crt \\(certificate 2, CN = new-ca\\) expires .+ GMT, within 30 days\\n$`));
         expect(check(400).stdout.split("\n").filter(Boolean).map((l) => l.split(" ")[0])).toEqual([`${dir}/ca.crt`, `${dir}/server.crt`]);
     });
-    it("passes shellcheck", () => expect(shellcheck(`#!/usr/bin/env bash\n${expiringCertificatesFunction()}`)).toBe(""));
+    it("passes shellcheck", () => expect(shellcheck(`#!/usr/bin/env bash\n${EXPIRING_CERTIFICATES}`)).toBe(""));
 });
 
 describe("the etcd unit's sandbox", () => {

@@ -1,7 +1,9 @@
 // The backend check, run by etcd-alarm-check.timer on every member: fails (non-zero exit, so the unit shows
 // as failed, with the reason in the journal) while any alarm is active in the cluster (NOSPACE, CORRUPT) or
-// while this member's backend has reached the warning share of its quota.
-import { HostLayout } from "./layout";
+// while this member's backend has reached the warning share of its quota, or while a certificate under the
+// PKI directory expires within the stated number of days (leaves renew only when someone runs `pulumi up`).
+import { EXPIRING_CERTIFICATES } from "./cert-expiry";
+import { HostLayout, PKI_DIR } from "./layout";
 import { ETCDCTL_MTLS, header, localMemberVars, STATUS_LINES } from "./shell";
 
 export interface AlarmScriptInput {
@@ -11,6 +13,8 @@ export interface AlarmScriptInput {
     quotaBackendBytes: number;
     /** Fail at or above this share of the quota, in percent. */
     warnPercent: number;
+    /** Fail while a certificate under the PKI directory expires within this many days. */
+    certificateWarnDays: number;
 }
 
 export function alarmScript(input: AlarmScriptInput): string {
@@ -18,10 +22,12 @@ export function alarmScript(input: AlarmScriptInput): string {
         ...localMemberVars(input.memberName, input.layout),
         CONFIGURED_QUOTA: input.quotaBackendBytes,
         WARN_PERCENT: input.warnPercent,
+        PKI_DIR,
+        CERT_WARN_DAYS: input.certificateWarnDays,
     }) + ALARM_BODY;
 }
 
-const ALARM_BODY = `${ETCDCTL_MTLS}${STATUS_LINES}
+const ALARM_BODY = `${ETCDCTL_MTLS}${STATUS_LINES}${EXPIRING_CERTIFICATES}
 if ! fields=$(etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" endpoint status -w fields 2>&1); then
   echo "etcd-alarm-check on $MEMBER: FAILED: the local etcd member does not answer: $fields" >&2
   exit 1
@@ -47,6 +53,12 @@ if [ "$percent" -ge "$WARN_PERCENT" ]; then
   echo "  or raise tuning.quotaBackendBytes. See docs/operations.md." >&2
   problems=1
 fi
+if ! expiring=$(expiring_certificates "$PKI_DIR" "$CERT_WARN_DAYS"); then
+  echo "etcd-alarm-check on $MEMBER: FAILED: certificates expire soon: \${expiring//$'\\n'/; }." >&2
+  echo "  Run pulumi up: it renews member and client certificates from pki.earlyRenewalHours before they expire." >&2
+  echo "  A CA is renewed by a CA rotation (pki.activeCa / pki.trustedCas). See docs/operations.md." >&2
+  problems=1
+fi
 if [ "$problems" = 1 ]; then exit 1; fi
-echo "etcd-alarm-check on $MEMBER: ok: no alarm; backend $size bytes, $percent% of its quota of $quota bytes (threshold $WARN_PERCENT%)"
+echo "etcd-alarm-check on $MEMBER: ok: no alarm; backend $size bytes, $percent% of its quota of $quota bytes (threshold $WARN_PERCENT%); no certificate expires within $CERT_WARN_DAYS days"
 `;

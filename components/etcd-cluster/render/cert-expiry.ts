@@ -6,8 +6,7 @@
  * (every certificate of a bundle, not only the first) that expires within DAYS days, and returns 1 when it
  * printed any. Needs openssl (a dependency of ca-certificates on Debian and Ubuntu).
  */
-export function expiringCertificatesFunction(): string {
-    return `expiring_certificates() {
+export const EXPIRING_CERTIFICATES = `expiring_certificates() {
   local dir=$1 days=$2 file line pem n found=0 subject end
   if ! command -v openssl >/dev/null; then
     echo "cannot check certificate expiry: openssl is not installed (apt-get install openssl)"
@@ -34,4 +33,3 @@ export function expiringCertificatesFunction(): string {
   return "$found"
 }
 `;
-}

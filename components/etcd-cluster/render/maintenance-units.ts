@@ -26,6 +26,7 @@ export interface MaintenanceUnitsInput {
     alarmCheckSchedule: string;
     quotaBackendBytes: number;
     quotaWarnPercent: number;
+    certificateWarnDays: number;
     healthTimeoutSeconds: number;
 }
 
@@ -83,7 +84,8 @@ export function maintenanceFiles(input: MaintenanceUnitsInput): HostFile[] {
     const files = [
         tool(TOOLS.backup, backupScript({ memberName, layout, keep: input.backup.keep, timeoutSeconds: MAINTENANCE_TIMEOUT_SECONDS })),
         tool(TOOLS.defrag, defragScript({ memberName, layout, defragTimeoutSeconds: MAINTENANCE_TIMEOUT_SECONDS, healthTimeoutSeconds: input.healthTimeoutSeconds })),
-        tool(TOOLS.alarmCheck, alarmScript({ memberName, layout, quotaBackendBytes: input.quotaBackendBytes, warnPercent: input.quotaWarnPercent })),
+        tool(TOOLS.alarmCheck, alarmScript({ memberName, layout, quotaBackendBytes: input.quotaBackendBytes, warnPercent: input.quotaWarnPercent,
+            certificateWarnDays: input.certificateWarnDays })),
         tool(TOOLS.restore, restoreTool({ layout })),
         unit("etcd-backup.service", service("etcd snapshot (the leader saves, verifies, prunes and uploads it)", [TOOLS.backup], [layout.snapshotDir])),
         unit("etcd-defrag.service", service("etcd defragmentation of every member, one at a time", [TOOLS.defrag], [])),
