@@ -154,7 +154,7 @@ function floorUnit(h: RigHost, version: string): string {
     const layout = hostLayout({ dataDir: "/var/lib/etcd-floor", snapshotDir: "/var/backups/etcd-floor", ports: defaults.ports, release: { version } });
     // No separate public address: clients come over the private network, as in the component's default.
     const member = { name: h.name, privateIp: h.privateIp, publicIp: h.privateIp };
-    const flags = etcdFlags({ member, layout, tuning: defaults.tuning, metricsOnPrivateNetwork: false, clientsOnPublicAddress: false, pkiDir: d });
+    const flags = etcdFlags({ member, layout, tuning: defaults.tuning, metricsOnPrivateNetwork: false, clientsOnPublicAddress: false, peerCertificatesOnly: true, pkiDir: d });
     return `[Unit]\nDescription=etcd started directly (benchmark floor)\n[Service]\nType=notify\nEnvironmentFile=${d}/env\n` +
         `ExecStart=${d}/bin/etcd ${flags.join(" ")}\n`;
 }

@@ -117,6 +117,12 @@ export interface PkiArgs {
     /** Extra subject alternative names on every member's server and peer certificate: IPs or DNS names. @default [] */
     extraSans?: string[];
     /**
+     * The peer port accepts members' peer certificates only (CN `etcd-peer`), not the CA's client and server
+     * certificates. `false` only to migrate a cluster whose peer certificates predate that CN: one `pulumi up`
+     * with `false` rolls the new certificates out, the next with the default turns the check on. @default true
+     */
+    peerCertificatesOnly?: boolean;
+    /**
      * CA rotation. There are two CA slots, "a" and "b". `activeCa` signs every leaf certificate; `trustedCas` is
      * what members and clients trust (the `caCertificate` output is their bundle). Rotate a -> b in three
      * `pulumi up`s, each rolled one member at a time: trust both (active a, trusted [a, b]); sign with the new

@@ -50,6 +50,7 @@ export const defaults = {
         earlyRenewalHours: 30 * 24,
         extraSans: [] as string[],
         activeCa: "a" as CaSlot,
+        peerCertificatesOnly: true,
     },
     dataDir: "/var/lib/etcd",
     snapshotDir: "/var/backups/etcd",

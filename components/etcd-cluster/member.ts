@@ -53,7 +53,7 @@ export function createMember(input: MemberInput): MemberResources {
 
     const render = (firstStartOnly: boolean) => pulumi.all([input.addresses, input.clusterToken]).apply(([members, token]) => {
         const flags = etcdFlags({ member: members[index], layout, tuning: plan.tuning, metricsOnPrivateNetwork: plan.metricsOnPrivateNetwork,
-            clientsOnPublicAddress: plan.clientsOnPublicAddress });
+            clientsOnPublicAddress: plan.clientsOnPublicAddress, peerCertificatesOnly: plan.pki.peerCertificatesOnly });
         return configureScript({
             memberName: host.name,
             layout,

@@ -76,6 +76,10 @@ export interface PkiInput {
 }
 
 export function createPki({ name, plan, hosts, parent }: PkiInput): Pki {
+    if (!plan.pki.peerCertificatesOnly) {
+        pulumi.log.warn("pki.peerCertificatesOnly is false: the peer port accepts every certificate of the cluster CA, the client "
+            + "certificates handed out included. Set it back (remove it) in the next `pulumi up`, once this one has rolled out.");
+    }
     const opts = { parent };
     const newKey = (resourceName: string) => new tls.PrivateKey(resourceName, { algorithm: "ECDSA", ecdsaCurve: "P256" }, opts);
 

@@ -148,6 +148,7 @@ export function resolvePki(args: PkiArgs): Required<PkiArgs> {
         fail(`pki.trustedCas ${JSON.stringify(pki.trustedCas)} must include pki.activeCa "${pki.activeCa}": members would not trust their own certificates.`);
     }
     pki.trustedCas = slots.filter((c) => pki.trustedCas.includes(c)); // fixed order: the bundle text stays stable
+    if (typeof pki.peerCertificatesOnly !== "boolean") fail(`pki.peerCertificatesOnly must be true or false (got ${JSON.stringify(pki.peerCertificatesOnly)}).`);
     positiveInteger("pki.caValidityHours", pki.caValidityHours);
     positiveInteger("pki.certValidityHours", pki.certValidityHours);
     if (!Number.isInteger(pki.earlyRenewalHours) || pki.earlyRenewalHours < 0 || pki.earlyRenewalHours >= pki.certValidityHours) {

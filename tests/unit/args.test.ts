@@ -17,7 +17,7 @@ describe("defaults", () => {
         expect(spec.release.version).toBe(versions.etcd.default);
         expect(spec.release.sha256).toBe(KNOWN_RELEASE_SHA256[versions.etcd.default]);
         expect(spec.release.url).toBe(`https://github.com/etcd-io/etcd/releases/download/v${versions.etcd.default}/etcd-v${versions.etcd.default}-linux-amd64.tar.gz`);
-        expect(spec.pki).toEqual({ caValidityHours: 87600, certValidityHours: 8760, earlyRenewalHours: 720, extraSans: [], activeCa: "a", trustedCas: ["a"] });
+        expect(spec.pki).toEqual({ caValidityHours: 87600, certValidityHours: 8760, earlyRenewalHours: 720, extraSans: [], activeCa: "a", trustedCas: ["a"], peerCertificatesOnly: true });
     });
     it("resolving with no overrides equals resolving with the defaults passed explicitly", () => {
         const implicit = resolve({ hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] } });
@@ -53,6 +53,7 @@ describe("validation errors name the argument, the value and the fix", () => {
         [hc({ serverType: "cax11" }), 'hcloud.serverType "cax11" is an Arm64 server; the component installs etcd\'s linux-amd64 release. Use an x86 type'],
         [() => resolve({ existingHosts: [{} as any], sshPrivateKey: key }), "existingHosts[0].privateIp is missing: every host needs the address peers and clients use"],
         [() => resolve({ existingHosts: [{ privateIp: "10.0.0.1", sshUser: "admin" }], sshPrivateKey: key }), 'existingHosts[0].sshUser is "admin": the host scripts install packages, users and units without sudo, so the component connects as root. Use "root"'],
+        [hc({}, { pki: { peerCertificatesOnly: "no" as any } }), 'pki.peerCertificatesOnly must be true or false (got "no").'],
         [hc({}, { pki: { extraSans: ["10.0.0.300"] } }), 'pki.extraSans contains "10.0.0.300", which is neither an IP address'],
         [hc({}, { release: { downloadBaseUrl: "https://user:hunter2@mirror.example.com/etcd" } }), 'release.downloadBaseUrl "https://***@mirror.example.com/etcd" carries credentials'],
         [hc({}, { dataDir: "/var/lib" }), 'dataDir "/var/lib" is a system directory: install would hand it to the etcd user and uninstall would move it away. Use a directory of its own, e.g. "/var/lib/etcd".'],

@@ -21,7 +21,7 @@ const members = [
 /** Every host script and unit of member etcd-2, by name. */
 function renderAll(plan: ClusterPlan, ports = plan.ports): Record<string, string> {
     const layout = hostLayout({ ...plan, ports });
-    const unit = serializeUnit(etcdUnit(layout, etcdFlags({ member: members[1], layout, tuning: plan.tuning, metricsOnPrivateNetwork: true, clientsOnPublicAddress: true })));
+    const unit = serializeUnit(etcdUnit(layout, etcdFlags({ member: members[1], layout, tuning: plan.tuning, metricsOnPrivateNetwork: true, clientsOnPublicAddress: true, peerCertificatesOnly: true })));
     const clientUrls = members.map((m) => layout.clientUrl(m.privateIp));
     const maintenance = {
         memberName: "etcd-2", layout, backup: { schedule: plan.backup.schedule, keep: plan.backup.keep, s3: false },

@@ -17,7 +17,7 @@ const members = [
     { name: "etcd-2", privateIp: "10.1.1.12", publicIp: "203.0.113.2" },
     { name: "etcd-3", privateIp: "10.1.1.13", publicIp: "203.0.113.3" },
 ];
-const flagsInput: FlagsInput = { member: members[1], layout, tuning: spec.tuning, metricsOnPrivateNetwork: false, clientsOnPublicAddress: true };
+const flagsInput: FlagsInput = { member: members[1], layout, tuning: spec.tuning, metricsOnPrivateNetwork: false, clientsOnPublicAddress: true, peerCertificatesOnly: true };
 const flagMap = (flags: string[]) => Object.fromEntries(flags.map((f) => f.replace(/^--/, "").split(/=(.*)/s).slice(0, 2)));
 
 describe("etcd flags", () => {
@@ -51,6 +51,8 @@ describe("etcd flags", () => {
     });
     it("let only member peer certificates onto the peer port", () => {
         expect(flags["peer-cert-allowed-cn"]).toBe("etcd-peer");
+        // Off only while a cluster whose peer certificates predate that CN rolls new ones out.
+        expect(flagMap(etcdFlags({ ...flagsInput, peerCertificatesOnly: false }))["peer-cert-allowed-cn"]).toBeUndefined();
     });
     it("carry the tunables with their defaults", () => {
         expect(flags).toMatchObject({

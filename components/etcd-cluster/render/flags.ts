@@ -15,6 +15,8 @@ export interface FlagsInput {
     metricsOnPrivateNetwork: boolean;
     /** Serve clients on the member's public address too (only where someone may reach it there). */
     clientsOnPublicAddress: boolean;
+    /** Accept members' peer certificates only on the peer port. */
+    peerCertificatesOnly: boolean;
     /** Where the certificates are. @default PKI_DIR (the benchmark's floor keeps its own) */
     pkiDir?: string;
 }
@@ -66,7 +68,7 @@ export function etcdFlags(input: FlagsInput): string[] {
         `--peer-cert-file=${pki("peerCert")}`,
         `--peer-key-file=${pki("peerKey")}`,
         // Of the CA's certificates, only members' peer certificates may speak raft (both directions).
-        `--peer-cert-allowed-cn=${PEER_CERT_CN}`,
+        ...(input.peerCertificatesOnly ? [`--peer-cert-allowed-cn=${PEER_CERT_CN}`] : []),
         "--tls-min-version=TLS1.2",
         `--cipher-suites=${TLS_CIPHER_SUITES.join(",")}`,
         `--heartbeat-interval=${tuning.heartbeatIntervalMs}`,
