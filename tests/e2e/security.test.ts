@@ -2,6 +2,7 @@
 // the certificates the stack hands out and the ones that sit on a member.
 import * as fs from "fs";
 import * as path from "path";
+import { hostKeyUserData } from "../../components/etcd-cluster/render/host-key-user-data";
 import { TestStack } from "../../lab/pulumi";
 import { logStep, mustRun, run } from "../../lab/run";
 import { hostsConfig, mustSsh, Rig, rigStackConfig, rigUp, ssh, tearDown } from "../../lab/rig";
@@ -146,4 +147,22 @@ describe("security of a 3-member cluster on local hosts", () => {
     it("a second pulumi up changes nothing", () => {
         stack.up("security: pulumi up (no changes)", ["--expect-no-changes"]);
     }, 10 * 60_000);
+
+    it("the Hetzner servers' user data installs the pinned host key: run on a member, sshd then shows that key", () => {
+        mustRun("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", path.join(files, "new_host_key")]);
+        const script = hostKeyUserData({
+            privateKeyOpenssh: fs.readFileSync(path.join(files, "new_host_key"), "utf8"),
+            publicKeyOpenssh: fs.readFileSync(path.join(files, "new_host_key.pub"), "utf8"),
+        });
+        const h = rig.hosts[0];
+        const key = "/etc/ssh/ssh_host_ed25519_key";
+        mustSsh(rig, h, `cp -p ${key} ${key}.orig && cp -p ${key}.pub ${key}.pub.orig`); // the stack pins this one: put back after
+        mustRun("ssh", ["-i", rig.sshPrivateKeyPath, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
+            "-o", "LogLevel=ERROR", `root@${h.publicIp}`, "bash -s"], { input: script, timeout: 60_000 });
+        const shown = mustRun("ssh-keyscan", ["-t", "ed25519", h.publicIp], { timeout: 30_000 }).stdout.trim().split(" ").slice(1).join(" ");
+        expect(shown).toBe(fs.readFileSync(path.join(files, "new_host_key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" "));
+        expect(mustSsh(rig, h, `stat -c '%a %U' ${key}`).trim()).toBe("600 root");
+        mustSsh(rig, h, `mv -f ${key}.orig ${key} && mv -f ${key}.pub.orig ${key}.pub && systemctl restart ssh`);
+        expect(mustSsh(rig, h, `cat ${key}.pub`).trim()).toBe(hostKeys[0]);
+    }, 5 * 60_000);
 });
