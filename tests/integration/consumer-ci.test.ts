@@ -70,9 +70,10 @@ describe("the CI workflows", () => {
         expect(step.with).toMatchObject({ command: "preview", "comment-on-pr": true, "github-token": "${{ secrets.GITHUB_TOKEN }}" });
     });
 
-    it("up.yml: pushes to main, pulumi up, one at a time and never cancelled", () => {
+    it("up.yml: pushes to main and weekly, pulumi up, one at a time and never cancelled", () => {
         const wf = workflow("up.yml");
         expect(wf.on.push).toEqual({ branches: ["main"] });
+        expect(wf.on.schedule).toEqual([{ cron: "23 5 * * 1" }]); // renews certificates nobody pushes for
         expect(wf.permissions).toEqual({ contents: "read" });
         expect(wf.concurrency["cancel-in-progress"]).toBe(false);
         const step = pulumiStep(wf);
