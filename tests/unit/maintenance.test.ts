@@ -124,6 +124,9 @@ describe("status_lines parses `etcdctl endpoint status -w fields`", () => {
         const text = record("https://10.1.1.11:2379", "11", "22", 20480, 16777216) + "\n" + record("https://10.1.1.12:2379", "22", "22", 40960);
         expect(parse(text)).toBe("https://10.1.1.11:2379 11 22 20480 16777216\nhttps://10.1.1.12:2379 22 22 40960 0\n");
     });
+    it("keeps a quota of 2 GiB and more whole (mawk prints such numbers as 2.14748e+09)", () => {
+        expect(parse(record("https://10.1.1.11:2379", "11", "22", 20480, 2 * 1024 ** 3))).toBe("https://10.1.1.11:2379 11 22 20480 2147483648\n");
+    });
 });
 
 describe("the S3 settings file", () => {

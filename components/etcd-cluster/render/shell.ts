@@ -87,8 +87,8 @@ export const STATUS_LINES = `status_lines() {
     $1 == "\\"MemberID\\"" { id = $2 }
     $1 == "\\"Leader\\"" { leader = $2 }
     $1 == "\\"DBSize\\"" { size = $2 }
-    $1 == "\\"DBSizeQuota\\"" { quota = $2 }
-    /^$/ { if (ep != "") print ep, id, leader, size, quota + 0; ep = ""; quota = 0 }
-    END { if (ep != "") print ep, id, leader, size, quota + 0 }'
+    $1 == "\\"DBSizeQuota\\"" { quota = $2; gsub(/[^0-9]/, "", quota) }
+    /^$/ { if (ep != "") print ep, id, leader, size, (quota == "" ? 0 : quota); ep = ""; quota = "" }
+    END { if (ep != "") print ep, id, leader, size, (quota == "" ? 0 : quota) }'
 }
 `;
