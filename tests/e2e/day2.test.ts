@@ -1,11 +1,13 @@
 // Day-2 operations on a real 3-member cluster, each driven by `pulumi up` with a changed argument, each with
 // a bounded continuous writer running: rolling configuration change, leaf certificate rotation, CA rotation,
 // minor upgrade (with its snapshot), a refused downgrade, and a roll that fails half-way and then resumes.
-// Every acknowledged write is read back from every member afterwards: lost must be 0.
+// Every acknowledged write is read back from every member afterwards: lost must be 0. Beside the writer,
+// tools/lincheck records concurrent clients on every member: each history must be linearizable.
 import * as fs from "fs";
 import * as path from "path";
 import { TestStack } from "../../lab/pulumi";
 import { ContinuousWriter, expectNoLoss, expectNoRefusal } from "../helpers/reliability";
+import { ClusterAccess, expectLinearizable, Recorder } from "../helpers/lincheck";
 import { Etcdctl, localEtcdctl, mustSsh, releaseConfig, Rig, rigStackConfig, rigUp, tearDown } from "../../lab/rig";
 
 const FROM = process.env.ETCD_VERSION ?? "";
@@ -33,6 +35,9 @@ describe("day-2 operations with no acknowledged write lost", () => {
     };
     const writer = (operation: string) =>
         new ContinuousWriter(operation, `/reliability/${operation.replace(/\W+/g, "-")}`, etcdctlBinary, endpoints, client, stack.dir);
+    /** The linearizability recorder beside the writer, with the client credentials the stack gives now. */
+    const recorder = (operation: string) =>
+        new Recorder(`day2: ${operation}`, stack.outputs(true) as ClusterAccess, stack.dir, { maxSeconds: 900, maxOps: 60_000, intervalMs: 50 });
     const unit = (i: number) => mustSsh(rig, rig.hosts[i], "cat /etc/systemd/system/etcd.service");
     /** Monotonic times (µs, one kernel clock for all hosts) when etcd was started and when it reported ready. */
     const serviceTimes = () => rig.hosts.map((h) => {
@@ -73,9 +78,11 @@ describe("day-2 operations with no acknowledged write lost", () => {
     it("rolls a configuration change one member at a time", async () => {
         const before = serviceTimes();
         const w = writer("rolling config change");
+        const rec = recorder("rolling config change");
         stack.setConfig({ tuning: { heartbeatIntervalMs: 150, electionTimeoutMs: 1500 } });
         stack.up("day2: rolling config change");
         const report = await w.finish(admin, endpoints, N);
+        expectLinearizable(await rec.stop(0));
         expectNoLoss(report);
         expectOneAtATime(before);
         for (let i = 0; i < N; i++) expect(unit(i)).toContain("--heartbeat-interval=150");
@@ -86,9 +93,11 @@ describe("day-2 operations with no acknowledged write lost", () => {
         const oldCert = serial();
         const before = serviceTimes();
         const w = writer("leaf certificate rotation");
+        const rec = recorder("leaf certificate rotation");
         stack.setConfig({ pki: { certValidityHours: 8000 } });
         stack.up("day2: leaf certificate rotation");
         const report = await w.finish(admin, endpoints, N);
+        expectLinearizable(await rec.stop(0));
         expectNoLoss(report);
         expect(serial()).not.toBe(oldCert);
         expectOneAtATime(before);
@@ -98,20 +107,27 @@ describe("day-2 operations with no acknowledged write lost", () => {
 
     it("rotates the CA through a bundle without refusing a client", async () => {
         const w = writer("CA rotation");
+        // One recorder per step, each with the credentials the step before gave: it reads its CA bundle once.
+        let rec = recorder("CA rotation 1/3 (trust both)");
         // 1. trust both: members and clients get the a+b bundle; leaves still signed by a.
         stack.setConfig({ pki: { certValidityHours: 8000, activeCa: "a", trustedCas: ["a", "b"] } });
         stack.up("day2: CA rotation 1/3 (trust both)");
         writeClientFiles();
+        expectLinearizable(await rec.stop(0));
+        rec = recorder("CA rotation 2/3 (sign with the new CA)");
         expect(fs.readFileSync(client.ca, "utf8").match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
         // 2. sign with b: every leaf re-issued by b, rolled; the consumer takes its new certificate.
         stack.setConfig({ pki: { certValidityHours: 8000, activeCa: "b", trustedCas: ["a", "b"] } });
         stack.up("day2: CA rotation 2/3 (sign with the new CA)");
         writeClientFiles();
+        expectLinearizable(await rec.stop(0));
+        rec = recorder("CA rotation 3/3 (drop the old CA)");
         // 3. drop a.
         stack.setConfig({ pki: { certValidityHours: 8000, activeCa: "b", trustedCas: ["b"] } });
         stack.up("day2: CA rotation 3/3 (drop the old CA)");
         writeClientFiles();
         const report = await w.finish(admin, endpoints, N);
+        expectLinearizable(await rec.stop(0));
         expectNoLoss(report);
         expectNoRefusal(report); // the title's promise: every write acknowledged, no long gap
         expect(fs.readFileSync(client.ca, "utf8").match(/BEGIN CERTIFICATE/g)).toHaveLength(1);
@@ -122,9 +138,11 @@ describe("day-2 operations with no acknowledged write lost", () => {
     it(`upgrades a patch release ${FROM} -> ${PATCH} one member at a time, after a snapshot`, async () => {
         const before = serviceTimes();
         const w = writer("patch upgrade");
+        const rec = recorder("patch upgrade");
         stack.setConfig({ release: release(PATCH) });
         stack.up(`day2: upgrade ${FROM} -> ${PATCH}`);
         const report = await w.finish(admin, endpoints, N);
+        expectLinearizable(await rec.stop(0));
         expectNoLoss(report);
         expectOneAtATime(before);
         expect(versions()).toEqual(Array(N).fill(PATCH));
@@ -134,9 +152,11 @@ describe("day-2 operations with no acknowledged write lost", () => {
     it(`upgrades a minor release ${PATCH} -> ${TO} one member at a time, after a snapshot`, async () => {
         const before = serviceTimes();
         const w = writer("minor upgrade");
+        const rec = recorder("minor upgrade");
         stack.setConfig({ release: release(TO) });
         stack.up(`day2: upgrade ${PATCH} -> ${TO}`);
         const report = await w.finish(admin, endpoints, N);
+        expectLinearizable(await rec.stop(0));
         expectNoLoss(report);
         expectOneAtATime(before);
         expect(versions()).toEqual(Array(N).fill(TO));
@@ -163,6 +183,7 @@ describe("day-2 operations with no acknowledged write lost", () => {
         mustSsh(rig, rig.hosts[1], `mv ${binary} ${binary}.real && printf '#!/bin/sh\\nexit 1\\n' > ${binary} && chmod 0755 ${binary}`);
         const third = unit(2);
         const w = writer("failed roll and resume");
+        const rec = recorder("failed roll and resume");
         stack.setConfig({ tuning: { heartbeatIntervalMs: 150, electionTimeoutMs: 1500, snapshotCount: 20000 } });
         const failed = stack.tryPulumi(["up", "--yes", "--skip-preview"]);
         expect(failed.status).not.toBe(0);
@@ -172,6 +193,7 @@ describe("day-2 operations with no acknowledged write lost", () => {
         mustSsh(rig, rig.hosts[1], `mv -f ${binary}.real ${binary}`);
         stack.up("day2: resumed roll");
         const report = await w.finish(admin, endpoints, N);
+        expectLinearizable(await rec.stop(0));
         expectNoLoss(report);
         for (let i = 0; i < N; i++) expect(unit(i)).toContain("--snapshot-count=20000");
         expect(JSON.parse(admin.must(endpoints, ["endpoint", "health", "-w", "json"])).map((h: any) => h.health)).toEqual(Array(N).fill(true));

@@ -1,10 +1,13 @@
 // Scaling on real hosts with a continuous writer: 3 -> 5 (learners, promoted one at a time), 5 -> 3
 // (members removed one at a time, leadership moved first), and an interrupted scale-up (a learner added by
-// hand and never started) that the next `pulumi up` completes. Data written at the start is intact.
+// hand and never started) that the next `pulumi up` completes. Data written at the start is intact. Beside
+// the writer, tools/lincheck records concurrent clients on the members that stay: each history must be
+// linearizable.
 import * as fs from "fs";
 import * as path from "path";
 import { TestStack } from "../../lab/pulumi";
 import { ContinuousWriter } from "../helpers/reliability";
+import { ClusterAccess, expectLinearizable, Recorder } from "../helpers/lincheck";
 import { Etcdctl, hostsConfig, localEtcdctl, mustSsh, Rig, rigStackConfig, rigUp, ssh, tearDown } from "../../lab/rig";
 
 const VERSION = process.env.ETCD_VERSION ?? "";
@@ -27,6 +30,9 @@ describe("scaling 3 -> 5 -> 3 with no acknowledged write lost", () => {
         const health = JSON.parse(admin.must(endpointsOf(count), ["endpoint", "health", "-w", "json"]));
         expect(health.map((h: any) => h.health)).toEqual(Array(count).fill(true));
     };
+    /** The linearizability recorder beside the writer, on the three members that stay throughout. */
+    const recorder = (operation: string) => new Recorder(`scale: ${operation}`, { ...stack.outputs(true), clientEndpoints: endpointsOf(3) } as ClusterAccess,
+        stack.dir, { maxSeconds: 900, maxOps: 60_000, intervalMs: 50 });
     const expectMarkerEverywhere = (count: number) => {
         for (const e of endpointsOf(count)) {
             expect(admin.must([e], ["get", "--consistency=s", "--print-value-only", marker.key]).trim()).toBe(marker.value);
@@ -59,9 +65,11 @@ describe("scaling 3 -> 5 -> 3 with no acknowledged write lost", () => {
 
     it("scales up to 5: each new member joins as a learner and is promoted, one at a time", async () => {
         const w = new ContinuousWriter("scale up 3 -> 5", "/reliability/scale-up", etcdctlBinary, endpointsOf(3), creds, stack.dir);
+        const rec = recorder("scale up 3 -> 5");
         stack.setConfig({ existingHosts: hosts(5) });
         stack.up("scale: pulumi up 3 -> 5");
         const report = await w.finish(admin, endpointsOf(5), 5);
+        expectLinearizable(await rec.stop(0));
         expect(report.lost).toBe(0);
         for (const m of ["etcd-4", "etcd-5"]) {
             const out = stack.commandStdout(`etcd-${m}-start`); // a new member's first start
@@ -78,9 +86,11 @@ describe("scaling 3 -> 5 -> 3 with no acknowledged write lost", () => {
 
     it("scales down to 3: members removed one at a time, leadership moved first, their etcd stopped", async () => {
         const w = new ContinuousWriter("scale down 5 -> 3", "/reliability/scale-down", etcdctlBinary, endpointsOf(3), creds, stack.dir);
+        const rec = recorder("scale down 5 -> 3");
         stack.setConfig({ existingHosts: hosts(3) });
         stack.up("scale: pulumi up 5 -> 3");
         const report = await w.finish(admin, endpointsOf(3), 3);
+        expectLinearizable(await rec.stop(0));
         expect(report.lost).toBe(0);
         const membership = stack.commandStdout("etcd-membership");
         expect(membership).toContain("membership: 2 member(s) removed; 3 member(s) remain");
@@ -95,9 +105,11 @@ describe("scaling 3 -> 5 -> 3 with no acknowledged write lost", () => {
         admin.must(endpointsOf(3), ["member", "add", fourth.name, `--peer-urls=https://${fourth.privateIp}:2380`, "--learner"]);
         mustSsh(rig, fourth, "rm -rf /var/lib/etcd.removed-* && rm -rf /var/lib/etcd/member");
         const w = new ContinuousWriter("interrupted scale up 3 -> 5", "/reliability/scale-resume", etcdctlBinary, endpointsOf(3), creds, stack.dir);
+        const rec = recorder("interrupted scale up 3 -> 5");
         stack.setConfig({ existingHosts: hosts(5) });
         stack.up("scale: pulumi up 3 -> 5 after an interrupted scale-up");
         const report = await w.finish(admin, endpointsOf(5), 5);
+        expectLinearizable(await rec.stop(0));
         expect(report.lost).toBe(0);
         expectVotingMembers(5);
         expectMarkerEverywhere(5);
