@@ -30,7 +30,7 @@ async function build(args: ConstructorParameters<typeof EtcdCluster>[1]) {
 
 describe("the host generation of each member", () => {
     it("on Hetzner: replaced with the server (its id is the trigger), after the server", async () => {
-        await build({ hcloud: {} });
+        await build({ hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] } });
         for (const m of ["etcd-1", "etcd-2", "etcd-3"]) {
             const step = command(`etcd-${m}-host`);
             expect(step.inputs.triggers).toEqual([`etcd-${m}-id`]); // the mock server's id
@@ -46,7 +46,7 @@ describe("the host generation of each member", () => {
     });
 
     it("is carried by the member's install, configure and maintenance steps only, so a new host re-runs just those", async () => {
-        await build({ hcloud: {} });
+        await build({ hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] } });
         for (const m of ["etcd-1", "etcd-2", "etcd-3"]) {
             const stamp = `# ran etcd-${m}-host\n`; // the mock's stdout of that member's generation step
             expect(command(`etcd-${m}-install`).inputs.create.endsWith(stamp)).toBe(true);

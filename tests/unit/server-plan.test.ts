@@ -18,7 +18,7 @@ import { hostLayout } from "../../components/etcd-cluster/render/layout";
 import { serverGateScript } from "../../components/etcd-cluster/render/server-gate-script";
 import { shellcheck } from "../helpers/shellcheck";
 
-const spec = (h: EtcdClusterArgs["hcloud"] = {}, memberCount = 3) => resolveArgs("etcd", { memberCount, hcloud: { serverType: "cpx21", ...h } });
+const spec = (h: EtcdClusterArgs["hcloud"] = {}, memberCount = 3) => resolveArgs("etcd", { memberCount, hcloud: { serverType: "cpx21", sshAllowedCidrs: ["203.0.113.0/24"], ...h } });
 const server = (i: number, over: Partial<LiveServer> = {}): LiveServer => ({
     member: `etcd-${i}`, id: 100 + i, name: `etcd-${i}`, ipv4Address: `198.18.16.${10 + i}`, status: "running",
     serverType: "cpx11", image: "ubuntu-22.04", location: "ash", privateIp: `10.1.1.${10 + i}`, protected: false, ...over,
