@@ -57,8 +57,11 @@ describe("PKI with the real engine and tls provider", () => {
                     `IP Address:${addresses[i].privateIp}`, `IP Address:${addresses[i].publicIp}`,
                 ].sort());
                 expect(t).toContain(`Subject: O = etcd-`);
-                expect(t).toContain(`CN = ${m.name}`);
             }
+            // The server certificate names the member; the peer certificate carries the one CN the peer port
+            // accepts (--peer-cert-allowed-cn) and the member's name beside it.
+            expect(text(m.serverCert)).toContain(`CN = ${m.name}`);
+            expect(text(m.peerCert)).toContain(`OU = ${m.name}, CN = etcd-peer`);
         });
     });
 

@@ -35,6 +35,8 @@ export interface CertificateArgs {
     earlyRenewalHours?: number;
     /** Extra SANs (IPs or DNS names) on every member certificate. */
     extraSans?: string[];
+    /** The peer port accepts member peer certificates only (CN etcd-peer). Default true; false for one up to migrate. */
+    peerCertificatesOnly?: boolean;
     /** CA slot that signs leaves: "a" or "b". Default "a". */
     activeCa?: string;
     /** CA slots trusted during a rotation ("a", "b"); must include activeCa. Default [activeCa]. */
@@ -63,6 +65,8 @@ export interface EtcdClusterArgs {
     dataDir?: string;
     /** Where snapshots taken before a version change go. */
     snapshotDir?: string;
+    /** Existing hosts: serve clients on the public address too. Default false. */
+    clientsOnPublicAddress?: boolean;
     /** Serve metrics on the private IP too. Default false. */
     metricsOnPrivateNetwork?: boolean;
     /** Seconds a rolling restart waits for health. Default 120. */
