@@ -18,6 +18,8 @@ export interface ProbeTarget {
     port: number;
     /** What the hosts layer knows about the machine, e.g. "server status off" (shown in the message). */
     state?: string;
+    /** The SSH host key the connections pin ("ssh-ed25519 AAAA…"); when set, the host must show it. */
+    hostKey?: string;
 }
 
 export const PROBE_TIMEOUT_SECONDS = 5;
@@ -33,30 +35,73 @@ export function downAdvice(layer: "hcloud" | "existing"): string {
           "installed and re-joins. See docs/operations.md, \"A member is down\".";
 }
 
-export function reachabilityScript(targets: ProbeTarget[], advice: string, timeoutSeconds = PROBE_TIMEOUT_SECONDS): string {
+/** What the operator does about a member that shows another SSH host key than the pinned one, per hosts layer. */
+export function hostKeyAdvice(layer: "hcloud" | "existing"): string {
+    return layer === "hcloud"
+        ? "Each server this component creates gets a generated host key through its user data; a server made before " +
+          "that, or rebuilt by hand, shows another one. Look at the server on its console before trusting it; if it " +
+          "is lost, delete it and run pulumi up --refresh. See docs/operations.md, \"A member shows another SSH host key\"."
+        : "If the host was rebuilt on purpose, set its existingHosts[].sshHostKey to its new " +
+          "/etc/ssh/ssh_host_ed25519_key.pub (read it on the host's console) and run pulumi up again; otherwise find " +
+          "out what answers on that address. See docs/operations.md, \"A member shows another SSH host key\".";
+}
+
+/** OpenSSH's fingerprint of a public key line ("SHA256:…", as `ssh-keygen -lf` prints it). */
+export function fingerprint(publicKeyLine: string): string {
+    const blob = Buffer.from(publicKeyLine.trim().split(/\s+/)[1] ?? "", "base64");
+    return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
+}
+
+export function reachabilityScript(targets: ProbeTarget[], layer: "hcloud" | "existing", timeoutSeconds = PROBE_TIMEOUT_SECONDS): string {
     return header("Are the members reachable before anything changes? (runs where Pulumi runs)", {
         TARGETS: targets.map((t) => `${t.name} ${t.host} ${t.port} ${t.state ?? ""}`.trimEnd()),
+        // "type base64" of each pinned key (comments dropped), in the order of TARGETS; empty when not pinned.
+        HOST_KEYS: targets.map((t) => (t.hostKey ?? "").trim().split(/\s+/).slice(0, 2).join(" ")),
+        FINGERPRINTS: targets.map((t) => (t.hostKey ? fingerprint(t.hostKey) : "")),
         TIMEOUT: timeoutSeconds,
-        ADVICE: `Nothing was changed. ${advice}`,
+        ADVICE: `Nothing was changed. ${downAdvice(layer)}`,
+        KEY_ADVICE: `Nothing was changed. ${hostKeyAdvice(layer)}`,
     }) + REACHABILITY_BODY;
 }
 
 const REACHABILITY_BODY = `down=0
-for row in "\${TARGETS[@]}"; do
-  read -r name host port state <<<"$row"
+impostors=0
+verified=0
+for i in "\${!TARGETS[@]}"; do
+  read -r name host port state <<<"\${TARGETS[$i]}"
   # bash's /dev/tcp: a TCP connect, bounded, with nothing but bash and coreutils on this machine. The inner
   # bash expands $0 and $1 itself (single quotes on purpose).
   # shellcheck disable=SC2016
   if ! timeout "$TIMEOUT" bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$host" "$port" 2>/dev/null; then
     echo "etcd member $name is down: its SSH port $host:$port does not answer within $TIMEOUT s\${state:+ ($state)}." >&2
     down=$((down + 1))
+    continue
+  fi
+  pinned=\${HOST_KEYS[$i]}
+  [ -n "$pinned" ] || continue
+  if ! command -v ssh-keyscan >/dev/null; then
+    echo "ssh-keyscan (the OpenSSH client) is needed where pulumi runs, to check the members' pinned SSH host keys: install it (Debian: apt-get install openssh-client)." >&2
+    exit 1
+  fi
+  # The connections pin this key and would refuse another one only after minutes of dial retries: ask the
+  # host for its keys now (ssh-keyscan sends nothing of ours) and stop before any secret goes to it.
+  shown=$(ssh-keyscan -T "$TIMEOUT" -p "$port" "$host" 2>/dev/null | awk '{print $2" "$3}') || true
+  if ! grep -qxF -- "$pinned" <<<"$shown"; then
+    echo "etcd member $name at $host:$port does not show its pinned SSH host key \${FINGERPRINTS[$i]}: another machine answers on its address, or the host was rebuilt with new keys. Refusing to send it anything." >&2
+    impostors=$((impostors + 1))
+  else
+    verified=$((verified + 1))
   fi
 done
 if [ "$down" -gt 0 ]; then
   echo "$ADVICE" >&2
   exit 1
 fi
-echo "every member's SSH port answers (\${#TARGETS[@]} probed)"
+if [ "$impostors" -gt 0 ]; then
+  echo "$KEY_ADVICE" >&2
+  exit 1
+fi
+echo "every member's SSH port answers (\${#TARGETS[@]} probed; $verified showed their pinned host key)"
 `;
 
 /**
@@ -69,7 +114,7 @@ export function createReachabilityGate(name: string, plan: ClusterPlan, targets:
     const wanted = JSON.stringify(plan, (_key, value) =>
         (pulumi.Output.isInstance(value) || value instanceof Promise ? "<input>" : value));
     return new command.local.Command(`${name}-reachable`, {
-        create: targets.apply((t) => reachabilityScript(t, downAdvice(layer))),
+        create: targets.apply((t) => reachabilityScript(t, layer)),
         interpreter: ["/bin/bash", "-c"],
         triggers: [targets.apply((t) => createHash("sha256").update(`${wanted}\0${JSON.stringify(t)}`).digest("hex"))],
     }, { parent, dependsOn: after });

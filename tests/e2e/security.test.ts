@@ -3,6 +3,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { hostKeyUserData } from "../../components/etcd-cluster/render/host-key-user-data";
+import { fingerprint } from "../../components/etcd-cluster/reachability";
 import { TestStack } from "../../lab/pulumi";
 import { logStep, mustRun, run } from "../../lab/run";
 import { hostsConfig, mustSsh, Rig, rigStackConfig, rigUp, ssh, sshArgs, tearDown } from "../../lab/rig";
@@ -142,7 +143,10 @@ describe("security of a 3-member cluster on local hosts", () => {
         const failed = stack.tryPulumi(["up", "--yes", "--skip-preview"]);
         logStep("security: pulumi up against a wrong pinned host key (refused)", failed.seconds);
         expect(failed.status).not.toBe(0);
-        expect(failed.stdout + failed.stderr).toContain("ssh: handshake failed: ssh: host key mismatch");
+        // The reachability gate asks the host for its keys first: refused in seconds, not after minutes of dial retries.
+        expect(failed.seconds).toBeLessThan(60);
+        expect(failed.stdout + failed.stderr).toContain(`etcd member ${target.name} at ${target.publicIp}:22 does not show its pinned SSH host key ${fingerprint(otherKey)}`);
+        expect(failed.stdout + failed.stderr).toContain("Nothing was changed. If the host was rebuilt on purpose, set its existingHosts[].sshHostKey");
         expect(sessions()).toBe(sessionsBefore + 1); // the second count's own session: the stack opened none
         expect(unit()).toBe(unitBefore);
 

@@ -1,7 +1,10 @@
 // Fail fast when a member is down: the local reachability gate under Pulumi mocks (what it probes, that every
 // host step waits for it, when it runs again) and its script against real sockets on this machine.
 import { spawnSync } from "child_process";
+import * as fs from "fs";
 import * as net from "net";
+import * as os from "os";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 
 import { OptionsCapture, promiseOf, recordingMocks, settled } from "../helpers/mocks";
@@ -9,7 +12,7 @@ import { OptionsCapture, promiseOf, recordingMocks, settled } from "../helpers/m
 const created = recordingMocks();
 
 import { EtcdCluster, EtcdClusterArgs } from "../../components/etcd-cluster";
-import { downAdvice, reachabilityScript } from "../../components/etcd-cluster/reachability";
+import { fingerprint, reachabilityScript } from "../../components/etcd-cluster/reachability";
 import { shellcheck } from "../helpers/shellcheck";
 
 const captured = new OptionsCapture();
@@ -41,6 +44,11 @@ describe("the reachability gate", () => {
     it("on Hetzner probes every member's server at the address the stack knows", async () => {
         const gate = await gateOf({ hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] } });
         expect(gate.inputs.create).toMatch(/readonly TARGETS=\('etcd-1 203\.0\.113\.\d+ 22' 'etcd-2 203\.0\.113\.\d+ 22' 'etcd-3 203\.0\.113\.\d+ 22'\)/);
+        // ... and checks that each shows the host key generated for it (the one its user data installs).
+        // (The mocks give the n-th registered resource the public key "ssh-ed25519 AAAA<n>".)
+        const keys = ["etcd-1", "etcd-2", "etcd-3"].map((m) => `'ssh-ed25519 AAAA${created.findIndex((c) => c.name === `etcd-${m}-host-key`)}'`);
+        expect(keys.every((k) => !k.endsWith("AAAA-1'"))).toBe(true);
+        expect(gate.inputs.create).toContain(`readonly HOST_KEYS=(${keys.join(" ")})`);
     });
 
     it("runs again when the wanted cluster changes, and only then", async () => {
@@ -56,6 +64,15 @@ describe("the reachability gate", () => {
 });
 
 describe("the reachability script", () => {
+    it("names a pinned key by the fingerprint ssh-keygen -lf prints", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fp-"));
+        spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "x", "-f", path.join(dir, "k")]);
+        const line = fs.readFileSync(path.join(dir, "k.pub"), "utf8");
+        const printed = spawnSync("ssh-keygen", ["-lf", path.join(dir, "k.pub")], { encoding: "utf8" }).stdout.split(" ")[1];
+        expect(fingerprint(line)).toBe(printed);
+        fs.rmSync(dir, { recursive: true });
+    });
+
     let server: net.Server;
     let open: number;
     let closed: number;
@@ -70,17 +87,17 @@ describe("the reachability script", () => {
     });
     afterAll(() => server.close());
 
-    const run = (targets: { name: string; host: string; port: number; state?: string }[]) => {
+    const run = (targets: { name: string; host: string; port: number; state?: string; hostKey?: string }[], layer: "hcloud" | "existing" = "hcloud") => {
         const started = Date.now();
-        const r = spawnSync("bash", ["-c", reachabilityScript(targets, downAdvice("hcloud"), 1)], { encoding: "utf8", timeout: 30_000 });
+        const r = spawnSync("bash", ["-c", reachabilityScript(targets, layer, 1)], { encoding: "utf8", timeout: 30_000 });
         return { ...r, seconds: (Date.now() - started) / 1000 };
     };
 
     it("passes when every member answers, and passes shellcheck", () => {
         const r = run([{ name: "etcd-1", host: "127.0.0.1", port: open }, { name: "etcd-2", host: "127.0.0.1", port: open }]);
         expect(r.status).toBe(0);
-        expect(r.stdout).toContain("every member's SSH port answers (2 probed)");
-        expect(shellcheck(reachabilityScript([{ name: "a", host: "h", port: 22 }], downAdvice("existing")))).toBe("");
+        expect(r.stdout).toContain("every member's SSH port answers (2 probed; 0 showed their pinned host key)");
+        expect(shellcheck(reachabilityScript([{ name: "a", host: "h", port: 22, hostKey: "ssh-ed25519 AAAA x" }], "existing"))).toBe("");
     });
 
     it("fails in seconds, naming each down member and saying what to do", () => {
@@ -95,6 +112,17 @@ describe("the reachability script", () => {
         expect(r.stderr).not.toContain("etcd-1 is down");
         expect(r.stderr).toContain("Nothing was changed. Start it (hcloud server poweron <name>)");
         expect(r.stderr).toContain("pulumi up --refresh");
+        expect(r.seconds).toBeLessThan(10);
+    });
+
+    it("refuses a member whose address answers without its pinned SSH host key, in seconds, saying what to do", () => {
+        // Something answers on the port but shows no SSH host key at all: the pin cannot be met.
+        const pinned = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxHbZk0aL8cMzRbt4VwJzPq2Xn0t8nQe2q4mP6a8Y1c etcd-2";
+        const r = run([{ name: "etcd-1", host: "127.0.0.1", port: open }, { name: "etcd-2", host: "127.0.0.1", port: open, hostKey: pinned }], "existing");
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain(`etcd member etcd-2 at 127.0.0.1:${open} does not show its pinned SSH host key ${fingerprint(pinned)}: another machine`);
+        expect(r.stderr).not.toContain("etcd member etcd-1 at");
+        expect(r.stderr).toContain("Nothing was changed. If the host was rebuilt on purpose, set its existingHosts[].sshHostKey");
         expect(r.seconds).toBeLessThan(10);
     });
 });

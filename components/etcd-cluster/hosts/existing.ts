@@ -17,6 +17,6 @@ export function existingHosts(plan: ExistingHostsPlan): HostsResult {
             + "whoever answers on their address receives the cluster's keys. Set existingHosts[].sshHostKey to the host's "
             + "/etc/ssh/ssh_host_ed25519_key.pub (read it on the host's console, or compare `ssh-keyscan -t ed25519` with it).");
     }
-    const probeTargets = plan.hosts.map((h) => ({ name: h.name, host: h.sshHost, port: h.sshPort }));
+    const probeTargets = plan.hosts.map((h) => ({ name: h.name, host: h.sshHost, port: h.sshPort, hostKey: h.sshHostKey }));
     return { hosts, probeTargets: pulumi.output(probeTargets) };
 }

@@ -93,6 +93,7 @@ export function hcloudHosts({ name, plan, hcloud: h, parent }: HcloudHostsInput)
             name: m.name,
             privateIp: pulumi.output(h.privateIps[i]),
             publicIp: server.ipv4Address,
+            hostKey: hostKey.publicKeyOpenssh,
             connection: sshConnection(server.ipv4Address, 22, "root", ssh.privateKey, hostKey.publicKeyOpenssh),
             dependsOn: [server],
             identity: server.id,
@@ -115,10 +116,11 @@ export function hcloudHosts({ name, plan, hcloud: h, parent }: HcloudHostsInput)
     }
     // Every member's server as the stack knows it (one deleted outside Pulumi and not refreshed does not
     // answer), with the status Hetzner reports when it is not running.
-    const probeTargets = pulumi.all([live, pulumi.all(hosts.map((host) => host.publicIp))]).apply(([l, ips]) => plan.members.map((m, i) => {
-        const status = l.find((s) => s.member === m.name)?.status;
-        return { name: m.name, host: ips[i], port: 22, ...(status && status !== "running" ? { state: `server status ${status}` } : {}) };
-    }));
+    const probeTargets = pulumi.all([live, pulumi.all(hosts.map((host) => host.publicIp)), pulumi.all(hosts.map((host) => host.hostKey))])
+        .apply(([l, ips, keys]) => plan.members.map((m, i) => {
+            const status = l.find((s) => s.member === m.name)?.status;
+            return { name: m.name, host: ips[i], port: 22, hostKey: keys[i], ...(status && status !== "running" ? { state: `server status ${status}` } : {}) };
+        }));
     return { hosts, probeTargets, sshPrivateKey: ssh.generated };
 }
 
