@@ -81,7 +81,10 @@ export class TestStack {
     pulumi(args: string[], opts: { input?: string } = {}): RunResult {
         const r = this.tryPulumi(args, opts);
         if (r.status !== 0) {
-            throw new Error(`pulumi ${args.join(" ")} exited ${r.status}\n--- stdout\n${r.stdout.slice(-12000)}\n--- stderr\n${r.stderr.slice(-6000)}`);
+            // The engine's diagnostics first: CI logs keep only the head of a long failure message.
+            const diagnostics = /\nDiagnostics:\n[\s\S]*?(?=\n(?:Outputs|Resources):|$)/.exec(r.stdout)?.[0].trim() ?? "(none)";
+            throw new Error(`pulumi ${args.join(" ")} exited ${r.status} after ${r.seconds.toFixed(1)} s\n--- diagnostics\n${diagnostics.slice(0, 6000)}`
+                + `\n--- stderr\n${r.stderr.slice(-4000)}\n--- stdout\n${r.stdout.slice(-12000)}`);
         }
         return r;
     }

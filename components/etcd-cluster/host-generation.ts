@@ -24,12 +24,12 @@ export function hostGenerationScript(memberName: string): string {
 const GENERATION_BODY = `echo "host generation $(cat /proc/sys/kernel/random/uuid) ($MEMBER)"
 `;
 
-export function createHostGeneration(name: string, host: EtcdHost, parent: pulumi.Resource): HostGeneration {
+export function createHostGeneration(name: string, host: EtcdHost, after: pulumi.Resource[], parent: pulumi.Resource): HostGeneration {
     const step = new command.remote.Command(`${name}-${host.name}-host`, {
         connection: host.connection,
         create: hostGenerationScript(host.name),
         ...(host.identity ? { triggers: [host.identity] } : {}),
-    }, { parent, dependsOn: host.dependsOn });
+    }, { parent, dependsOn: [...host.dependsOn, ...after] });
     return { step, value: step.stdout.apply((s) => s.trim()) };
 }
 

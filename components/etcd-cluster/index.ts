@@ -87,10 +87,13 @@ function deploy(name: string, plan: ClusterPlan, parent: pulumi.Resource): EtcdC
     // Preflight, membership and check run on one member, the first: only after every member answers (the
     // reachability gate), and membership and check after the configure chain, which re-joins a new host.
     const runOn = hosts[0];
-    // Nothing touches a host before every member that should answer does (fail fast, nothing changed).
-    // A new host's generation step waits for its SSH first, so the gate probes new hosts once they boot.
-    const generations = hosts.map((h) => createHostGeneration(name, h, parent));
-    const reachable = createReachabilityGate(name, plan, probeTargets, generations.map((g) => g.step), parent);
+    // Nothing touches a host before every member that should answer does, with its pinned host key (fail
+    // fast, nothing changed). A new Hetzner server's generation step waits for its SSH, so there the gate
+    // comes after those steps; existing hosts are there already, so there it comes first: a generation step
+    // whose connection changed runs again, and must not dial an impostor 60 times.
+    const gateFirst = plan.hosts.kind === "hcloud" ? undefined : createReachabilityGate(name, plan, probeTargets, [], parent);
+    const generations = hosts.map((h) => createHostGeneration(name, h, gateFirst ? [gateFirst] : [], parent));
+    const reachable = gateFirst ?? createReachabilityGate(name, plan, probeTargets, generations.map((g) => g.step), parent);
     const pki = createPki({ name, plan, hosts, parent });
     const token = new random.RandomId(`${name}-cluster-token`, { byteLength: 8 }, { parent });
     const addresses: pulumi.Output<EtcdMemberInfo[]> = pulumi.all(hosts.map((h) => pulumi.all([h.privateIp, h.publicIp])))
