@@ -2,7 +2,7 @@
 # shellcheck source-path=SCRIPTDIR
 # scripts/toolchain.sh - install the project's pinned toolchain into a cache outside the clone.
 #
-# Usage: scripts/toolchain.sh [--no-etcd] [--help]
+# Usage: scripts/toolchain.sh [--no-etcd | --etcd-default-only] [--help]
 #        then: source scripts/env.sh
 #
 # Versions come from versions.json. Each step is cached by version (a stamp written last, after
@@ -29,6 +29,8 @@
 #
 # Options:
 #   --no-etcd   skip step 4 (the Go builds, ~1 min per etcd version on 2 cores when not cached)
+#   --etcd-default-only
+#               build only <etcd.default> in step 4: all the main job (scripts/local-up.sh) deploys
 #   -h, --help  print this header
 #
 # Settings (environment variables):
@@ -135,9 +137,11 @@ sha256_of() {
 # arguments, settings, versions
 
 WITH_ETCD=1
+DEFAULT_ETCD_ONLY=0
 while (($#)); do
   case $1 in
     --no-etcd) WITH_ETCD=0 ;;
+    --etcd-default-only) DEFAULT_ETCD_ONLY=1 ;;
     -h | --help)
       sed -n '2,/^set -euo pipefail/{/^set /d;/^# shellcheck /d;s/^# \{0,1\}//;p;}' "${BASH_SOURCE[0]}"
       exit 0
@@ -491,6 +495,15 @@ EOF
   step_end built "$tgz sha256 $sum"
 }
 
+# The etcd versions this run builds: the default only for the main job (scripts/local-up.sh), all three for the tests.
+etcd_versions_wanted() {
+  if ((DEFAULT_ETCD_ONLY)); then
+    echo "$ETCD_V"
+  else
+    echo "$ETCD_V $ETCD_PATCH_V $ETCD_UP_V"
+  fi
+}
+
 step_etcd() {
   local v built_versions=""
   if ((!WITH_ETCD)); then
@@ -500,7 +513,7 @@ step_etcd() {
   fi
   mkdir -p "$RELEASE_DIR"
   # The default, a newer patch of its minor and the next minor: the upgrade tests go through both.
-  for v in "$ETCD_V" "$ETCD_PATCH_V" "$ETCD_UP_V"; do
+  for v in $(etcd_versions_wanted); do
     if [[ " $built_versions " != *" $v "* ]]; then
       build_etcd "$v"
       built_versions="$built_versions $v"
@@ -537,7 +550,7 @@ step_verify() {
     die "env.sh: ETCD_VERSION=$ETCD_VERSION ETCD_PATCH_VERSION=$ETCD_PATCH_VERSION ETCD_UPGRADE_VERSION=$ETCD_UPGRADE_VERSION"
   [[ $ETCD_RELEASE_DIR == "$RELEASE_DIR" ]] || die "env.sh: ETCD_RELEASE_DIR=$ETCD_RELEASE_DIR"
   if ((WITH_ETCD)); then
-    for v in "$ETCD_VERSION" "$ETCD_PATCH_VERSION" "$ETCD_UPGRADE_VERSION"; do
+    for v in $(etcd_versions_wanted); do
       tgz=$ETCD_RELEASE_DIR/etcd-v$v-$OS-$GOARCH_NAME.tar.gz
       [[ -f $tgz && -f $tgz.sha256 ]] || die "missing $tgz"
       grep -qxF "$(<"$tgz.sha256")  ${tgz##*/}" "$ETCD_RELEASE_DIR/SHA256SUMS" ||
