@@ -93,6 +93,27 @@ export function localEtcdctl(version: string, workDir: string): string {
 }
 
 /** etcdctl against the cluster with the given client credentials (files), bounded in time. */
+/** An etcd client's TLS files: CA bundle, certificate and key. */
+export interface ClientFiles { ca: string; cert: string; key: string }
+
+/**
+ * The admin client's files from a stack's outputs, written into `dir` (made if missing) as ca.crt,
+ * admin.crt and admin.key, each 0600 and replaced atomically, as a consumer rolls its credentials: a
+ * client running beside never reads half a file. Call again after a rotation.
+ */
+export function adminClientFiles(dir: string, out: Record<string, unknown>): ClientFiles {
+    for (const k of ["caCertificate", "adminClientCertificate", "adminClientKey"]) {
+        if (typeof out[k] !== "string") throw new Error(`adminClientFiles: the stack has no output ${k} (read the outputs with secrets shown)`);
+    }
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const files = { ca: path.join(dir, "ca.crt"), cert: path.join(dir, "admin.crt"), key: path.join(dir, "admin.key") };
+    for (const [file, text] of [[files.ca, out.caCertificate], [files.cert, out.adminClientCertificate], [files.key, out.adminClientKey]] as [string, string][]) {
+        fs.writeFileSync(`${file}.new`, text, { mode: 0o600 });
+        fs.renameSync(`${file}.new`, file);
+    }
+    return files;
+}
+
 export class Etcdctl {
     constructor(private readonly binary: string, private readonly creds: { ca: string; cert?: string; key?: string }) {}
 
@@ -132,10 +153,16 @@ export function rigStackConfig(rig: Rig, opts: { version: string; count?: number
 /** For afterAll: destroy what the stack still has, remove it, and always take the rig down. */
 export function tearDown(stack: { tryPulumi(args: string[]): unknown; dispose(): void } | undefined, rigName: string,
     destroy = true): void {
+    destroyThen(stack, destroy, () => rigDown(rigName));
+}
+
+/** Destroy what the stack still has (when `destroy`), remove it, and always run `takeDown` (the rig or stand-in). */
+export function destroyThen(stack: { tryPulumi(args: string[]): unknown; dispose(): void } | undefined, destroy: boolean,
+    takeDown: () => void): void {
     try {
         if (stack && destroy) stack.tryPulumi(["destroy", "--yes", "--skip-preview"]);
         stack?.dispose();
     } finally {
-        rigDown(rigName);
+        takeDown();
     }
 }

@@ -14,7 +14,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { REPO_ROOT, TestStack } from "../../lab/pulumi";
 import { ContinuousWriter, expectNoLoss } from "../helpers/reliability";
-import { Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, RigHost, rigDown, rigUp, ssh } from "../../lab/rig";
+import { adminClientFiles, ClientFiles, Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, RigHost, rigDown, rigUp, ssh } from "../../lab/rig";
 import { logStep, mustRun, run } from "../../lab/run";
 
 const VERSION = process.env.ETCD_VERSION ?? "";
@@ -38,7 +38,7 @@ describe("backups, restore and maintenance", () => {
     let rig: Rig;
     let stack: TestStack;
     let admin: Etcdctl;
-    let client: { ca: string; cert: string; key: string };
+    let client: ClientFiles;
     let endpoints: string[];
     let s3Url: string;
     let s3Dir: string;
@@ -116,8 +116,6 @@ describe("backups, restore and maintenance", () => {
             },
             secretKeys: ["backupS3AccessKeyId", "backupS3SecretAccessKey"],
         });
-        const dir = fs.mkdtempSync(path.join(stack.dir, "client-"));
-        client = { ca: path.join(dir, "ca.crt"), cert: path.join(dir, "admin.crt"), key: path.join(dir, "admin.key") };
     }, 30 * 60_000);
 
     afterAll(() => {
@@ -134,9 +132,7 @@ describe("backups, restore and maintenance", () => {
     it("1. pulumi up installs the units; the S3 keys are only in a 0600 file on the hosts", () => {
         stack.up("backup: pulumi up");
         const out = stack.outputs(true);
-        for (const [file, text] of [[client.ca, out.caCertificate], [client.cert, out.adminClientCertificate], [client.key, out.adminClientKey]]) {
-            fs.writeFileSync(file, text, { mode: 0o600 });
-        }
+        client = adminClientFiles(path.join(stack.dir, "client"), out);
         endpoints = out.clientEndpoints;
         admin = new Etcdctl(localEtcdctl(VERSION, stack.dir), client);
         for (let i = 0; i < N; i++) {

@@ -1,10 +1,9 @@
 // End to end: the real program (index.ts, existing-hosts layer) with the real engine and providers deploys
 // etcd onto real local Debian hosts; checked from the outside, re-run, broken, healed and destroyed.
-import * as fs from "fs";
 import * as path from "path";
 import { TestStack } from "../../lab/pulumi";
 import { logStep, mustRun } from "../../lab/run";
-import { Etcdctl, localEtcdctl, mustSsh, Rig, rigStackConfig, rigUp, ssh, tearDown } from "../../lab/rig";
+import { adminClientFiles, Etcdctl, localEtcdctl, mustSsh, Rig, rigStackConfig, rigUp, ssh, tearDown } from "../../lab/rig";
 
 const VERSION = process.env.ETCD_VERSION ?? "";
 
@@ -34,10 +33,8 @@ describe.each([3, 5])("a %i-member cluster on local hosts", (n) => {
 
         const out = stack.outputs(true);
         expect(out.clusterCheck).toContain(`etcd cluster check passed: ${n} members started and healthy`);
-        const files = fs.mkdtempSync(path.join(stack.dir, "client-"));
-        const save = (name: string, text: string) => { const p = path.join(files, name); fs.writeFileSync(p, text, { mode: 0o600 }); return p; };
-        const ca = save("ca.crt", out.caCertificate);
-        admin = new Etcdctl(localEtcdctl(VERSION, stack.dir), { ca, cert: save("admin.crt", out.adminClientCertificate), key: save("admin.key", out.adminClientKey) });
+        const client = adminClientFiles(path.join(stack.dir, "client"), out);
+        admin = new Etcdctl(localEtcdctl(VERSION, stack.dir), client);
         endpoints = out.clientEndpoints;
         expect(endpoints).toEqual(rig.hosts.map((h) => `https://${h.privateIp}:2379`));
 
@@ -62,13 +59,13 @@ describe.each([3, 5])("a %i-member cluster on local hosts", (n) => {
             expect(mustSsh(rig, h, "journalctl -u etcd --no-pager | grep -c 'incompatible key usage' || true").trim()).toBe("0");
         }
         // A client without a CA-signed certificate is refused: none at all, and one from another CA.
-        const anonymous = new Etcdctl(admin["binary"], { ca });
+        const anonymous = new Etcdctl(admin["binary"], { ca: client.ca });
         const noCert = anonymous.run([endpoints[0]], ["get", written.key]);
         expect(noCert.status).not.toBe(0);
         expect(noCert.stdout).not.toContain(written.value);
         mustRun("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=intruder",
-            "-keyout", path.join(files, "rogue.key"), "-out", path.join(files, "rogue.crt")]);
-        const rogue = new Etcdctl(admin["binary"], { ca, cert: path.join(files, "rogue.crt"), key: path.join(files, "rogue.key") });
+            "-keyout", path.join(stack.dir, "rogue.key"), "-out", path.join(stack.dir, "rogue.crt")]);
+        const rogue = new Etcdctl(admin["binary"], { ca: client.ca, cert: path.join(stack.dir, "rogue.crt"), key: path.join(stack.dir, "rogue.key") });
         const rogueGet = rogue.run([endpoints[0]], ["get", written.key]);
         expect(rogueGet.status).not.toBe(0);
         expect(rogueGet.stdout).not.toContain(written.value);

@@ -8,7 +8,7 @@ import * as path from "path";
 import { TestStack } from "../../lab/pulumi";
 import { ContinuousWriter, expectNoLoss, expectNoRefusal } from "../helpers/reliability";
 import { ClusterAccess, expectLinearizable, Recorder } from "../helpers/lincheck";
-import { Etcdctl, localEtcdctl, mustSsh, releaseConfig, Rig, rigStackConfig, rigUp, tearDown } from "../../lab/rig";
+import { adminClientFiles, ClientFiles, Etcdctl, localEtcdctl, mustSsh, releaseConfig, Rig, rigStackConfig, rigUp, tearDown } from "../../lab/rig";
 
 const FROM = process.env.ETCD_VERSION ?? "";
 const PATCH = process.env.ETCD_PATCH_VERSION ?? "";
@@ -20,17 +20,14 @@ describe("day-2 operations with no acknowledged write lost", () => {
     let stack: TestStack;
     let endpoints: string[];
     let admin: Etcdctl;
-    let client: { ca: string; cert: string; key: string };
+    let client: ClientFiles;
     let etcdctlBinary: string;
 
     const release = (version: string) => releaseConfig(rig, version);
     /** Client files, replaced atomically, as a consumer rolls its credentials. */
     const writeClientFiles = () => {
         const out = stack.outputs(true);
-        for (const [file, text] of [[client.ca, out.caCertificate], [client.cert, out.adminClientCertificate], [client.key, out.adminClientKey]]) {
-            fs.writeFileSync(`${file}.new`, text, { mode: 0o600 });
-            fs.renameSync(`${file}.new`, file);
-        }
+        client = adminClientFiles(path.join(stack.dir, "client"), out);
         endpoints = out.clientEndpoints;
     };
     const writer = (operation: string) =>
@@ -61,8 +58,6 @@ describe("day-2 operations with no acknowledged write lost", () => {
             stack: "day2",
             config: rigStackConfig(rig, { version: FROM, healthTimeoutSeconds: 45 }),
         });
-        const dir = fs.mkdtempSync(path.join(stack.dir, "client-"));
-        client = { ca: path.join(dir, "ca.crt"), cert: path.join(dir, "admin.crt"), key: path.join(dir, "admin.key") };
         etcdctlBinary = localEtcdctl(TO, stack.dir);
     }, 20 * 60_000);
 

@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { REPO_ROOT, TestStack } from "../../lab/pulumi";
 import { logStep, mustRun, run, RunResult } from "../../lab/run";
-import { Etcdctl, localEtcdctl, mustSsh, Rig, rigStackConfig, rigUp, ssh, tearDown } from "../../lab/rig";
+import { adminClientFiles, Etcdctl, localEtcdctl, mustSsh, Rig, rigStackConfig, rigUp, ssh, tearDown } from "../../lab/rig";
 import { ClusterAccess, expectLinearizable, lincheckBinary, Recorder, sleep } from "../helpers/lincheck";
 
 const VERSION = process.env.ETCD_VERSION ?? "";
@@ -83,11 +83,7 @@ describe("faults under a live linearizability checker", () => {
         const out = stack.outputs(true);
         access = out as ClusterAccess;
         endpoints = out.clientEndpoints;
-        const dir = fs.mkdtempSync(path.join(stack.dir, "client-"));
-        const save = (name: string, text: string) => { const p = path.join(dir, name); fs.writeFileSync(p, text, { mode: 0o600 }); return p; };
-        admin = new Etcdctl(localEtcdctl(VERSION, stack.dir), {
-            ca: save("ca.crt", out.caCertificate), cert: save("admin.crt", out.adminClientCertificate), key: save("admin.key", out.adminClientKey),
-        });
+        admin = new Etcdctl(localEtcdctl(VERSION, stack.dir), adminClientFiles(path.join(stack.dir, "client"), out));
         expect(allHealthy()).toBe(true);
         expect(leaderIndex()).toBeGreaterThanOrEqual(0);
     }, 15 * 60_000);

@@ -7,7 +7,7 @@ import * as path from "path";
 import { load } from "js-yaml";
 import { REPO_ROOT, TestStack } from "../../lab/pulumi";
 import { logStep } from "../../lab/run";
-import { Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, RigHost } from "../../lab/rig";
+import { adminClientFiles, destroyThen, Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, RigHost } from "../../lab/rig";
 import { addressInUse, apiGet, runningHosts, Standin, standinDown, standinUp } from "../../lab/hcloud-standin";
 
 const VERSION = process.env.ETCD_VERSION ?? "";
@@ -45,14 +45,7 @@ describe("the dev stack on Hetzner Cloud, through the local API stand-in", () =>
         });
     }, 20 * 60_000);
 
-    afterAll(() => {
-        try {
-            if (stack && !destroyed) stack.tryPulumi(["destroy", "--yes", "--skip-preview"]);
-            stack?.dispose();
-        } finally {
-            standinDown(NAME);
-        }
-    }, 15 * 60_000);
+    afterAll(() => destroyThen(stack, !destroyed, () => standinDown(NAME)), 15 * 60_000);
 
     it("1. pulumi up builds network, subnet, 3 servers and a healthy etcd cluster", async () => {
         stack.up("hcloud: pulumi up from an empty stack");
@@ -113,9 +106,7 @@ describe("the dev stack on Hetzner Cloud, through the local API stand-in", () =>
         }
 
         // The cluster from outside, over mTLS on the private network.
-        const files = fs.mkdtempSync(path.join(stack.dir, "client-"));
-        const save = (name: string, text: string) => { const p = path.join(files, name); fs.writeFileSync(p, text, { mode: 0o600 }); return p; };
-        admin = new Etcdctl(localEtcdctl(VERSION, stack.dir), { ca: save("ca.crt", out.caCertificate), cert: save("admin.crt", out.adminClientCertificate), key: save("admin.key", out.adminClientKey) });
+        admin = new Etcdctl(localEtcdctl(VERSION, stack.dir), adminClientFiles(path.join(stack.dir, "client"), out));
         endpoints = out.clientEndpoints;
         const health = JSON.parse(admin.must(endpoints, ["endpoint", "health", "-w", "json"]));
         expect(health.map((h: any) => h.health)).toEqual([true, true, true]);

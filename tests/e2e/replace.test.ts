@@ -7,7 +7,7 @@ import * as path from "path";
 import { load } from "js-yaml";
 import { REPO_ROOT, TestStack } from "../../lab/pulumi";
 import { logStep, mustRun } from "../../lab/run";
-import { Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, RigHost } from "../../lab/rig";
+import { adminClientFiles, ClientFiles, destroyThen, Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, RigHost } from "../../lab/rig";
 import { addressInUse, apiCall, apiGet, Standin, standinDown, standinUp } from "../../lab/hcloud-standin";
 import { ContinuousWriter } from "../helpers/reliability";
 
@@ -23,10 +23,9 @@ describe("losing a Hetzner server: replaced and re-joined, nothing else restarte
     let stack: TestStack;
     let rig: Rig;
     let admin: Etcdctl;
-    let creds: { ca: string; cert: string; key: string };
+    let creds: ClientFiles;
     let etcdctlBinary: string;
     let endpoints: string[];
-    let destroyed = false;
 
     /** The rig as SSH targets, from the stack's outputs (a recreated server may get another public address). */
     const refreshRig = () => {
@@ -62,24 +61,13 @@ describe("losing a Hetzner server: replaced and re-joined, nothing else restarte
         etcdctlBinary = localEtcdctl(VERSION, stack.dir);
     }, 20 * 60_000);
 
-    afterAll(() => {
-        try {
-            if (stack && !destroyed) stack.tryPulumi(["destroy", "--yes", "--skip-preview"]);
-            stack?.dispose();
-        } finally {
-            standinDown(NAME);
-        }
-    }, 15 * 60_000);
+    afterAll(() => destroyThen(stack, true, () => standinDown(NAME)), 15 * 60_000);
 
     it("1. pulumi up builds the 3-member cluster", () => {
         stack.up("replace: pulumi up from an empty stack");
         const out = refreshRig();
         expect(out.clusterCheck).toContain("etcd cluster check passed: 3 members started and healthy");
-        const dir = fs.mkdtempSync(path.join(stack.dir, "client-"));
-        creds = { ca: path.join(dir, "ca.crt"), cert: path.join(dir, "admin.crt"), key: path.join(dir, "admin.key") };
-        fs.writeFileSync(creds.ca, out.caCertificate);
-        fs.writeFileSync(creds.cert, out.adminClientCertificate);
-        fs.writeFileSync(creds.key, out.adminClientKey, { mode: 0o600 });
+        creds = adminClientFiles(path.join(stack.dir, "client"), out);
         admin = new Etcdctl(etcdctlBinary, creds);
         admin.must([endpoints[0]], ["put", "/replace/before", "kept"]);
     }, 20 * 60_000);
@@ -233,7 +221,7 @@ describe("losing a Hetzner server: replaced and re-joined, nothing else restarte
         let exRig: Rig;
         let exAdmin: Etcdctl;
         let exEndpoints: string[];
-        let exCreds: { ca: string; cert: string; key: string };
+        let exCreds: ClientFiles;
         afterAll(async () => {
             if (existing) {
                 existing.tryPulumi(["destroy", "--yes", "--skip-preview"]);
@@ -271,11 +259,7 @@ describe("losing a Hetzner server: replaced and re-joined, nothing else restarte
             existing.up("replace: existing hosts, pulumi up");
             const out = existing.outputs(true);
             expect(out.clusterCheck).toContain("etcd cluster check passed: 3 members started and healthy");
-            const dir = fs.mkdtempSync(path.join(existing.dir, "client-"));
-            exCreds = { ca: path.join(dir, "ca.crt"), cert: path.join(dir, "admin.crt"), key: path.join(dir, "admin.key") };
-            fs.writeFileSync(exCreds.ca, out.caCertificate);
-            fs.writeFileSync(exCreds.cert, out.adminClientCertificate);
-            fs.writeFileSync(exCreds.key, out.adminClientKey, { mode: 0o600 });
+            exCreds = adminClientFiles(path.join(existing.dir, "client"), out);
             exAdmin = new Etcdctl(etcdctlBinary, exCreds);
             exEndpoints = out.clientEndpoints;
             exAdmin.must([exEndpoints[0]], ["put", "/existing/before", "kept"]);

@@ -3,12 +3,11 @@
 // hand and never started) that the next `pulumi up` completes. Data written at the start is intact. Beside
 // the writer, tools/lincheck records concurrent clients on the members that stay: each history must be
 // linearizable.
-import * as fs from "fs";
 import * as path from "path";
 import { TestStack } from "../../lab/pulumi";
 import { ContinuousWriter } from "../helpers/reliability";
 import { ClusterAccess, expectLinearizable, Recorder } from "../helpers/lincheck";
-import { Etcdctl, hostsConfig, localEtcdctl, mustSsh, Rig, rigStackConfig, rigUp, ssh, tearDown } from "../../lab/rig";
+import { adminClientFiles, ClientFiles, Etcdctl, hostsConfig, localEtcdctl, mustSsh, Rig, rigStackConfig, rigUp, ssh, tearDown } from "../../lab/rig";
 
 const VERSION = process.env.ETCD_VERSION ?? "";
 
@@ -16,7 +15,7 @@ describe("scaling 3 -> 5 -> 3 with no acknowledged write lost", () => {
     let rig: Rig;
     let stack: TestStack;
     let admin: Etcdctl;
-    let creds: { ca: string; cert: string; key: string };
+    let creds: ClientFiles;
     let etcdctlBinary: string;
     const marker = { key: "/scale/written-first", value: `v-${Date.now()}` };
 
@@ -53,11 +52,7 @@ describe("scaling 3 -> 5 -> 3 with no acknowledged write lost", () => {
     it("starts with 3 members", () => {
         stack.up("scale: pulumi up (3 members)");
         const out = stack.outputs(true);
-        const dir = fs.mkdtempSync(path.join(stack.dir, "client-"));
-        creds = { ca: path.join(dir, "ca.crt"), cert: path.join(dir, "admin.crt"), key: path.join(dir, "admin.key") };
-        fs.writeFileSync(creds.ca, out.caCertificate);
-        fs.writeFileSync(creds.cert, out.adminClientCertificate);
-        fs.writeFileSync(creds.key, out.adminClientKey, { mode: 0o600 });
+        creds = adminClientFiles(path.join(stack.dir, "client"), out);
         admin = new Etcdctl(etcdctlBinary, creds);
         admin.must(endpointsOf(3), ["put", marker.key, marker.value]);
         expectVotingMembers(3);

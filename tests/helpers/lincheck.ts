@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { mustRun } from "../../lab/run";
 import { REPO_ROOT } from "../../lab/pulumi";
+import { adminClientFiles } from "../../lab/rig";
 
 export interface LincheckReport {
     verdict: "linearizable" | "not linearizable" | "undetermined";
@@ -62,11 +63,10 @@ export class Recorder {
     constructor(readonly operation: string, access: ClusterAccess, workDir: string, limits: RecorderLimits) {
         const dir = fs.mkdtempSync(path.join(workDir, `lincheck-${operation.replace(/\W+/g, "-")}-`));
         fs.chmodSync(dir, 0o700);
-        const save = (name: string, text: string) => { const p = path.join(dir, name); fs.writeFileSync(p, text, { mode: 0o600 }); return p; };
+        const client = adminClientFiles(dir, { ...access });
         this.reportPath = path.join(dir, "report.json");
         this.child = spawn(lincheckBinary(), ["run", "--endpoints", access.clientEndpoints.join(","),
-            "--cacert", save("ca.crt", access.caCertificate), "--cert", save("admin.crt", access.adminClientCertificate),
-            "--key", save("admin.key", access.adminClientKey), "--history", path.join(dir, "history.json"), "--report", this.reportPath,
+            "--cacert", client.ca, "--cert", client.cert, "--key", client.key, "--history", path.join(dir, "history.json"), "--report", this.reportPath,
             "--duration", `${limits.maxSeconds}s`, "--max-ops", String(limits.maxOps),
             "--clients", String(limits.clients ?? 6), "--keys", String(limits.keys ?? 6), "--interval", `${limits.intervalMs ?? 20}ms`],
         { stdio: ["ignore", "ignore", "pipe"] });
