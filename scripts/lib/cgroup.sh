@@ -46,10 +46,12 @@ cgroup_pids() { # UNIT: all pids in UNIT's cgroup trees
 cgroup_kill() { # UNIT: SIGKILL everything in UNIT's cgroups
   local cg pid
   while read -r cg; do
-    [[ -f $cg/cgroup.kill ]] && { echo 1 >"$cg/cgroup.kill"; } 2>/dev/null
+    # A cgroup (or a process below) can go away between listing and killing: that is what we want, so no
+    # error; a failing last command of an && list would end the caller under set -e.
+    if [[ -f $cg/cgroup.kill ]]; then { echo 1 >"$cg/cgroup.kill"; } 2>/dev/null || true; fi
   done < <(unit_cgroups "$1")
   while read -r pid; do
-    [[ -n $pid ]] && kill -KILL "$pid" 2>/dev/null
+    if [[ -n $pid ]]; then kill -KILL "$pid" 2>/dev/null || true; fi
   done < <(cgroup_pids "$1")
   return 0
 }
