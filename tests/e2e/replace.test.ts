@@ -10,6 +10,7 @@ import { logStep, mustRun } from "../../lab/run";
 import { adminClientFiles, ClientFiles, destroyThen, Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, RigHost } from "../../lab/rig";
 import { addressInUse, apiCall, apiGet, Standin, standinDown, standinUp } from "../../lab/hcloud-standin";
 import { ContinuousWriter } from "../helpers/reliability";
+import { ClusterAccess, expectLinearizable, Recorder } from "../helpers/lincheck";
 
 const VERSION = process.env.ETCD_VERSION ?? "";
 const NAME = "replace";
@@ -40,6 +41,9 @@ describe("losing a Hetzner server: replaced and re-joined, nothing else restarte
     /** systemd's id of the running etcd service on a host: it changes whenever etcd (re)starts. */
     const invocation = (h: RigHost) => mustSsh(rig, h, "systemctl show -p InvocationID --value etcd.service").trim();
     const memberList = () => JSON.parse(admin.must(endpoints, ["member", "list", "-w", "json"])).members as any[];
+    /** The linearizability recorder beside the writer, on the members that stay up throughout. */
+    const recorder = (operation: string, on: string[]) => new Recorder(`replace: ${operation}`,
+        { ...stack.outputs(true), clientEndpoints: on } as ClusterAccess, stack.dir, { maxSeconds: 900, maxOps: 60_000, intervalMs: 50 });
 
     beforeAll(() => {
         expect(VERSION).toMatch(/^\d+\.\d+\.\d+$/);
@@ -88,9 +92,11 @@ describe("losing a Hetzner server: replaced and re-joined, nothing else restarte
 
             const w = new ContinuousWriter(`hcloud server of ${lost.name} deleted, pulumi up --refresh`, `/reliability/replace-${lost.name}`,
                 etcdctlBinary, endpoints.filter((_, i) => i !== index), creds, stack.dir);
+            const rec = recorder(`server of ${lost.name} deleted, replaced by pulumi up --refresh`, endpoints.filter((_, i) => i !== index));
             stack.up(`replace: pulumi up --refresh after deleting ${lost.name}'s server`, ["--refresh"]);
             refreshRig();
             const report = await w.finish(admin, endpoints, 3);
+            expectLinearizable(await rec.stop(0));
             expect(report.lost).toBe(0);
             expect(report.acknowledged).toBeGreaterThan(0);
 
@@ -117,6 +123,8 @@ describe("losing a Hetzner server: replaced and re-joined, nothing else restarte
     it("3. with a server powered off, an unrelated change fails in seconds, names the member, changes nothing; after power-on it converges", async () => {
         const down = rig.hosts[2];
         const server = (await apiGet(standin, "servers")).find((s) => s.name === down.name);
+        // A power cut through the API (the fault a lost machine is), judged for linearizability until it converges.
+        const rec = recorder(`${down.name} powered off and on through the API`, endpoints.filter((_, i) => i !== 2));
         await apiCall(standin, "POST", `servers/${server.id}/actions/poweroff`);
         const unit = (h: RigHost) => mustSsh(rig, h, "cat /etc/systemd/system/etcd.service");
         const units = rig.hosts.slice(0, 2).map(unit);
@@ -139,6 +147,7 @@ describe("losing a Hetzner server: replaced and re-joined, nothing else restarte
         for (const h of rig.hosts) expect(unit(h)).toContain("--snapshot-count=5000");
         const health = JSON.parse(admin.must(endpoints, ["endpoint", "health", "-w", "json"]));
         expect(health.map((h: any) => h.health)).toEqual([true, true, true]);
+        expectLinearizable(await rec.stop(0));
         stack.up("replace: pulumi up after convergence (no changes)", ["--expect-no-changes"]);
     }, 20 * 60_000);
 
