@@ -146,6 +146,8 @@ describe("day-2 operations with no acknowledged write lost", () => {
 
     it(`upgrades a minor release ${PATCH} -> ${TO} one member at a time, after a snapshot`, async () => {
         const before = serviceTimes();
+        const revision = () => JSON.parse(admin.must([endpoints[0]], ["endpoint", "status", "-w", "json"]))[0].Status.header.revision as number;
+        const revisionBefore = revision();
         const w = writer("minor upgrade");
         const rec = recorder("minor upgrade");
         stack.setConfig({ release: release(TO) });
@@ -158,6 +160,13 @@ describe("day-2 operations with no acknowledged write lost", () => {
         const snapshots = mustSsh(rig, rig.hosts[0], "ls /var/backups/etcd/");
         expect(snapshots).toMatch(new RegExp(`pre-upgrade-v${PATCH}-to-v${TO}-\\d{8}T\\d{6}\\.db`));
         expect(mustSsh(rig, rig.hosts[0], "stat -c '%a %U' /var/backups/etcd/pre-upgrade-*.db").trim().split("\n")).toEqual(["600 etcd", "600 etcd"]);
+        // A real snapshot of this cluster, taken during this up: etcdutl reads it, its revision lies between
+        // the one before the up and the one after, and it holds keys.
+        const file = mustSsh(rig, rig.hosts[0], `ls /var/backups/etcd/pre-upgrade-v${PATCH}-to-v${TO}-*.db`).trim();
+        const status = JSON.parse(mustSsh(rig, rig.hosts[0], `etcdutl snapshot status -w json ${file}`));
+        expect(status.revision).toBeGreaterThanOrEqual(revisionBefore);
+        expect(status.revision).toBeLessThanOrEqual(revision());
+        expect(status.totalKey).toBeGreaterThan(0);
     }, 10 * 60_000);
 
     it(`refuses ${TO} -> ${FROM} before anything changes`, () => {
