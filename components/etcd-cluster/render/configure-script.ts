@@ -1,6 +1,7 @@
 // Configures and (re)starts etcd on one member, behind a health gate. The certificate bundle arrives on
 // stdin (never on the command line, never in a log). Members run this one after another, so a rolling
 // change never takes two members down at once.
+import { MAINTENANCE_TIMEOUT_SECONDS } from "./maintenance-units";
 import { BOOTSTRAP_ENV_PATH, HostLayout, PKI_DIR, PKI_FILES, PkiFileKey, RELEASES_DIR, SERVICE_USER, UNIT_PATH } from "./layout";
 import { JOIN_DECISION, MEMBER_LIST_FUNCTIONS } from "./membership";
 import { ETCDCTL_MTLS, header, WAIT_UNTIL } from "./shell";
@@ -48,6 +49,7 @@ export function configureScript(input: ConfigureInput): string {
         FIRST_START_ONLY: input.firstStartOnly ?? false,
         DATA_DIR: layout.dataDir,
         SNAPSHOT_DIR: layout.snapshotDir,
+        SNAPSHOT_TIMEOUT: MAINTENANCE_TIMEOUT_SECONDS,
         SERVICE_USER,
         PKI_DIR,
         FILES: files.map((f) => f.file),
@@ -171,7 +173,8 @@ if [ "$restart" = 1 ] && [ "$established" = 1 ] && [ -n "$running_version" ] && 
    && systemctl is-active --quiet etcd.service; then
   install -d -m 0700 -o "$SERVICE_USER" -g "$SERVICE_USER" "$SNAPSHOT_DIR"
   snapshot=$SNAPSHOT_DIR/pre-upgrade-v$running_version-to-v$VERSION-$(date +%Y%m%dT%H%M%S).db
-  etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" snapshot save "$snapshot.part" >/dev/null
+  # A large database streams for minutes: etcdctl's 5 s default command timeout would fail the upgrade.
+  etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" --command-timeout="\${SNAPSHOT_TIMEOUT}s" snapshot save "$snapshot.part" >/dev/null
   "$ETCDUTL" snapshot status "$snapshot.part" >/dev/null
   chown "$SERVICE_USER:$SERVICE_USER" "$snapshot.part" && chmod 0600 "$snapshot.part" && mv "$snapshot.part" "$snapshot"
   echo "etcd on $MEMBER: snapshot before $running_version -> $VERSION saved to $snapshot"
