@@ -251,6 +251,8 @@ describe("backups, restore and maintenance", () => {
         expect(failed.stderr).toContain("etcdutl snapshot restore failed; the data directory was not touched");
         expect(sh(2, `ls -d ${DATA_DIR}.before-restore-* 2>/dev/null | wc -l`).trim()).toBe("0");
         expect(sh(0, "systemctl is-active etcd || true").trim()).toBe("inactive");
+        // Disabled too: had a host rebooted now, etcd would not have come back on the data being replaced.
+        expect(sh(0, "systemctl is-enabled etcd || true").trim()).toBe("disabled");
         sh(2, "mv -f /usr/local/bin/etcdutl.real /usr/local/bin/etcdutl");
 
         // Run again: it restores every member afresh from the snapshot and the cluster comes up.
@@ -279,6 +281,7 @@ describe("backups, restore and maintenance", () => {
             expect(aside).toHaveLength(i < 2 ? 2 : 1); // the first two were restored twice
             for (const d of aside) expect(d).toMatch(new RegExp(`^${DATA_DIR}\\.before-restore-\\d{8}T\\d{6}Z$`));
             expect(sh(i, `stat -c '%a %U' ${DATA_DIR}`).trim()).toBe("700 etcd");
+            expect(sh(i, "systemctl is-enabled etcd").trim()).toBe("enabled");
             expect(sh(i, "ls /var/lib").split("\n")).not.toContain("etcd"); // nothing went to the default data dir
         }
         admin.must(endpoints, ["put", "/bkp/restore/written-after-restore", "ok"]);

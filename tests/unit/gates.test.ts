@@ -220,7 +220,7 @@ esac`);
         });
     };
     const steps = () => calls().filter((c) => c.startsWith("ssh ")).map((c) => c.replace(/^ssh .* root@(\S+) \/usr\/local\/sbin\/etcd-restore (\w+).*$/, "$1 $2"));
-    const stops = () => calls().filter((c) => c.startsWith("systemctl stop") || / stop\s*$/.test(c));
+    const stops = () => calls().filter((c) => c.startsWith("systemctl stop") || c.startsWith("systemctl disable") || / stop\s*$/.test(c));
 
     it("reads the members JSON: names, private IPs (IPv6 too), SSH to the public address or the private one", () => {
         const r = restore({ args: [] }); // stops at the confirmation, after the checks

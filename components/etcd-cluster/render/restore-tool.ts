@@ -77,8 +77,10 @@ receive() {
 }
 
 stop() {
-  systemctl stop etcd.service
-  echo "$host: etcd stopped"
+  # Disabled as well as stopped: a host that reboots in the middle of a restore must not start etcd on the
+  # data about to be replaced (and re-join the old cluster). start() enables it again.
+  systemctl disable --now --quiet etcd.service
+  echo "$host: etcd stopped and disabled until the restore starts it"
 }
 
 restore() {
@@ -118,8 +120,9 @@ restore() {
 
 start() {
   # --no-block: a member finishes starting only once a majority is up, so starting blocks on the others.
+  systemctl enable --quiet etcd.service
   systemctl start --no-block etcd.service
-  echo "$host: etcd starting"
+  echo "$host: etcd enabled and starting"
 }
 
 wait_healthy() {
