@@ -6,6 +6,11 @@
 # with the stand-in, since every "cloud" resource of the stack is local.
 #   PULUMI_CONFIG_PASSPHRASE  as for local-up (default "local-only")
 set -euo pipefail
+# shellcheck source=scripts/lib/cli.sh # (paths from the repository root, as scripts/test-all.sh runs shellcheck)
+source "$(dirname "${BASH_SOURCE[0]}")/lib/cli.sh"
+readonly CLI_NAME=local-down # the prefix of its messages (die, log)
+cli_answer_help "$@"
+(($# == 0)) || die "unexpected argument: $1 (see --help)"
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 # shellcheck source=scripts/env.sh disable=SC1091

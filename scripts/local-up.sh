@@ -18,12 +18,16 @@
 #     local/www               the etcd release the hosts download
 #     hcloud-standin/local    the stand-in's token (0600), state and log; rigs/local: its hosts
 set -euo pipefail
+# shellcheck source=scripts/lib/cli.sh # (paths from the repository root, as scripts/test-all.sh runs shellcheck)
+source "$(dirname "${BASH_SOURCE[0]}")/lib/cli.sh"
+readonly CLI_NAME=local-up # the prefix of its messages (die, log)
+cli_answer_help "$@"
+(($# == 0)) || die "unexpected argument: $1 (see --help)"
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 name=local
 public_prefix=198.18.1
 bridge=etb-$name
-die() { printf 'local-up: error: %s\n' "$*" >&2; exit 1; }
 
 # The subnet's first address goes on the rig's bridge once a server is on the subnet; if another interface
 # has an address of that subnet (the hcloud e2e test's rig uses the dev stack's subnet too), both cannot run.

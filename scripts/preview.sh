@@ -5,6 +5,10 @@
 # Extra arguments go to `pulumi preview` (e.g. --json, --diff).
 #   HCLOUD_TOKEN     default: 64 x "0"          HCLOUD_ENDPOINT  default: http://127.0.0.1:9/v1
 set -euo pipefail
+# shellcheck source=scripts/lib/cli.sh # (paths from the repository root, as scripts/test-all.sh runs shellcheck)
+source "$(dirname "${BASH_SOURCE[0]}")/lib/cli.sh"
+readonly CLI_NAME=preview # the prefix of its messages (die, log)
+cli_answer_help "$@"
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/env.sh disable=SC1091
 source "$repo/scripts/env.sh"

@@ -2,6 +2,11 @@
 # `npm test`: every test of the project, cheapest first. Needs the toolchain (scripts/toolchain.sh) and,
 # for the end-to-end suite, root with systemd-nspawn and debootstrap (see README).
 set -euo pipefail
+# shellcheck source=scripts/lib/cli.sh # (paths from the repository root, as scripts/test-all.sh runs shellcheck)
+source "$(dirname "${BASH_SOURCE[0]}")/lib/cli.sh"
+readonly CLI_NAME=test-all # the prefix of its messages (die, log)
+cli_answer_help "$@"
+(($# == 0)) || die "unexpected argument: $1 (see --help)"
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/env.sh disable=SC1091
 source "$repo/scripts/env.sh"

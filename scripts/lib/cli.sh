@@ -8,6 +8,10 @@ log() { printf '%s: %s\n' "$CLI_NAME" "$*" >&2; }
 die() { printf '%s: error: %s\n' "$CLI_NAME" "$*" >&2; exit 1; }
 
 cli_help() { sed -n '2,/^[^#]/{/^[^#]/d;/^# shellcheck /d;s/^# \{0,1\}//;p;}' "$0"; }
+# cli_answer_help ARG...: with -h or --help first, prints the script's help (its header comment) and exits 0.
+cli_answer_help() {
+  case ${1:-} in -h | --help) cli_help; exit 0 ;; esac
+}
 cli_usage() { sed -n '/^# Usage:/,/^#$/{/^#$/d;s/^# \{0,1\}//;p;}' "$0"; }
 
 # usage_error TEXT: TEXT and the usage on stderr, exit 2.
