@@ -89,19 +89,33 @@ func (s *Store) pickPrivateIP(n *schema.Network, zone, want string) (string, *ap
 }
 
 // publicIPv4 picks the first free address of the public range (.11 to .254; .1 is the bridge's).
+// publicIPv4 hands out the first free address after the last one it handed out (wrapping around), as
+// Hetzner gives a new server a new primary IP: a server deleted and recreated comes back on another address,
+// so a client that kept the old one is caught.
 func (s *Store) publicIPv4() (string, bool) {
+	const first, count = 11, 244 // .11 to .254
 	used := map[string]bool{}
 	for _, rec := range s.d.Servers {
 		used[rec.Server.PublicNet.IPv4.IP] = true
 	}
-	for i := 11; i <= 254; i++ {
-		ip := fmt.Sprintf("%s.%d", s.publicPrefix, i)
+	last := int(s.d.IDs[lastPublicIPv4]) // 0 before the first
+	start := 0
+	if last >= first {
+		start = last - first + 1
+	}
+	for k := 0; k < count; k++ {
+		octet := first + (start+k)%count
+		ip := fmt.Sprintf("%s.%d", s.publicPrefix, octet)
 		if !used[ip] {
+			s.d.IDs[lastPublicIPv4] = int64(octet)
 			return ip, true
 		}
 	}
 	return "", false
 }
+
+// The IDs counter that remembers the last public IPv4 address handed out (its last octet).
+const lastPublicIPv4 = "public_ipv4_last_octet"
 
 func reverseDNS(ip string) string {
 	o := strings.Split(ip, ".")

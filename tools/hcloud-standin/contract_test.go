@@ -565,6 +565,11 @@ func TestServers(t *testing.T) {
 	}
 	_, _, err = e.c.Server.Poweron(ctx(), s)
 	wantErr(t, err, hcloud.ErrorCodeNotFound, 404)
+	// A server created again under the same name gets a new primary IP, as on Hetzner: not the deleted one's.
+	again := must[hcloud.ServerCreateResult](t)(e.c.Server.Create(ctx(), base("etcd-1")))
+	if ip := again.Server.PublicNet.IPv4.IP.String(); ip == s.PublicNet.IPv4.IP.String() || !strings.HasPrefix(ip, "198.18.99.") {
+		t.Fatalf("recreated server's public IPv4 %s (the deleted one had %s)", ip, s.PublicNet.IPv4.IP)
+	}
 	_, err = e.c.Server.Action.AllFor(ctx(), s, hcloud.ActionListOpts{})
 	wantErr(t, err, hcloud.ErrorCodeNotFound, 404)
 	fw := must[*hcloud.Firewall](t)(e.c.Firewall.GetByID(ctx(), fwRes.Firewall.ID))
