@@ -60,3 +60,7 @@ export const sshPrivateKeyOpenssh = cluster.sshPrivateKey;
 export const etcdctlEnvironment = cluster.etcdctlEnvironment;
 /** What the last cluster check printed. */
 export const clusterCheck = cluster.checkResult;
+/** Prometheus file_sd targets of the members' metrics (empty unless metricsOnPrivateNetwork). */
+export const prometheusTargets = cluster.prometheusTargets;
+/** Prometheus alert rules for the members (a rule file). */
+export const prometheusRules = cluster.prometheusRules;

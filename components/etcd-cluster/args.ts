@@ -218,7 +218,13 @@ export interface EtcdClusterArgs {
      * address exactly when that list names who may reach it. @default false (private address and loopback only)
      */
     clientsOnPublicAddress?: boolean;
-    /** Serve Prometheus metrics on the private IP too (plain HTTP, port 2381), not only on 127.0.0.1. @default false */
+    /**
+     * Serve Prometheus metrics on the member's private IP too (plain HTTP, port 2381, no authentication), not
+     * only on 127.0.0.1; never on the public IP. Then `prometheusTargets` lists them for a Prometheus on the
+     * private network. @default false: the Hetzner firewall filters only public interfaces, so every server
+     * on the private network could read the metrics (and `/health`); turning it on is a decision to make, and
+     * changing it restarts each member (one at a time).
+     */
     metricsOnPrivateNetwork?: boolean;
     /** Seconds a rolling restart waits for a member to become healthy before failing the deployment. @default 120 */
     healthTimeoutSeconds?: number;

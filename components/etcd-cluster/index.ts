@@ -13,6 +13,7 @@ import { createMember, MemberResources } from "./member";
 import { createMembership } from "./membership";
 import { ClusterPlan, EtcdMemberInfo, resolveArgs } from "./plan";
 import { createPki } from "./pki";
+import { etcdAlertRules, renderRulesYaml, scrapeTargets, ScrapeTargetGroup } from "./monitoring/rules";
 import { createReachabilityGate } from "./reachability";
 import { clientUrl } from "./render/layout";
 
@@ -22,6 +23,8 @@ export type {
     MaintenanceArgs, PkiArgs,
 } from "./args";
 export { defaults, KNOWN_RELEASE_SHA256, MAX_MEMBERS, MAX_QUOTA_BACKEND_BYTES, OFFICIAL_RELEASE_BASE_URL } from "./defaults";
+export type { AlertRule, EtcdAlertOptions, ScrapeTargetGroup } from "./monitoring/rules";
+export { etcdAlertRules, renderRulesYaml } from "./monitoring/rules";
 export type { EtcdMemberInfo } from "./plan";
 export { CERT_USAGES, CLIENT_CERTS } from "./pki";
 export { EtcdClusterArgsError } from "./validate";
@@ -52,6 +55,14 @@ export class EtcdCluster extends pulumi.ComponentResource {
     public readonly etcdctlEnvironment: pulumi.Output<string>;
     /** Output of the last cluster check. */
     public readonly checkResult: pulumi.Output<string>;
+    /**
+     * Prometheus scrape targets in file_sd format (`[{ targets: ["10.1.1.11:2381"], labels: { etcd_cluster,
+     * etcd_member } }, ...]`): each member's metrics on its private address. Empty unless
+     * `metricsOnPrivateNetwork`, since nothing listens there otherwise.
+     */
+    public readonly prometheusTargets: pulumi.Output<ScrapeTargetGroup[]>;
+    /** Prometheus alert rules for these members (a rule file, YAML), with this cluster's quota warning percent. */
+    public readonly prometheusRules: pulumi.Output<string>;
 
     constructor(name: string, args: EtcdClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("etcd-cluster:index:EtcdCluster", name, {}, opts);
@@ -67,6 +78,8 @@ export class EtcdCluster extends pulumi.ComponentResource {
         this.sshPrivateKey = outputs.sshPrivateKey;
         this.etcdctlEnvironment = outputs.etcdctlEnvironment;
         this.checkResult = outputs.checkResult;
+        this.prometheusTargets = outputs.prometheusTargets;
+        this.prometheusRules = outputs.prometheusRules;
         this.registerOutputs(outputs);
     }
 }
@@ -133,5 +146,7 @@ function deploy(name: string, plan: ClusterPlan, parent: pulumi.Resource): EtcdC
             "export ETCDCTL_KEY=$PWD/etcd-admin.key",
         ].join("\n")),
         checkResult: check.stdout,
+        prometheusTargets: addresses.apply((a) => (plan.metricsOnPrivateNetwork ? scrapeTargets(name, a, plan.ports.metrics) : [])),
+        prometheusRules: pulumi.output(renderRulesYaml(etcdAlertRules({ quotaWarnPercent: plan.maintenance.quotaWarnPercent }))),
     };
 }

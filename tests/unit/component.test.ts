@@ -158,6 +158,27 @@ describe("an hcloud cluster of 3", () => {
         expect(await isSecret(cluster.sshPrivateKey)).toBe(true);
         expect(await isSecret(cluster.kubeApiserverClientCertificate)).toBe(false);
         expect(await promiseOf(cluster.etcdctlEnvironment)).toContain("ETCDCTL_ENDPOINTS=https://10.1.1.11:2379,https://10.1.1.12:2379,https://10.1.1.13:2379");
+        // Metrics stay on loopback by default: no scrape target on the private network.
+        expect(await promiseOf(cluster.prometheusTargets)).toEqual([]);
+        expect(await promiseOf(cluster.prometheusRules)).toContain("alert: EtcdMemberDown");
+    });
+});
+
+describe("monitoring outputs", () => {
+    it("with metricsOnPrivateNetwork: a scrape target per member on its private address, rules with the cluster's quota percent", async () => {
+        const cluster = new EtcdCluster("prod", {
+            existingHosts: [{ name: "a", privateIp: "10.9.0.11", publicIp: "198.18.0.11" }, { name: "b", privateIp: "10.9.0.12", publicIp: "198.18.0.12" },
+                { name: "c", privateIp: "10.9.0.13", publicIp: "198.18.0.13" }],
+            sshPrivateKey: pulumi.secret("key"),
+            metricsOnPrivateNetwork: true,
+            maintenance: { quotaWarnPercent: 70 },
+        });
+        await settle(cluster);
+        expect(await promiseOf(cluster.prometheusTargets)).toEqual(["a", "b", "c"].map((m, i) => (
+            { targets: [`10.9.0.1${i + 1}:2381`], labels: { etcd_cluster: "prod", etcd_member: m } })));
+        const rules = await promiseOf(cluster.prometheusRules);
+        expect(rules).toContain("etcd_server_quota_backend_bytes{etcd_cluster!=\"\"} * 100 > 70'");
+        expect(rules).not.toContain("> 80'");
     });
 });
 
