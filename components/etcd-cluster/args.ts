@@ -4,9 +4,22 @@ import * as pulumi from "@pulumi/pulumi";
 
 /** Where the members run: Hetzner Cloud servers this component creates. */
 export interface HcloudHostsArgs {
-    /** Hetzner location of the servers (`hcloud location list`). @default "ash" */
+    /** Hetzner location of every server (`hcloud location list`). Give this or `locations`. @default "ash" */
     location?: string;
-    /** Network zone of the subnet; must contain `location`. @default "us-east" */
+    /**
+     * Several locations of one network zone, so that a whole location can fail (e.g. ["fsn1", "nbg1", "hel1"]
+     * in eu-central). Member k (1-based) runs in `locations[(k - 1) % locations.length]`: members go round the
+     * list in order, so adding members never moves an existing one (5 over 3: fsn1, nbg1, hel1, fsn1, nbg1).
+     * Each location has its own spread placement group. Changing the list moves members whose slot changes (one
+     * server per `pulumi up`); when moving from `location: X`, list X first. @default [location]
+     */
+    locations?: string[];
+    /**
+     * Refuse a member layout in which the failure of one location loses the majority (e.g. 3 members over 2
+     * locations, or one location). @default false (such a multi-location layout is a warning)
+     */
+    requireLocationFailureTolerance?: boolean;
+    /** Network zone of the subnet; must contain every location. @default "us-east" */
     networkZone?: string;
     /** Server type, e.g. cpx11, cx22, cax11, ccx13. @default "cpx11" */
     serverType?: string;

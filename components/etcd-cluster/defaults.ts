@@ -20,6 +20,7 @@ export const defaults = {
     memberCount: 3,
     hcloud: {
         location: "ash",
+        requireLocationFailureTolerance: false,
         networkZone: "us-east",
         serverType: "cpx11",
         image: "ubuntu-22.04",

@@ -47,7 +47,7 @@ export class EtcdCluster extends pulumi.ComponentResource {
     public readonly adminClientCertificate: pulumi.Output<string>;
     /** Its private key. Secret. */
     public readonly adminClientKey: pulumi.Output<string>;
-    /** Members with their addresses. */
+    /** Members with their addresses, and on Hetzner their location. */
     public readonly members: pulumi.Output<EtcdMemberInfo[]>;
     /** The SSH private key the component generated for Hetzner servers, if it made one. Secret. */
     public readonly sshPrivateKey: pulumi.Output<string | undefined>;
@@ -110,7 +110,9 @@ function deploy(name: string, plan: ClusterPlan, parent: pulumi.Resource): EtcdC
     const pki = createPki({ name, plan, hosts, parent });
     const token = new random.RandomId(`${name}-cluster-token`, { byteLength: 8 }, { parent });
     const addresses: pulumi.Output<EtcdMemberInfo[]> = pulumi.all(hosts.map((h) => pulumi.all([h.privateIp, h.publicIp])))
-        .apply((ips) => ips.map(([privateIp, publicIp], i) => ({ name: hosts[i].name, privateIp, publicIp })));
+        .apply((ips) => ips.map(([privateIp, publicIp], i) => ({
+            name: hosts[i].name, privateIp, publicIp, ...(hosts[i].location ? { location: hosts[i].location } : {}),
+        })));
 
     const preflight = createPreflight({ name, plan, hosts, runOn, reachable, parent });
     const members: MemberResources[] = [];

@@ -20,6 +20,8 @@ export interface EtcdMemberInfo {
     name: string;
     privateIp: string;
     publicIp: string;
+    /** Its Hetzner location (e.g. fsn1); absent for existing hosts. */
+    location?: string;
 }
 
 /** How the component reaches Hetzner servers over SSH: a key it generates, or keys already in the project. */
@@ -27,9 +29,15 @@ export type HcloudSshPlan =
     | { readonly kind: "generated" }
     | { readonly kind: "projectKeys"; readonly keyNames: string[]; readonly privateKey: pulumi.Input<string> };
 
-/** Hetzner servers this component creates, with the private IP of each member (in member order). */
-export interface HcloudHostsPlan extends Required<Omit<HcloudHostsArgs, "sshKeyNames">> {
+/** Hetzner servers this component creates, with the private IP and location of each member (in member order). */
+export interface HcloudHostsPlan extends Required<Omit<HcloudHostsArgs, "sshKeyNames" | "location" | "locations" | "requireLocationFailureTolerance">> {
     readonly kind: "hcloud";
+    /** The locations, in the order members are placed over them. */
+    readonly locations: string[];
+    /** Member i's location: locations[i % locations.length]. */
+    readonly memberLocations: string[];
+    /** Set when members are spread over several locations but losing one of them loses the majority. */
+    readonly layoutWarning?: string;
     readonly privateIps: string[];
     readonly ssh: HcloudSshPlan;
 }

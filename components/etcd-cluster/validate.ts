@@ -23,9 +23,22 @@ const SHA256 = /^[0-9a-f]{64}$/;
 /** Hetzner server type names: family letters then digits, e.g. cx22, cpx11, cax11, ccx13. */
 const SERVER_TYPE = /^[a-z]{2,4}\d{2,3}$/;
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9*]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-/** Hetzner locations and the network zone each belongs to (`hcloud location list`). Unknown ones pass. */
-const LOCATION_ZONES: Readonly<Record<string, string>> = {
+/**
+ * Hetzner locations and the network zone of each: the `network_zone` of every location in the API's
+ * GET /locations (docs.hetzner.cloud, "Locations"; `hcloud location list`). A private network's subnet lives in
+ * one zone and only servers of that zone's locations attach to it. A location not listed here passes unchecked
+ * (a new one Hetzner opens); the API then decides.
+ */
+export const LOCATION_ZONES: Readonly<Record<string, string>> = {
     fsn1: "eu-central", nbg1: "eu-central", hel1: "eu-central", ash: "us-east", hil: "us-west", sin: "ap-southeast",
+};
+/**
+ * Server type families offered only in some network zones (Hetzner's cloud price list per location; elsewhere
+ * the API refuses the server with "unsupported location for server type", invalid_input). cpx and ccx are
+ * offered in every location; cax (Arm, also eu-central only) is refused before this for its architecture.
+ */
+const SERVER_FAMILY_ZONES: Readonly<Record<string, readonly string[]>> = {
+    cx: ["eu-central"],
 };
 /** One OpenSSH public key line: type, base64 body, optional comment. */
 const SSH_PUBLIC_KEY = /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) AAAA[A-Za-z0-9+/]+={0,2}( [^\n]*)?$/;
@@ -244,22 +257,81 @@ export function resolveRelease(args: EtcdReleaseArgs): ResolvedRelease {
     return { version, sha256, url: `${base}/v${version}/etcd-v${version}-linux-amd64.tar.gz` };
 }
 
+/**
+ * The locations of the members: `hcloud.locations`, or `[hcloud.location]`. Each is a location of
+ * hcloud.networkZone where the server type is offered. Member i (0-based) goes to locations[i % L].
+ */
+function resolveLocations(args: HcloudHostsArgs, networkZone: string, serverType: string): string[] {
+    if (args.location !== undefined && args.locations !== undefined) {
+        fail(`hcloud.location "${args.location}" and hcloud.locations ${JSON.stringify(args.locations)} are both set; give one: `
+            + "location for a single location, locations to spread the members over several.");
+    }
+    const name = args.locations !== undefined ? "hcloud.locations" : "hcloud.location";
+    const locations = args.locations ?? [args.location ?? defaults.hcloud.location];
+    if (!Array.isArray(locations) || locations.length === 0) {
+        fail(`hcloud.locations is ${JSON.stringify(locations)}; list one or more locations of one network zone, e.g. ["fsn1", "nbg1", "hel1"].`);
+    }
+    const family = /^[a-z]+/.exec(serverType)![0];
+    locations.forEach((location, i) => {
+        const what = args.locations !== undefined ? `${name}[${i}] "${location}"` : `${name} "${location}"`;
+        if (typeof location !== "string" || !/^[a-z]{3}\d?$/.test(location)) {
+            fail(`${what} does not look like a Hetzner location (e.g. ash, hil, fsn1, nbg1, hel1).`);
+        }
+        if (locations.indexOf(location) !== i) fail(`${what} is listed twice; list each location once.`);
+        const zone = LOCATION_ZONES[location];
+        if (zone !== undefined && zone !== networkZone) {
+            const inZone = Object.keys(LOCATION_ZONES).filter((l) => LOCATION_ZONES[l] === networkZone);
+            fail(`${what} is in network zone ${zone}, not hcloud.networkZone "${networkZone}": the servers could not `
+                + `attach to the subnet. Set networkZone: "${zone}"${inZone.length > 0 ? ` (or use locations of ${networkZone}: ${inZone.join(", ")})` : ""}.`);
+        }
+        const offered = SERVER_FAMILY_ZONES[family];
+        if (zone !== undefined && offered !== undefined && !offered.includes(zone)) {
+            fail(`hcloud.serverType "${serverType}" is not offered in ${what} (network zone ${zone}): Hetzner offers ${family} servers only in `
+                + `${offered.join(", ")}. Use a type offered there, e.g. cpx11 or ccx13.`);
+        }
+    });
+    return locations;
+}
+
+/**
+ * Whether losing one location loses the majority: with the members per location, the largest share must leave
+ * a majority of the whole behind. One location used: always lost. Returns the explanation, or undefined.
+ */
+export function locationFailureRisk(memberLocations: readonly string[]): string | undefined {
+    const counts = new Map<string, number>();
+    for (const l of memberLocations) counts.set(l, (counts.get(l) ?? 0) + 1);
+    const n = memberLocations.length;
+    const majority = Math.floor(n / 2) + 1;
+    const [worst, most] = [...counts].reduce((a, b) => (b[1] > a[1] ? b : a));
+    if (n - most >= majority) return undefined;
+    const layout = [...counts].map(([l, c]) => `${c} in ${l}`).join(", ");
+    return `${n} member${n > 1 ? "s" : ""} over ${counts.size} location${counts.size > 1 ? "s" : ""} (${layout}): losing ${worst} leaves ${n - most} of ${n}, `
+        + `below the majority of ${majority}, so the cluster stops accepting writes until ${worst} is back.`;
+}
+
 export function resolveHcloud(args: HcloudHostsArgs, memberCount: number, sshPrivateKey: pulumi.Input<string> | undefined): HcloudHostsPlan {
-    const h = { ...defaults.hcloud, sshAllowedCidrs: undefined as unknown as string[], ...args };
+    const { location: _location, locations: _locations, ...rest } = args;
+    const h = { ...defaults.hcloud, sshAllowedCidrs: undefined as unknown as string[], ...rest };
     if (!SERVER_TYPE.test(h.serverType)) {
         fail(`hcloud.serverType "${h.serverType}" does not look like a Hetzner server type (e.g. cpx11, cx22, cax11, ccx13).`);
     }
-    if (!/^[a-z]{3}\d?$/.test(h.location)) fail(`hcloud.location "${h.location}" does not look like a Hetzner location (e.g. ash, hil, fsn1, nbg1, hel1).`);
     if (!/^[a-z]+-[a-z]+$/.test(h.networkZone)) fail(`hcloud.networkZone "${h.networkZone}" does not look like a network zone (e.g. us-east, eu-central).`);
-    const zone = LOCATION_ZONES[h.location];
-    if (zone !== undefined && zone !== h.networkZone) {
-        fail(`hcloud.location "${h.location}" is in network zone ${zone}, not hcloud.networkZone "${h.networkZone}": the servers could not `
-            + `attach to the subnet. Set networkZone: "${zone}" (or a location in ${h.networkZone}).`);
-    }
     if (/^cax/.test(h.serverType)) {
         fail(`hcloud.serverType "${h.serverType}" is an Arm64 server; the component installs etcd's linux-amd64 release. `
             + "Use an x86 type such as cpx11, cx22 or ccx13.");
     }
+    const locations = resolveLocations(args, h.networkZone, h.serverType);
+    const memberLocations = Array.from({ length: memberCount }, (_, i) => locations[i % locations.length]);
+    if (typeof h.requireLocationFailureTolerance !== "boolean") {
+        fail(`hcloud.requireLocationFailureTolerance must be true or false (got ${JSON.stringify(h.requireLocationFailureTolerance)}).`);
+    }
+    const risk = locationFailureRisk(memberLocations);
+    if (risk && h.requireLocationFailureTolerance) {
+        fail(`hcloud.requireLocationFailureTolerance is true, but ${risk} Spread the members so that no location holds half of them or more: `
+            + "3 or more locations, e.g. 3 members over 3 locations, 5 over 3 or more.");
+    }
+    // One location by choice is the documented single-location layout; several that do not tolerate a loss are a surprise.
+    const layoutWarning = risk && locations.length > 1 ? `hcloud.locations: ${risk} Use 3 or more locations (e.g. 3 or 5 members over 3).` : undefined;
     if (h.image.trim() === "") fail("hcloud.image must not be empty (e.g. ubuntu-22.04).");
     const network = parseIpv4Cidr(h.networkCidr) ?? fail(`hcloud.networkCidr "${h.networkCidr}" is not an IPv4 network like 10.1.0.0/16.`);
     const subnet = parseIpv4Cidr(h.subnetCidr) ?? fail(`hcloud.subnetCidr "${h.subnetCidr}" is not an IPv4 network like 10.1.1.0/24.`);
@@ -284,12 +356,13 @@ export function resolveHcloud(args: HcloudHostsArgs, memberCount: number, sshPri
         }
     }
     const privateIps = Array.from({ length: memberCount }, (_, i) => memberPrivateIp(subnet, h.privateIpOffset, i + 1));
-    const { sshKeyNames, ...server } = h;
-    if (sshKeyNames.length === 0) return { kind: "hcloud", ...server, privateIps, ssh: { kind: "generated" } };
+    const { sshKeyNames, location: _single, requireLocationFailureTolerance: _checked, ...server } = h;
+    const placed = { ...server, locations, memberLocations, ...(layoutWarning ? { layoutWarning } : {}) };
+    if (sshKeyNames.length === 0) return { kind: "hcloud", ...placed, privateIps, ssh: { kind: "generated" } };
     if (sshPrivateKey === undefined) {
         fail("hcloud.sshKeyNames is set, so sshPrivateKey must be given too: the component connects over SSH to configure etcd.");
     }
-    return { kind: "hcloud", ...server, privateIps, ssh: { kind: "projectKeys", keyNames: sshKeyNames, privateKey: sshPrivateKey } };
+    return { kind: "hcloud", ...placed, privateIps, ssh: { kind: "projectKeys", keyNames: sshKeyNames, privateKey: sshPrivateKey } };
 }
 
 export function resolveExisting(hosts: ExistingHostArgs[], members: MemberPlan[],

@@ -66,7 +66,7 @@ describe("the dev stack on Hetzner Cloud, through the local API stand-in", () =>
         const [key] = await apiGet(standin, "ssh_keys");
         for (const s of servers) {
             expect(s).toMatchObject({ status: "running", server_type: { name: "cpx11" }, location: { name: "ash" }, image: { name: "ubuntu-22.04" } });
-            expect(s.labels).toEqual({ etcd: "true", cluster: "cluster-1", "etcd-cluster": "etcd", "etcd-member": s.name });
+            expect(s.labels).toEqual({ etcd: "true", cluster: "cluster-1", "etcd-cluster": "etcd", "etcd-member": s.name, "etcd-location": "ash" });
             expect(s.private_net).toHaveLength(1);
             expect(s.private_net[0].network).toBe(networks[0].id);
             expect(s.public_net.ipv4.ip).toMatch(new RegExp(`^${PUBLIC_PREFIX.replace(/\./g, "\\.")}\\.\\d+$`));

@@ -3,7 +3,7 @@
 // recordingMocks() before the component is first used.
 import * as pulumi from "@pulumi/pulumi";
 
-export interface Created { type: string; name: string; inputs: Record<string, any> }
+export interface Created { type: string; name: string; inputs: Record<string, any>; id: string }
 
 export function recordingMocks(): Created[] {
     const created: Created[] = [];
@@ -23,8 +23,10 @@ export function recordingMocks(): Created[] {
             if (args.type === "tls:index/certRequest:CertRequest") outputs.certRequestPem = `csr-${args.name}`;
             if (args.type === "random:index/randomId:RandomId") outputs.hex = "0123456789abcdef";
             if (args.type === "command:remote:Command") outputs.stdout = `ran ${args.name}`;
-            created.push({ type: args.type, name: args.name, inputs: args.inputs });
-            return { id: `${args.name}-id`, state: outputs };
+            // Hetzner ids are numbers (the component passes them on as such, e.g. a server's placementGroupId).
+            const id = args.type.startsWith("hcloud:") ? String(1000 + n) : `${args.name}-id`;
+            created.push({ type: args.type, name: args.name, inputs: args.inputs, id });
+            return { id, state: outputs };
         },
         call(args: pulumi.runtime.MockCallArgs) {
             // Hetzner has no servers yet (a new stack).

@@ -11,7 +11,7 @@ describe("defaults", () => {
     it("match the seed procedure and the pinned etcd release", () => {
         const spec = resolve({ hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] } });
         expect(spec.members.map((m) => m.name)).toEqual(["etcd-1", "etcd-2", "etcd-3"]);
-        expect(spec.hosts).toMatchObject({ kind: "hcloud", ssh: { kind: "generated" }, location: "ash", networkZone: "us-east", serverType: "cpx11", image: "ubuntu-22.04",
+        expect(spec.hosts).toMatchObject({ kind: "hcloud", ssh: { kind: "generated" }, locations: ["ash"], memberLocations: ["ash", "ash", "ash"], networkZone: "us-east", serverType: "cpx11", image: "ubuntu-22.04",
             networkCidr: "10.1.0.0/16", subnetCidr: "10.1.1.0/24" });
         expect(spec.hosts.kind === "hcloud" && spec.hosts.privateIps).toEqual(["10.1.1.11", "10.1.1.12", "10.1.1.13"]);
         expect(spec.release.version).toBe(versions.etcd.default);
@@ -143,7 +143,7 @@ describe("accepted near the refused ones", () => {
         expect(hc({}, { dataDir: "/var/lib/etcd-main", snapshotDir: "/var/backups/etcd-main" })().dataDir).toBe("/var/lib/etcd-main");
         expect(hc({}, { backup: { s3: { endpoint: "http://10.0.0.5:9000", allowHttp: true, bucket: "bkp", accessKeyId: "a", secretAccessKey: "b" } } })().backup.s3?.endpoint)
             .toBe("http://10.0.0.5:9000");
-        expect(hc({ location: "fsn1", networkZone: "eu-central" })().hosts).toMatchObject({ location: "fsn1" });
+        expect(hc({ location: "fsn1", networkZone: "eu-central" })().hosts).toMatchObject({ locations: ["fsn1"] });
         expect(hc({}, { pki: { extraSans: ["10.0.0.30", "etcd.example.com"] } })().pki.extraSans).toEqual(["10.0.0.30", "etcd.example.com"]);
     });
 });

@@ -33,7 +33,8 @@ describe("the host generation of each member", () => {
         await build({ hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] } });
         for (const m of ["etcd-1", "etcd-2", "etcd-3"]) {
             const step = command(`etcd-${m}-host`);
-            expect(step.inputs.triggers).toEqual([`etcd-${m}-id`]); // the mock server's id
+            const server = created.find((c) => c.type === "hcloud:index/server:Server" && c.name === `etcd-${m}`)!;
+            expect(step.inputs.triggers).toEqual([server.id]); // the mock server's id
             expect(step.inputs.create).toContain("host generation $(cat /proc/sys/kernel/random/uuid)");
             expect(step.inputs.delete).toBeUndefined();
             expect(await captured.dependencyNames(`etcd-${m}-host`)).toEqual([`etcd-${m}`]);

@@ -9,6 +9,7 @@ package main
 
 import (
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -36,11 +37,13 @@ var datacenterNames = map[string]struct {
 
 func datacenters() []schema.Datacenter {
 	var out []schema.Datacenter
-	ids := make([]int64, 0, len(serverTypes))
-	for _, t := range serverTypes {
-		ids = append(ids, t.ID)
-	}
 	for _, l := range locations {
+		var ids []int64
+		for _, t := range serverTypes {
+			if offeredIn(t, l.Name) {
+				ids = append(ids, t.ID)
+			}
+		}
 		dc := datacenterNames[l.Name]
 		out = append(out, schema.Datacenter{
 			ID: dc.id, Name: dc.name, Description: l.City + " " + dc.name[len(l.Name)+1:], Location: l,
@@ -50,23 +53,30 @@ func datacenters() []schema.Datacenter {
 	return out
 }
 
-func serverType(id int64, name, desc string, cores int, mem float32, disk int, cpu string) schema.ServerType {
+// serverType is offered in the locations of the given network zones (none given: every location), as the
+// API lists them in its `locations`: the AMD CPX types everywhere, the Intel CX types in eu-central only.
+func serverType(id int64, name, desc string, cores int, mem float32, disk int, zones ...string) schema.ServerType {
 	t := schema.ServerType{ID: id, Name: name, Description: desc, Category: "shared_vcpu", Cores: cores, Memory: mem, Disk: disk,
 		StorageType: "local", CPUType: "shared", Architecture: "x86", IncludedTraffic: 21990232555520,
-		Prices: []schema.PricingServerTypePrice{}}
-	_ = cpu
+		Prices: []schema.PricingServerTypePrice{}, Locations: []schema.ServerTypeLocation{}}
 	for _, l := range locations {
-		t.Locations = append(t.Locations, schema.ServerTypeLocation{ID: l.ID, Name: l.Name, Recommended: true, Available: true})
+		if len(zones) == 0 || slices.Contains(zones, l.NetworkZone) {
+			t.Locations = append(t.Locations, schema.ServerTypeLocation{ID: l.ID, Name: l.Name, Recommended: true, Available: true})
+		}
 	}
 	return t
 }
 
 var serverTypes = []schema.ServerType{
-	serverType(22, "cpx11", "CPX 11", 2, 2, 40, "amd"),
-	serverType(23, "cpx21", "CPX 21", 3, 4, 80, "amd"),
-	serverType(24, "cpx31", "CPX 31", 4, 8, 160, "amd"),
-	serverType(104, "cx22", "CX22", 2, 4, 40, "intel"),
-	serverType(105, "cx32", "CX32", 4, 8, 80, "intel"),
+	serverType(22, "cpx11", "CPX 11", 2, 2, 40),
+	serverType(23, "cpx21", "CPX 21", 3, 4, 80),
+	serverType(24, "cpx31", "CPX 31", 4, 8, 160),
+	serverType(104, "cx22", "CX22", 2, 4, 40, "eu-central"),
+	serverType(105, "cx32", "CX32", 4, 8, 80, "eu-central"),
+}
+
+func offeredIn(t schema.ServerType, location string) bool {
+	return slices.ContainsFunc(t.Locations, func(l schema.ServerTypeLocation) bool { return l.Name == location })
 }
 
 func image(id int64, name, desc, flavor, version string) schema.Image {

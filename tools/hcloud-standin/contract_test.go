@@ -158,6 +158,41 @@ func TestCatalog(t *testing.T) {
 	if err != nil || len(all) != 6 {
 		t.Fatalf("all locations: %d %v", len(all), err)
 	}
+	// The CX types are offered in eu-central only: listed, and refused elsewhere as the real API does.
+	cx := must[*hcloud.ServerType](t)(e.c.ServerType.GetByName(ctx(), "cx22"))
+	if names := locationNames(cx.Locations); strings.Join(names, ",") != "fsn1,nbg1,hel1" {
+		t.Fatalf("cx22 locations: %v", names)
+	}
+	if hasType(dc.ServerTypes.Available, cx.ID) || !hasType(dc.ServerTypes.Available, st.ID) { // st: cpx11
+		t.Fatalf("ash-dc1 offers: %+v", dc.ServerTypes.Available)
+	}
+	_, _, err = e.c.Server.Create(ctx(), hcloud.ServerCreateOpts{Name: "cx-in-ash", ServerType: &hcloud.ServerType{Name: "cx22"},
+		Image: &hcloud.Image{Name: "debian-12"}, Location: &hcloud.Location{Name: "ash"}})
+	if apiErr := wantErr(t, err, hcloud.ErrorCodeInvalidInput, 422); apiErr.Message != "unsupported location for server type" {
+		t.Fatalf("cx22 in ash: %q", apiErr.Message)
+	}
+	createServer(t, e, "cx-in-hel1", func(o *hcloud.ServerCreateOpts) {
+		o.ServerType = &hcloud.ServerType{Name: "cx22"}
+		o.Location = &hcloud.Location{Name: "hel1"}
+	})
+}
+
+func locationNames(ls []hcloud.ServerTypeLocation) []string {
+	var out []string
+	for _, l := range ls {
+		out = append(out, l.Location.Name)
+	}
+	return out
+}
+
+// hasType: a datacenter lists its server types by ID only.
+func hasType(ts []*hcloud.ServerType, id int64) bool {
+	for _, t := range ts {
+		if t.ID == id {
+			return true
+		}
+	}
+	return false
 }
 
 func TestPagination(t *testing.T) {

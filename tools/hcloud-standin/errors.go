@@ -6,6 +6,8 @@ package main
 //   [hcloud]  hcloud-go v2.40.0, hcloud/error.go: the codes of endpoint-specific refusals. The docs name
 //             them per endpoint without a status of their own; the stand-in answers them 422, the status
 //             of the generic refusals of well-formed input (invalid_input, service_error).
+//   [seen]    the real API's answer as a client printed it, where neither names the message; the report is
+//             cited at the constructor.
 
 import (
 	"fmt"
@@ -71,6 +73,13 @@ func errUnavailable(message string) *apiError {
 // [docs] 422 invalid_input, with the per-field details the real API sends.
 func errInvalid(field, message string) *apiError {
 	return errField(http.StatusUnprocessableEntity, "invalid_input", fmt.Sprintf("invalid input in field '%s'", field), field, message)
+}
+
+// [docs] 422 invalid_input; [seen] its message for a server type the location does not offer:
+// "unsupported location for server type (invalid_input, ...)" for cax11 in ash, github.com/roots/trellis-cli
+// issue 622 (2025-12-30). No details.fields in that report: none sent.
+func errUnsupportedLocation() *apiError {
+	return errCode(http.StatusUnprocessableEntity, "invalid_input", "unsupported location for server type")
 }
 
 // [docs] 422 service_error: an error within a service (e.g. deleting a subnet that servers use).

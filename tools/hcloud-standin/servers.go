@@ -131,6 +131,9 @@ func validateServer(req schema.ServerCreateRequest) (serverPlan, *apiError) {
 	default:
 		p.location, _ = findLocation("fsn1")
 	}
+	if !offeredIn(p.serverType, p.location.Name) {
+		return p, errUnsupportedLocation()
+	}
 	p.labels = copyLabels(req.Labels)
 	if e := validateLabels(p.labels); e != nil {
 		return p, e

@@ -38,6 +38,7 @@ export function hcloudHosts({ name, plan, hcloud: h, parent }: HcloudHostsInput)
     const live = liveServers(name, parent).apply((l) => l.filter((s) => s.name === `${s.member}${suffix}` || s.name === s.member));
     const servers = live.apply((l) => planServers(plan, l));
     servers.apply((p) => { if (p.notice) pulumi.log.warn(p.notice, parent); });
+    if (h.layoutWarning) pulumi.log.warn(h.layoutWarning, parent);
 
     const network = new hcloud.Network(`${name}-network`, { name: `${name}-network${suffix}`, ipRange: h.networkCidr, labels }, opts);
     const subnet = new hcloud.NetworkSubnet(`${name}-subnet`, {
@@ -46,8 +47,15 @@ export function hcloudHosts({ name, plan, hcloud: h, parent }: HcloudHostsInput)
         networkZone: h.networkZone,
         ipRange: h.subnetCidr,
     }, opts);
-    // Spread: each member on a different physical host, so one hardware fault takes at most one member.
-    const placementGroup = new hcloud.PlacementGroup(`${name}-spread`, { name: `${name}-spread${suffix}`, type: "spread", labels }, opts);
+    // Spread: each member on a different physical host, so one hardware fault takes at most one member. One
+    // group per location: a spread group is about the hosts of one location (and a group per location is
+    // valid whether or not the API lets one group span locations). The first location keeps the name of the
+    // single group of a one-location cluster, so adding locations (first one first) leaves its servers alone.
+    const placementGroups = new Map(h.locations.map((location, k) => {
+        const id = k === 0 ? `${name}-spread` : `${name}-spread-${location}`;
+        const group = new hcloud.PlacementGroup(id, { name: `${id}${suffix}`, type: "spread", labels }, opts);
+        return [location, group] as const;
+    }));
     const rule = (port: number, sourceIps: string[], description: string) =>
         ({ direction: "in", protocol: "tcp", port: String(port), sourceIps, description });
     const firewall = new hcloud.Firewall(`${name}-firewall`, {
@@ -72,8 +80,8 @@ export function hcloudHosts({ name, plan, hcloud: h, parent }: HcloudHostsInput)
             location: servers.apply((p) => p.settings[i].location),
             ...(h.protection ? { deleteProtection: true, rebuildProtection: true } : {}), // Hetzner wants both equal
             sshKeys: ssh.keys,
-            labels: { ...labels, "etcd-member": m.name },
-            placementGroupId: placementGroup.id.apply(Number),
+            labels: { ...labels, "etcd-member": m.name, "etcd-location": h.memberLocations[i] },
+            placementGroupId: placementGroups.get(h.memberLocations[i])!.id.apply(Number),
             firewallIds: [firewall.id.apply(Number)],
             publicNets: [{ ipv4Enabled: true, ipv6Enabled: true }],
             networks: [{ networkId: network.id.apply(Number), ip: h.privateIps[i] }],
@@ -91,6 +99,7 @@ export function hcloudHosts({ name, plan, hcloud: h, parent }: HcloudHostsInput)
         });
         return {
             name: m.name,
+            location: h.memberLocations[i],
             privateIp: pulumi.output(h.privateIps[i]),
             publicIp: server.ipv4Address,
             hostKey: hostKey.publicKeyOpenssh,

@@ -31,7 +31,8 @@ const same = (a: ServerSettings, b: ServerSettings) => a.serverType === b.server
 export function planServers(spec: ClusterPlan, live: LiveServer[]): ServerPlan {
     const h = spec.hosts;
     if (h.kind !== "hcloud") throw new Error("planServers needs Hetzner hosts");
-    const wanted: ServerSettings = { serverType: h.serverType, image: h.image, location: h.location };
+    // Each member's own location (hcloud.locations): a changed list moves only the members whose slot changed.
+    const wanted: ServerSettings[] = h.memberLocations.map((location) => ({ serverType: h.serverType, image: h.image, location }));
     const current = spec.members.map((m) => live.find((s) => s.member === m.name));
 
     const moved = spec.members.filter((m, i) => current[i]?.privateIp !== undefined && current[i]!.privateIp !== h.privateIps[i]);
@@ -41,11 +42,11 @@ export function planServers(spec: ClusterPlan, live: LiveServer[]): ServerPlan {
             "address would change at once, which cannot be rolled. Nothing was changed. Keep the plan, or build a new cluster with the " +
             "new plan and move the data with a snapshot (docs/operations.md, \"Restore from a snapshot\").");
     }
-    const differing = spec.members.filter((_, i) => current[i] && !same(current[i]!, wanted)).map((m) => m.index);
-    const settings = spec.members.map((_, i) => (current[i] && differing.includes(i) ? pick(current[i]!) : wanted));
+    const differing = spec.members.filter((_, i) => current[i] && !same(current[i]!, wanted[i])).map((m) => m.index);
+    const settings = spec.members.map((_, i) => (current[i] && differing.includes(i) ? pick(current[i]!) : wanted[i]));
     if (differing.length === 0) return { settings };
 
-    const change = `${describe(pick(current[differing[0]]!))} -> ${describe(wanted)}`;
+    const change = `${describe(pick(current[differing[0]]!))} -> ${describe(wanted[differing[0]])}`;
     if (spec.members.length === 1) {
         throw new EtcdClusterArgsError(`hcloud server settings ${change}: the only member's server would be replaced and its data lost. ` +
             "Nothing was changed. Scale to 3 members first (memberCount: 3), or take a snapshot and restore it onto the new server " +
@@ -66,7 +67,7 @@ export function planServers(spec: ClusterPlan, live: LiveServer[]): ServerPlan {
         };
     }
     const rolling = differing[0];
-    settings[rolling] = wanted;
+    settings[rolling] = wanted[rolling];
     const left = differing.length - 1;
     return {
         settings,

@@ -10,6 +10,8 @@ export interface EtcdHost {
     readonly name: string;
     /** Address peers and in-network clients use. */
     readonly privateIp: pulumi.Output<string>;
+    /** Where it runs, when the layer knows (a Hetzner location). */
+    readonly location?: string;
     /** Public address (equal to privateIp when the host has no separate one). */
     readonly publicIp: pulumi.Output<string>;
     /** How remote commands reach the host. */
