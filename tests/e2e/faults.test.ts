@@ -4,10 +4,14 @@
 // bridge down) and healed, the leader killed during a rolling change. Each history must be linearizable, with
 // operations that succeeded. Last, the judge is shown to say no: an old snapshot restored onto every member
 // under a live recorder loses acknowledged writes, and the history must be found not linearizable.
+// First, on the same cluster, a real Prometheus scrapes the members from the stack's prometheusTargets with the
+// generated alert rules: EtcdMemberDown fires while one member's etcd is stopped and clears when it is back.
 // One rig and one cluster for all of it; figures in reports/linearizability.json.
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import { etcdAlertRules, renderRulesYaml } from "../../components/etcd-cluster/monitoring/rules";
+import { Prometheus } from "../../lab/prometheus";
 import { REPO_ROOT, TestStack } from "../../lab/pulumi";
 import { logStep, mustRun, run, RunResult } from "../../lab/run";
 import { adminClientFiles, Etcdctl, localEtcdctl, mustSsh, Rig, rigStackConfig, rigUp, ssh, tearDown } from "../../lab/rig";
@@ -26,6 +30,7 @@ describe("faults under a live linearizability checker", () => {
     let endpoints: string[];
     /** Undo steps of a fault still in place; afterAll runs what a failed test left. */
     const undo: (() => void)[] = [];
+    let prometheus: Prometheus | undefined;
 
     const status = (i: number): any | undefined => {
         const r = admin.run([endpoints[i]], ["endpoint", "status", "-w", "json"]);
@@ -70,10 +75,12 @@ describe("faults under a live linearizability checker", () => {
         expect(VERSION).toMatch(/^\d+\.\d+\.\d+$/);
         lincheckBinary(); // built (or found in the cache) before any fault
         rig = rigUp(RIG, N, { privatePrefix: "10.1.11", publicPrefix: "198.18.11" }, [VERSION]);
-        stack = new TestStack({ stack: RIG, config: rigStackConfig(rig, { version: VERSION, healthTimeoutSeconds: 90 }) });
+        stack = new TestStack({ stack: RIG, config: { ...rigStackConfig(rig, { version: VERSION, healthTimeoutSeconds: 90 }),
+            metricsOnPrivateNetwork: true } });
     }, 20 * 60_000);
 
-    afterAll(() => {
+    afterAll(async () => {
+        await prometheus?.stop();
         for (const u of undo.splice(0).reverse()) u();
         tearDown(stack, RIG);
     }, 10 * 60_000);
@@ -87,6 +94,51 @@ describe("faults under a live linearizability checker", () => {
         expect(allHealthy()).toBe(true);
         expect(leaderIndex()).toBeGreaterThanOrEqual(0);
     }, 15 * 60_000);
+
+    it("Prometheus scrapes every member from prometheusTargets; EtcdMemberDown fires while one etcd is stopped and clears when it is back", async () => {
+        const started = Date.now();
+        const out = stack.outputs(true);
+        const names = (out.members as { name: string; privateIp: string }[]).map((m) => m.name);
+        const cluster = "etcd"; // the program's component name (config clusterName, unset here)
+        expect(out.prometheusRules).toBe(renderRulesYaml(etcdAlertRules())); // the stack's rules: the typed source's
+        // The same rules with EtcdMemberDown's `for:` shortened from 3m to 6s, so the test waits seconds, not minutes.
+        prometheus = new Prometheus({ dir: path.join(stack.dir, "prometheus"), port: 19390, targets: out.prometheusTargets,
+            rules: renderRulesYaml(etcdAlertRules({ memberDownFor: "6s" })), intervalSeconds: 2 });
+        const prom = prometheus;
+        const memberDown = async () => (await prom.alerts()).filter((a) => a.labels.alertname === "EtcdMemberDown");
+        const until = async (what: string, cond: () => Promise<boolean>, seconds: number) => {
+            const deadline = Date.now() + seconds * 1000;
+            while (!(await cond())) {
+                if (!prom.running()) throw new Error(`prometheus exited: ${fs.readFileSync(prom.log, "utf8").slice(-2000)}`);
+                if (Date.now() > deadline) throw new Error(`not within ${seconds} s: ${what}`);
+                await sleep(1000);
+            }
+        };
+        // Every member scraped on its private address (the rig's 10.1.11.0/24), none on loopback or a public one.
+        await until("3 targets up", async () => (await prom.targets()).filter((t) => t.health === "up").length === N, 60);
+        const targets = await prom.targets();
+        expect(targets.map((t) => t.labels.etcd_member).sort()).toEqual([...names].sort());
+        for (const t of targets) expect(t.scrapeUrl).toMatch(/^http:\/\/10\.1\.11\.\d+:2381\/metrics$/);
+        expect(targets.every((t) => t.labels.etcd_cluster === cluster)).toBe(true);
+        await until("every member's has_leader scraped", async () => (await prom.query("etcd_server_has_leader == 1")).length === N, 30);
+        expect(await memberDown()).toEqual([]);
+
+        const down = 1;
+        mustSsh(rig, rig.hosts[down], "systemctl stop etcd");
+        undo.push(() => { ssh(rig, rig.hosts[down], "systemctl start etcd"); });
+        const stopped = Date.now();
+        await until("EtcdMemberDown firing", async () => (await memberDown()).some((a) => a.state === "firing"), 60);
+        logStep(`faults: EtcdMemberDown firing ${((Date.now() - stopped) / 1000).toFixed(1)} s after etcd stopped (for: 6s)`, 0);
+        expect((await memberDown()).map((a) => [a.labels.etcd_member, a.labels.etcd_cluster, a.state])).toEqual([[names[down], cluster, "firing"]]);
+
+        mustSsh(rig, rig.hosts[down], "systemctl start etcd");
+        undo.pop();
+        await waitFor("every member healthy", allHealthy, 60);
+        await until("EtcdMemberDown cleared", async () => (await memberDown()).length === 0, 60);
+        expect((await prom.targets()).filter((t) => t.health === "up")).toHaveLength(N);
+        await prom.stop();
+        logStep("faults: Prometheus against the live cluster", (Date.now() - started) / 1000);
+    }, 5 * 60_000);
 
     it("the leader's etcd paused (SIGSTOP) past the election timeout, then continued: a new leader, linearizable", async () => {
         const rec = recorder("fault: leader paused (SIGSTOP 4 s)");
