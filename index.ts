@@ -16,7 +16,8 @@ function sshPrivateKey(): pulumi.Output<string> | undefined {
 
 /**
  * Backups: the `backup` object (schedule, keep, s3.endpoint/bucket/region/prefix); the S3 keys from the secrets
- * `backupS3AccessKeyId` and `backupS3SecretAccessKey` (or as secure values inside `backup.s3`).
+ * `backupS3AccessKeyId` and `backupS3SecretAccessKey` (or as secure values inside `backup.s3`); the optional
+ * client-side encryption passphrase from the secret `backupEncryptionPassphrase` (or `backup.s3.encryptionPassphrase`).
  */
 function backup(): BackupArgs | undefined {
     const b = config.getObject<BackupArgs>("backup");
@@ -27,6 +28,8 @@ function backup(): BackupArgs | undefined {
             ...b.s3,
             accessKeyId: b.s3.accessKeyId !== undefined ? pulumi.secret(b.s3.accessKeyId) : config.requireSecret("backupS3AccessKeyId"),
             secretAccessKey: b.s3.secretAccessKey !== undefined ? pulumi.secret(b.s3.secretAccessKey) : config.requireSecret("backupS3SecretAccessKey"),
+            // Optional: client-side encryption is off unless this secret (or backup.s3.encryptionPassphrase) is set.
+            encryptionPassphrase: b.s3.encryptionPassphrase !== undefined ? pulumi.secret(b.s3.encryptionPassphrase) : config.getSecret("backupEncryptionPassphrase"),
         },
     };
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Debian packages the project needs: shellcheck (tests), openssl and curl, and for the local test hosts
-# debootstrap, systemd-nspawn (systemd-container), iproute2 and python3 (serves the etcd tarball).
+# Debian packages the project needs: shellcheck (tests), openssl and curl, rclone (the backup test decrypts an
+# uploaded snapshot with it, as an operator would), and for the local test hosts debootstrap, systemd-nspawn
+# (systemd-container), iproute2 and python3 (serves the etcd tarball).
 # Installs only what is missing, so a second run does not touch apt.
 set -euo pipefail
 # shellcheck source=scripts/lib/cli.sh # (paths from the repository root, as scripts/test-all.sh runs shellcheck)
@@ -8,7 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/cli.sh"
 readonly CLI_NAME=install-deps # the prefix of its messages (die, log)
 cli_answer_help "$@"
 (($# == 0)) || die "unexpected argument: $1 (see --help)"
-needed=(debootstrap systemd-container shellcheck iproute2 openssl curl python3 xz-utils openssh-client util-linux)
+needed=(debootstrap systemd-container shellcheck iproute2 openssl curl python3 xz-utils openssh-client util-linux rclone)
 missing=()
 for pkg in "${needed[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)

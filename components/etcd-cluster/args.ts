@@ -151,9 +151,10 @@ export type CaSlot = "a" | "b";
 
 /**
  * Where scheduled snapshots are uploaded: any S3-compatible store (AWS S3, MinIO, Ceph RGW, Hetzner Object
- * Storage, …), path-style URLs `<endpoint>/<bucket>/<prefix><file>`, signed with AWS Signature V4 by the
- * backup script itself and sent with the hosts' curl. The bucket must exist; expire old objects with a lifecycle rule. Every value
- * reaches the hosts only over SSH stdin, into a 0600 file owned by `etcd`; keep the keys as Pulumi secrets.
+ * Storage, …), path-style keys `<bucket>/<prefix><file>`, uploaded with rclone (the distribution's package,
+ * which the maintenance step installs with apt-get when it is missing: the hosts need their package mirror).
+ * The bucket must exist; expire old objects with a lifecycle rule. Every value reaches the hosts only over SSH
+ * stdin, into a 0600 file owned by `etcd`; keep the keys and the passphrase as Pulumi secrets.
  */
 export interface BackupS3Args {
     /** Base URL, e.g. "https://s3.eu-central-1.amazonaws.com"; plain http only with `allowHttp`. */
@@ -170,6 +171,21 @@ export interface BackupS3Args {
     accessKeyId: pulumi.Input<string>;
     /** Secret access key. Secret. */
     secretAccessKey: pulumi.Input<string>;
+    /**
+     * Server-side encryption the store applies to each uploaded object (S3's `x-amz-server-side-encryption`):
+     * "AES256" (keys managed by the store) or "aws:kms" (a KMS key, `kmsKeyId` or the store's default).
+     * @default none (the bucket's default encryption, if any)
+     */
+    serverSideEncryption?: "AES256" | "aws:kms";
+    /** KMS key id or ARN for `serverSideEncryption: "aws:kms"`. @default the store's default KMS key */
+    kmsKeyId?: string;
+    /**
+     * Client-side encryption: the hosts encrypt each snapshot with rclone's `crypt` (NaCl secretbox, key derived
+     * from this passphrase with scrypt) before it leaves them; the object is `<prefix><file>.bin` and only this
+     * passphrase opens it (docs/operations.md shows how). At least 16 characters, one line. Secret; losing it
+     * loses the backups. @default none (no client-side encryption)
+     */
+    encryptionPassphrase?: pulumi.Input<string>;
 }
 
 /**

@@ -8,7 +8,7 @@ import { ClusterPlan } from "./plan";
 import { forGeneration } from "./host-generation";
 import { EtcdHost } from "./hosts/types";
 import { renderS3Env } from "./render/backup-script";
-import { s3AccessKeyId } from "./validate";
+import { encryptionPassphrase, s3AccessKeyId } from "./validate";
 import { hostLayout } from "./render/layout";
 import { maintenanceInstallScript, maintenanceUninstallScript } from "./render/maintenance-units";
 
@@ -28,9 +28,13 @@ export function createMaintenance(input: MaintenanceInput): command.remote.Comma
     const s3 = plan.backup.s3;
     const layout = hostLayout(plan);
     const s3Env = s3
-        ? pulumi.secret(pulumi.all([s3.accessKeyId, s3.secretAccessKey]).apply(([accessKeyId, secretAccessKey]) =>
-            // A secret key id is only known here; resolveArgs checked a plain one already.
-            renderS3Env({ endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region, prefix: s3.prefix, accessKeyId: s3AccessKeyId(accessKeyId), secretAccessKey })))
+        ? pulumi.secret(pulumi.all([s3.accessKeyId, s3.secretAccessKey, s3.encryptionPassphrase]).apply(([accessKeyId, secretAccessKey, passphrase]) =>
+            // Secret values are only known here; resolveArgs checked plain ones already.
+            renderS3Env({
+                endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region, prefix: s3.prefix, accessKeyId: s3AccessKeyId(accessKeyId), secretAccessKey,
+                serverSideEncryption: s3.serverSideEncryption, kmsKeyId: s3.kmsKeyId,
+                encryptionPassphrase: passphrase === undefined ? undefined : encryptionPassphrase(passphrase),
+            })))
         : undefined;
     return hosts.map((host, i) => new command.remote.Command(`${input.name}-${host.name}-maintenance`, {
         connection: host.connection,

@@ -75,6 +75,9 @@ export interface ResolvedBackupS3 {
     prefix: string;
     accessKeyId: pulumi.Input<string>;
     secretAccessKey: pulumi.Input<string>;
+    serverSideEncryption?: "AES256" | "aws:kms";
+    kmsKeyId?: string;
+    encryptionPassphrase?: pulumi.Input<string>;
 }
 
 export interface ResolvedBackup {

@@ -181,7 +181,7 @@ export function resolvePki(args: PkiArgs): Required<PkiArgs> {
 /** systemd calendar expressions: letters, digits and `*:/.,~+-` and spaces; the host checks them with systemd-analyze. */
 const ON_CALENDAR = /^[A-Za-z0-9*:/.,~+ -]{1,100}$/;
 const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-/** Characters that need no percent-encoding in a SigV4 canonical URI. */
+/** Plain key characters: the same object key in rclone's paths, S3 URLs and the operator's shell. */
 const S3_PREFIX = /^[A-Za-z0-9._~\/-]*$/;
 
 function onCalendar(name: string, value: string, allowEmpty: boolean): string {
@@ -215,7 +215,38 @@ export function resolveBackup(clusterName: string, args: BackupArgs): ResolvedBa
         fail("backup.s3 needs accessKeyId and secretAccessKey (as Pulumi secrets).");
     }
     if (typeof s3.accessKeyId === "string") s3AccessKeyId(s3.accessKeyId);
-    return { schedule, keep, s3: { endpoint, bucket: s3.bucket, region, prefix, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } };
+    const sse = s3.serverSideEncryption;
+    if (sse !== undefined && sse !== "AES256" && sse !== "aws:kms") {
+        fail(`backup.s3.serverSideEncryption "${sse}" is not "AES256" or "aws:kms" (or leave it out for none).`);
+    }
+    if (s3.kmsKeyId !== undefined) {
+        if (sse !== "aws:kms") fail(`backup.s3.kmsKeyId is set but backup.s3.serverSideEncryption is ${sse === undefined ? "not set" : `"${sse}"`}; a KMS key needs serverSideEncryption: "aws:kms".`);
+        if (!/^[A-Za-z0-9:/_.-]{1,256}$/.test(s3.kmsKeyId)) fail(`backup.s3.kmsKeyId "${s3.kmsKeyId}" is not a KMS key id, alias or ARN (letters, digits, ':', '/', '_', '.', '-').`);
+    }
+    if (s3.encryptionPassphrase !== undefined) {
+        // With crypt the prefix is a folder that rclone wraps; a partial name would become a folder of its own.
+        if (prefix !== "" && !prefix.endsWith("/")) {
+            fail(`backup.s3.prefix "${prefix}" must end with '/' (or be "") when backup.s3.encryptionPassphrase is set: the encrypted objects go in that folder.`);
+        }
+        if (typeof s3.encryptionPassphrase === "string") encryptionPassphrase(s3.encryptionPassphrase);
+    }
+    return {
+        schedule, keep,
+        s3: {
+            endpoint, bucket: s3.bucket, region, prefix, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey,
+            ...(sse !== undefined ? { serverSideEncryption: sse } : {}),
+            ...(s3.kmsKeyId !== undefined ? { kmsKeyId: s3.kmsKeyId } : {}),
+            ...(s3.encryptionPassphrase !== undefined ? { encryptionPassphrase: s3.encryptionPassphrase } : {}),
+        },
+    };
+}
+
+/** The client-side encryption passphrase: one line (rclone obscure reads one), long enough to resist guessing. */
+export function encryptionPassphrase(value: string): string {
+    // eslint-disable-next-line no-control-regex
+    if (/[\x00-\x1f\x7f]/.test(value)) fail("backup.s3.encryptionPassphrase contains a line break or a control character; use one line of printable characters.");
+    if (value.length < 16) fail(`backup.s3.encryptionPassphrase is ${value.length} characters long; use at least 16 (e.g. openssl rand -base64 24).`);
+    return value;
 }
 
 /** An access key id goes into the signed Authorization header: no quotes, backslashes or spaces. */

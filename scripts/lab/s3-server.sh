@@ -14,8 +14,10 @@
 #
 # MinIO checks every request's Signature V4 and the payload against x-amz-content-sha256, answers with the
 # S3 error codes (SignatureDoesNotMatch, XAmzContentSHA256Mismatch, NoSuchKey, ...) and MD5 ETags, so the
-# hosts' upload path is exercised as it runs against AWS S3. It listens only on the given address (loopback
-# or a test rig's bridge); its console, update check and call-home are off.
+# hosts' upload path is exercised as it runs against AWS S3. Server-side encryption (SSE-S3 "AES256" and
+# SSE-KMS "aws:kms") works with its static KMS key: MINIO_KMS_SECRET_KEY, a random 256-bit key named
+# $KMS_KEY_NAME kept in DIR/kms.key (0600) for the server's lifetime. It listens only on the given address
+# (loopback or a test rig's bridge); its console, update check and call-home are off.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
@@ -24,6 +26,7 @@ source "$here/../lib/cli.sh"
 # shellcheck source=scripts/lib/pidfile.sh
 source "$here/../lib/pidfile.sh"
 readonly CLI_NAME=s3-server
+readonly KMS_KEY_NAME=etcd-backup-test-key
 
 build() { bash "$here/go-tools.sh" minio; }
 
@@ -62,7 +65,10 @@ start() {
     die "a server already runs for $DIR (pid $pid)"
   fi
   url="http://$ADDRESS"
-  MINIO_ROOT_USER=$S3_SERVER_ACCESS_KEY MINIO_ROOT_PASSWORD=$S3_SERVER_SECRET_KEY MINIO_BROWSER=off MINIO_UPDATE=off \
+  # The same key for the same data: objects encrypted earlier stay readable after a restart.
+  [[ -s $DIR/kms.key ]] || (umask 077 && head -c 32 /dev/urandom | base64 >"$DIR/kms.key")
+  MINIO_KMS_SECRET_KEY="$KMS_KEY_NAME:$(<"$DIR/kms.key")" \
+    MINIO_ROOT_USER=$S3_SERVER_ACCESS_KEY MINIO_ROOT_PASSWORD=$S3_SERVER_SECRET_KEY MINIO_BROWSER=off MINIO_UPDATE=off \
     MINIO_CALLHOME_ENABLE=off setsid "$bin" server --quiet --address "$ADDRESS" "$DIR/data" >"$DIR/minio.log" 2>&1 </dev/null &
   pid=$!
   write_pidfile "$DIR/minio.pid" "$pid" || die "MinIO exited at once: $(tail -n 20 "$DIR/minio.log")"

@@ -5,7 +5,9 @@
 # not inherit, or empty); ensure_rootfs sets ROOTFS.
 
 readonly SUITE=bookworm
-readonly PACKAGES=systemd,systemd-sysv,dbus,openssh-server,iproute2,ca-certificates,curl,tar,gzip
+# rclone: the scheduled backup uploads with it. On real servers the maintenance install apt-gets it when uploads
+# are configured; the test hosts reach no package mirror, so their rootfs carries it (debootstrap has the mirror).
+readonly PACKAGES=systemd,systemd-sysv,dbus,openssh-server,iproute2,ca-certificates,curl,tar,gzip,rclone
 # Bump when customize_rootfs changes in a way its text does not show.
 readonly CUSTOMIZE_VERSION=1
 

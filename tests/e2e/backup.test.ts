@@ -1,8 +1,11 @@
 // Backups, restore and maintenance on a real 3-member cluster, with a real S3-compatible server (MinIO, built
-// from its Go module, checking every SigV4 signature and payload hash) on the rig's bridge:
+// from its Go module, checking every SigV4 signature and payload hash) on the rig's bridge; the hosts upload
+// with rclone (the Debian package, in the rig's rootfs):
 //   1. up installs the units; the S3 keys reach the hosts only in a 0600 file, never the state or the logs;
 //   2. the timer's service: only the leader saves a snapshot, verified, uploaded (same sha256 in S3), pruned
 //      to `keep` (pre-upgrade snapshots untouched); wrong credentials fail the unit visibly, kept locally;
+//      with server-side encryption MinIO stores the object encrypted (its HEAD says so); with client-side
+//      encryption the object is not the snapshot, and rclone on this machine decrypts it to the exact bytes;
 //   3. restore (scripts/restore.sh driving the hosts' etcd-restore, with a custom dataDir) of the uploaded
 //      snapshot: its keys back, later keys gone, revision
 //      bumped and older revisions compacted, a new cluster ID, healthy; pulumi up changes nothing;
@@ -33,6 +36,8 @@ const SECRET_FORMS = [SECRET_KEY, JSON.stringify(SECRET_KEY).slice(1, -1), SECRE
 const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 // Not the default: the restore tool on the hosts must follow the component's layout, not assume it.
 const DATA_DIR = "/var/lib/etcd-bkp";
+const PASSPHRASE_RANDOM = crypto.randomBytes(12).toString("base64url");
+const PASSPHRASE = `crypt 'pass' "phrase" \\ ${PASSPHRASE_RANDOM}`;
 
 describe("backups, restore and maintenance", () => {
     let rig: Rig;
@@ -139,7 +144,7 @@ describe("backups, restore and maintenance", () => {
             expect(sh(i, "systemctl is-active etcd-backup.timer etcd-defrag-scheduled.timer etcd-alarm-check.timer").trim().split("\n")).toEqual(["active", "active", "active"]);
             expect(sh(i, "systemctl show -p TimersCalendar etcd-backup.timer")).toContain("OnCalendar=*-*-* *:00:00");
             expect(sh(i, "stat -c '%a %U' /etc/etcd/backup-s3.env /var/backups/etcd").trim().split("\n")).toEqual(["600 etcd", "700 etcd"]);
-            expect(sh(i, "cat /etc/etcd/backup-s3.env")).toContain(`S3_SECRET_ACCESS_KEY=${SECRET_KEY}\n`);
+            expect(sh(i, "cat /etc/etcd/backup-s3.env")).toContain(`RCLONE_CONFIG_ETCDS3_SECRET_ACCESS_KEY=${SECRET_KEY}\n`);
         }
         const state = stack.exportState();
         for (const text of [state, stack.engineLog]) {
@@ -157,7 +162,7 @@ describe("backups, restore and maintenance", () => {
             expectRun(r, true);
             if (i === leader) {
                 expect(r.journal).toMatch(/saved \/var\/backups\/etcd\/scheduled-\d{8}T\d{6}Z-etcd-\d\.db \(revision \d+, \d+ keys/);
-                expect(r.journal).toContain("ETag matches the MD5");
+                expect(r.journal).toContain("(rclone checked size and MD5)");
             } else {
                 expect(r.journal).toContain("not the leader");
             }
@@ -216,6 +221,86 @@ describe("backups, restore and maintenance", () => {
         stack.setConfig({ backup: { keep: 3, s3: { endpoint: s3Url, allowHttp: true, bucket: BUCKET, prefix: PREFIX } } });
         stack.up("backup: pulumi up (hourly again)");
         expect(sh(0, "systemctl show -p TimersCalendar etcd-backup.timer")).toContain("OnCalendar=*-*-* *:00:00");
+    }, 15 * 60_000);
+
+    it("2b. encryption at rest: server-side (MinIO's KMS key) and client-side (rclone crypt), decrypted here with rclone", () => {
+        const s3Args = { endpoint: s3Url, allowHttp: true, bucket: BUCKET, prefix: PREFIX };
+        stack.setConfig({ backup: { keep: 3, s3: { ...s3Args, serverSideEncryption: "AES256" } }, backupEncryptionPassphrase: PASSPHRASE },
+            ["backupEncryptionPassphrase"]);
+        stack.up("backup: pulumi up (server- and client-side encryption)");
+        run("sleep", ["1.1"]);
+        const leader = leaderIndex();
+        const r = startUnit(leader, "etcd-backup.service");
+        expectRun(r, true);
+        expect(r.journal).toContain("encrypted on this host (cryptcheck: contents match)");
+        const name = /saved \/var\/backups\/etcd\/(\S+\.db)/.exec(r.journal)![1];
+        const key = `${PREFIX}${name}.bin`;
+        const keys = s3Keys();
+        expect(keys).toContain(key);
+        expect(keys).not.toContain(`${PREFIX}${name}`);
+
+        // Server-side: MinIO stored the object encrypted, and says so.
+        const head = s3(["--fail", "--head", `${s3Url}/${BUCKET}/${key}`]);
+        expect(head.status).toBe(0);
+        expect(head.stdout).toMatch(/^x-amz-server-side-encryption: AES256\r?$/im);
+        const plainHead = s3(["--fail", "--head", `${s3Url}/${BUCKET}/${keys.find((k) => k.endsWith(".db"))}`]);
+        expect(plainHead.status).toBe(0);
+        expect(plainHead.stdout).not.toMatch(/x-amz-server-side-encryption/i); // the check can say no
+
+        // Client-side: the object is rclone's crypt format, not the snapshot, and etcdutl cannot read it.
+        const local = path.join(stack.dir, "enc-local.db");
+        const remote = path.join(stack.dir, "enc-remote.bin");
+        fs.writeFileSync(local, Buffer.from(sh(leader, `base64 -w0 /var/backups/etcd/${name}`), "base64"));
+        expect(s3(["--fail", "-o", remote, `${s3Url}/${BUCKET}/${key}`]).status).toBe(0);
+        const plain = fs.readFileSync(local);
+        const stored = fs.readFileSync(remote);
+        expect(stored.subarray(0, 8).toString("latin1")).toBe("RCLONE\0\0");
+        expect(sha256(remote)).not.toBe(sha256(local));
+        expect(stored.includes(plain.subarray(plain.length - 4096, plain.length - 4096 + 64))).toBe(false);
+        const etcdutl = path.join(path.dirname(admin["binary"]), "etcdutl");
+        expect(run(etcdutl, ["snapshot", "status", local]).status).toBe(0);
+        expect(run(etcdutl, ["snapshot", "status", remote]).status).not.toBe(0);
+
+        // Decrypt on this machine with rclone, as docs/operations.md shows: the exact snapshot; a wrong passphrase fails.
+        // A clean environment: rclone 1.60's S3 client fails on an AWS_CA_BUNDLE with a plain-http endpoint.
+        const decrypt = (passphrase: string, out: string) => {
+            const env: Record<string, string> = {
+                PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: stack.dir, RCLONE_CONFIG: "/dev/null",
+                RCLONE_CONFIG_BKP_TYPE: "s3", RCLONE_CONFIG_BKP_PROVIDER: "Other", RCLONE_CONFIG_BKP_ENDPOINT: s3Url, RCLONE_CONFIG_BKP_REGION: "us-east-1",
+                RCLONE_CONFIG_BKP_ACCESS_KEY_ID: ACCESS_KEY, RCLONE_CONFIG_BKP_SECRET_ACCESS_KEY: SECRET_KEY,
+                RCLONE_CONFIG_BKPCRYPT_TYPE: "crypt", RCLONE_CONFIG_BKPCRYPT_REMOTE: `bkp:${BUCKET}/${PREFIX.replace(/\/$/, "")}`,
+                RCLONE_CONFIG_BKPCRYPT_FILENAME_ENCRYPTION: "off", RCLONE_CONFIG_BKPCRYPT_DIRECTORY_NAME_ENCRYPTION: "false",
+            };
+            const obscured = mustRun("rclone", ["obscure", "-"], { input: `${passphrase}\n`, env }).stdout.trim();
+            return run("rclone", ["copyto", "--log-level", "NOTICE", `bkpcrypt:${name}`, out],
+                { env: { ...env, RCLONE_CONFIG_BKPCRYPT_PASSWORD: obscured }, timeout: 120_000 });
+        };
+        const decrypted = path.join(stack.dir, "enc-decrypted.db");
+        const ok = decrypt(PASSPHRASE, decrypted);
+        if (ok.status !== 0) throw new Error(`rclone could not decrypt ${key}: ${ok.stderr}`);
+        expect(sha256(decrypted)).toBe(sha256(local));
+        const wrongOut = path.join(stack.dir, "enc-wrong.db");
+        const wrong = decrypt("not the passphrase, but long", wrongOut);
+        expect(wrong.status).not.toBe(0); // rclone says "bad password?" or, for a small file, "unexpected EOF"
+        expect(wrong.stderr).toContain("Failed to copyto");
+        expect(fs.existsSync(wrongOut)).toBe(false);
+
+        // The passphrase is only in the 0600 file: not in the state, the engine log or the journal.
+        expect(sh(leader, "cat /etc/etcd/backup-s3.env")).toContain(`ETCD_BACKUP_PASSPHRASE=${PASSPHRASE}\n`);
+        const journal = sh(leader, "journalctl -u etcd-backup.service --no-pager -o cat");
+        for (const text of [stack.exportState(), stack.engineLog, journal]) {
+            expect(text).not.toContain(PASSPHRASE_RANDOM);
+        }
+
+        // Off again: the next upload is the plain snapshot, and the passphrase leaves the hosts.
+        stack.pulumi(["config", "rm", "backupEncryptionPassphrase"]);
+        stack.setConfig({ backup: { keep: 3, s3: s3Args } });
+        stack.up("backup: pulumi up (encryption off again)");
+        for (let i = 0; i < N; i++) expect(sh(i, "cat /etc/etcd/backup-s3.env")).not.toMatch(/PASSPHRASE|ETCDCRYPT|SERVER_SIDE_ENCRYPTION/);
+        run("sleep", ["1.1"]);
+        const again = startUnit(leaderIndex(), "etcd-backup.service");
+        expectRun(again, true);
+        expect(again.journal).toContain("(rclone checked size and MD5)");
     }, 15 * 60_000);
 
     it("3. restore from the uploaded snapshot: its keys back, later ones gone, revision bumped, healthy; up changes nothing", () => {

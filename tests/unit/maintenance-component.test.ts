@@ -48,7 +48,9 @@ describe("maintenance on every member", () => {
         for (const c of maintenance) {
             const stdin = unwrap(c.inputs.stdin);
             expect(stdin.secret).toBe(true);
-            expect(stdin.value).toBe(`S3_ENDPOINT=https://s3.example.com\nS3_BUCKET=etcd-backups\nS3_REGION=us-east-1\nS3_PREFIX=local/\nS3_ACCESS_KEY_ID=AKIDEXAMPLE\nS3_SECRET_ACCESS_KEY=${secretKey}\n`);
+            expect(stdin.value).toContain("RCLONE_CONFIG_ETCDS3_ENDPOINT=https://s3.example.com\nRCLONE_CONFIG_ETCDS3_REGION=us-east-1\n");
+            expect(stdin.value).toContain(`RCLONE_CONFIG_ETCDS3_ACCESS_KEY_ID=AKIDEXAMPLE\nRCLONE_CONFIG_ETCDS3_SECRET_ACCESS_KEY=${secretKey}\n`);
+            expect(stdin.value).toContain("ETCD_BACKUP_REMOTE=etcds3:etcd-backups/local/\n");
             const create = c.inputs.create as string;
             for (const s of [secretKey, "AKIDEXAMPLE", "etcd-backups", "s3.example.com"]) expect(create).not.toContain(s);
             expect(create).toContain("readonly S3_UPLOADS=1");

@@ -1,9 +1,11 @@
 // Maintenance renderers (backup, defragmentation, alarm check, their units and installer) and their arguments.
 import { spawnSync } from "child_process";
-import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { resolveArgs } from "../../components/etcd-cluster/plan";
 import { alarmScript } from "../../components/etcd-cluster/render/alarm-script";
-import { backupScript, renderS3Env, SIGV4_FUNCTIONS } from "../../components/etcd-cluster/render/backup-script";
+import { backupScript, renderS3Env, UPLOAD_STEP } from "../../components/etcd-cluster/render/backup-script";
 import { defragScript } from "../../components/etcd-cluster/render/defrag-script";
 import { hostLayout } from "../../components/etcd-cluster/render/layout";
 import {
@@ -51,12 +53,15 @@ describe("maintenance host scripts", () => {
         // The only files it deletes are the oldest of the scheduled-*.db it listed.
         expect(backup.match(/rm -f -- .*/g)).toEqual(['rm -f -- "${SNAPSHOT_DIR:?}/${scheduled[$i]}"']);
     });
-    it("backup: signed with SigV4 by the script, headers to curl on stdin only, payload sha256 and ETag checked", () => {
-        expect(backup).toContain('sigv4_headers PUT "$endpoint" "/$bucket/$prefix$name" "$sha256" "$region" "$access_key" "$secret_key" |');
-        expect(backup).toContain("curl --silent --show-error --fail-with-body --config - ");
-        expect(backup).toContain("the snapshot's MD5 is $md5");
-        expect(backup).not.toMatch(/--user\b|-u "|--aws-sigv4|-H "/); // nothing credential-like on curl's command line
+    it("backup: uploads with rclone copyto (no check of the destination first), bounded; the env file read as data", () => {
+        expect(backup).toContain(UPLOAD_STEP);
+        expect(backup).toContain('timeout --kill-after=10 "$TIMEOUT" rclone copyto "${rclone_opts[@]}" --no-check-dest "$SNAPSHOT_DIR/$name" "$remote$name"');
+        expect(backup).toContain("--retries 3 --low-level-retries 5 --contimeout 10s --timeout 60s");
+        // rclone's debug output prints every option, the secret key included: NOTICE (errors and warnings) only.
+        expect(backup).toContain("rclone_opts=(--log-level NOTICE ");
+        expect(backup).not.toMatch(/(rclone|rclone_opts=\().*( -vv?\b|--log-level (DEBUG|INFO)|--dump)/);
         expect(backup).not.toMatch(/^\s*(source|\.) /m); // the env file is read as data, never run
+        expect(backup).not.toMatch(/sigv4|hmac|curl/i); // no hand-rolled signing left
     });
     it("defrag: every member from the cluster itself, followers first, leader last, health between", () => {
         expect(defrag).toContain("endpoint status --cluster -w fields 2>&1");
@@ -100,6 +105,11 @@ describe("maintenance host scripts", () => {
         expect(install).toContain('cat > "$stage/s3.env"');
         expect(install).toContain('install -m 0600 -o "$SERVICE_USER" -g "$SERVICE_USER" "$stage/s3.env" "$S3_ENV_FILE"');
         expect(install).toContain("readonly S3_UPLOADS=1");
+        // rclone from the distribution, only when missing (idempotent), never reading the settings on stdin.
+        expect(install).toContain('if ! command -v rclone >/dev/null; then\n    echo "maintenance on $MEMBER: installing rclone');
+        expect(install).toContain("apt-get install -y -qq --no-install-recommends rclone >/dev/null; } </dev/null; then");
+        expect(install.indexOf('cat > "$stage/s3.env"')).toBeLessThan(install.indexOf("apt-get update"));
+        expect(install).toContain("readonly S3_REQUIRED_KEYS=('RCLONE_CONFIG_ETCDS3_SECRET_ACCESS_KEY' 'ETCD_BACKUP_REMOTE')");
         expect(installNoS3).toContain("readonly S3_UPLOADS=0");
         expect(installNoS3).toContain('rm -f "$S3_ENV_FILE"');
         expect(install).toContain("systemd-analyze calendar");
@@ -131,52 +141,91 @@ describe("status_lines parses `etcdctl endpoint status -w fields`", () => {
 
 describe("the S3 settings file", () => {
     const s3 = { endpoint: "http://10.1.8.1:9000", bucket: "b", region: "us-east-1", prefix: "etcd/", accessKeyId: "AK", secretAccessKey: 'se"c\\ret/+=' };
-    it("is one KEY=value line per setting, the value verbatim", () => {
-        expect(renderS3Env(s3)).toBe("S3_ENDPOINT=http://10.1.8.1:9000\nS3_BUCKET=b\nS3_REGION=us-east-1\nS3_PREFIX=etcd/\nS3_ACCESS_KEY_ID=AK\nS3_SECRET_ACCESS_KEY=se\"c\\ret/+=\n");
+    const base = "RCLONE_CONFIG_ETCDS3_TYPE=s3\nRCLONE_CONFIG_ETCDS3_PROVIDER=Other\nRCLONE_CONFIG_ETCDS3_ENDPOINT=http://10.1.8.1:9000\n"
+        + "RCLONE_CONFIG_ETCDS3_REGION=us-east-1\nRCLONE_CONFIG_ETCDS3_FORCE_PATH_STYLE=true\nRCLONE_CONFIG_ETCDS3_ACCESS_KEY_ID=AK\n"
+        + "RCLONE_CONFIG_ETCDS3_SECRET_ACCESS_KEY=se\"c\\ret/+=\nRCLONE_CONFIG_ETCDS3_NO_CHECK_BUCKET=true\n";
+    it("is the s3 remote as rclone variables, one KEY=value line each, the value verbatim, and the folder to upload into", () => {
+        expect(renderS3Env(s3)).toBe(`${base}ETCD_BACKUP_REMOTE=etcds3:b/etcd/\n`);
+    });
+    it("carries server-side encryption as rclone's s3 options", () => {
+        expect(renderS3Env({ ...s3, serverSideEncryption: "AES256" })).toBe(`${base}RCLONE_CONFIG_ETCDS3_SERVER_SIDE_ENCRYPTION=AES256\nETCD_BACKUP_REMOTE=etcds3:b/etcd/\n`);
+        expect(renderS3Env({ ...s3, serverSideEncryption: "aws:kms", kmsKeyId: "alias/etcd" }))
+            .toContain("RCLONE_CONFIG_ETCDS3_SERVER_SIDE_ENCRYPTION=aws:kms\nRCLONE_CONFIG_ETCDS3_SSE_KMS_KEY_ID=alias/etcd\n");
+    });
+    it("with a passphrase: a crypt remote around the folder (readable names), the upload goes through it", () => {
+        expect(renderS3Env({ ...s3, encryptionPassphrase: "correct horse battery staple" })).toBe(`${base}RCLONE_CONFIG_ETCDCRYPT_TYPE=crypt\n`
+            + "RCLONE_CONFIG_ETCDCRYPT_REMOTE=etcds3:b/etcd\nRCLONE_CONFIG_ETCDCRYPT_FILENAME_ENCRYPTION=off\nRCLONE_CONFIG_ETCDCRYPT_DIRECTORY_NAME_ENCRYPTION=false\n"
+            + "ETCD_BACKUP_REMOTE=etcdcrypt:\nETCD_BACKUP_PASSPHRASE=correct horse battery staple\n");
+        expect(renderS3Env({ ...s3, prefix: "", encryptionPassphrase: "correct horse battery staple" })).toContain("RCLONE_CONFIG_ETCDCRYPT_REMOTE=etcds3:b\n");
     });
     it("refuses line breaks and empty keys", () => {
-        expect(() => renderS3Env({ ...s3, secretAccessKey: "a\nS3_BUCKET=x" })).toThrow("S3_SECRET_ACCESS_KEY contains a control character");
-        expect(() => renderS3Env({ ...s3, accessKeyId: "" })).toThrow("S3_ACCESS_KEY_ID is empty");
+        expect(() => renderS3Env({ ...s3, secretAccessKey: "a\nETCD_BACKUP_REMOTE=x" })).toThrow("RCLONE_CONFIG_ETCDS3_SECRET_ACCESS_KEY contains a control character");
+        expect(() => renderS3Env({ ...s3, accessKeyId: "" })).toThrow("RCLONE_CONFIG_ETCDS3_ACCESS_KEY_ID is empty");
+        expect(() => renderS3Env({ ...s3, encryptionPassphrase: "x\ry" })).toThrow("ETCD_BACKUP_PASSPHRASE contains a control character");
     });
 });
 
-describe("SigV4 in bash (the backup script's signer)", () => {
-    const bash = (body: string, input = "", env: Record<string, string> = {}) => {
-        const r = spawnSync("bash", ["-c", `set -euo pipefail\n${SIGV4_FUNCTIONS}${body}`], { input, encoding: "utf8", env: { ...process.env, ...env } });
-        if (r.status !== 0) throw new Error(r.stderr);
-        return r.stdout;
+describe("the upload step, run against a recording rclone", () => {
+    const secret = 'se"c\\ret $(x) `y` /+=';
+    const passphrase = "pass phrase with 'quotes' and $HOME";
+    /** Runs step 4 with a fake rclone on PATH that records its argv and RCLONE_ environment; it fails command `failOn`. */
+    const runUpload = (env: string, failOn = "") => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "upload-"));
+        fs.writeFileSync(path.join(dir, "s3.env"), env, { mode: 0o600 });
+        fs.writeFileSync(path.join(dir, "snap.db"), "snapshot bytes");
+        fs.writeFileSync(path.join(dir, "rclone"), `#!/usr/bin/env bash
+printf '%s\\n' "$*" >> "${dir}/argv"
+if [ "$1" = obscure ]; then printf 'OBSCURED[%s]\\n' "$(cat)"; exit 0; fi
+env | grep '^RCLONE_' | LC_ALL=C sort > "${dir}/env.$1"
+if [ "$1" = "${failOn}" ]; then echo "rclone $1 failed" >&2; exit 1; fi
+`, { mode: 0o755 });
+        const r = spawnSync("bash", ["-c", `set -euo pipefail\nMEMBER=etcd-2 SNAPSHOT_DIR='${dir}' name=snap.db TIMEOUT=30 S3_ENV_FILE='${dir}/s3.env'\n${UPLOAD_STEP}`],
+            { encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
+        const read = (f: string) => (fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f), "utf8") : "");
+        const out = { status: r.status, stdout: r.stdout, stderr: r.stderr, argv: read("argv"), copyEnv: read("env.copyto"), checkEnv: read("env.cryptcheck") };
+        fs.rmSync(dir, { recursive: true, force: true });
+        return out;
     };
-    const hmac = (key: Buffer, msg: string) => crypto.createHmac("sha256", key).update(msg).digest();
-    it("HMAC-SHA256 matches RFC 4231 (test cases 2 and 6: short key, key longer than a block)", () => {
-        expect(bash(`hmac_sha256 ${Buffer.from("Jefe").toString("hex")}`, "what do ya want for nothing?").trim())
-            .toBe("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-        expect(bash(`hmac_sha256 ${"aa".repeat(131)}`, "Test Using Larger Than Block-Size Key - Hash Key First").trim())
-            .toBe("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+    const settings = { endpoint: "https://s3.example.com", bucket: "bkp", region: "eu-central-1", prefix: "etcd/", accessKeyId: "AKID", secretAccessKey: secret };
+    it("plain: one copyto into the folder; the settings reach rclone in its environment, never in argv", () => {
+        const r = runUpload(renderS3Env(settings));
+        expect(r.status).toBe(0);
+        expect(r.argv).toMatch(/^copyto --log-level NOTICE .* --no-check-dest \/\S+\/snap\.db etcds3:bkp\/etcd\/snap\.db\n$/);
+        expect(r.copyEnv).toContain(`RCLONE_CONFIG_ETCDS3_SECRET_ACCESS_KEY=${secret}\n`);
+        expect(r.copyEnv).toContain("RCLONE_CONFIG=/dev/null\n");
+        expect(r.copyEnv).not.toContain("ETCDCRYPT");
+        expect(r.stdout).toContain("uploaded snap.db to etcds3:bkp/etcd/snap.db (rclone checked size and MD5)");
+        for (const text of [r.argv, r.stdout, r.stderr]) expect(text).not.toContain("c\\ret");
     });
-    it("derives AWS's documented example signing key", () => {
-        expect(bash(`key=$(LC_ALL=C text_to_hex 'AWS4wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY')
-for m in 20120215 us-east-1 iam aws4_request; do key=$(printf '%s' "$m" | hmac_sha256 "$key"); done
-echo "$key"`).trim()).toBe("f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
+    it("encrypted: the passphrase is obscured through stdin, the copy goes through the crypt remote and is cryptchecked", () => {
+        const r = runUpload(renderS3Env({ ...settings, encryptionPassphrase: passphrase }));
+        expect(r.status).toBe(0);
+        expect(r.argv.split("\n")[0]).toBe("obscure -");
+        expect(r.argv).toMatch(/\ncopyto .* --no-check-dest \/\S+\/snap\.db etcdcrypt:snap\.db\ncryptcheck .* \/\S+\/snap\.db etcdcrypt:\n$/);
+        expect(r.copyEnv).toContain(`RCLONE_CONFIG_ETCDCRYPT_PASSWORD=OBSCURED[${passphrase}]\n`);
+        expect(r.checkEnv).toContain("RCLONE_CONFIG_ETCDCRYPT_REMOTE=etcds3:bkp/etcd\n");
+        expect(r.stdout).toContain("encrypted on this host (cryptcheck: contents match)");
+        for (const text of [r.argv, r.stdout, r.stderr]) expect(text).not.toContain("quotes");
     });
-    it("signs a PUT exactly as an independent implementation (Node's crypto) does, a secret with quotes and backslashes included", () => {
-        const secret = 'se"c\\ret/+=K7MDENG';
-        const payload = crypto.createHash("sha256").update("snapshot bytes").digest("hex");
-        const out = bash(`SIGV4_DATE=20260101T030405Z sigv4_headers PUT http://10.1.8.1:9000 /etcd-backups/etcd/scheduled-x.db ${payload} eu-central-1 AKID "$SECRET"`,
-            "", { SECRET: secret });
-        const canonical = ["PUT", "/etcd-backups/etcd/scheduled-x.db", "", "host:10.1.8.1:9000", `x-amz-content-sha256:${payload}`, "x-amz-date:20260101T030405Z", "",
-            "host;x-amz-content-sha256;x-amz-date", payload].join("\n");
-        const toSign = ["AWS4-HMAC-SHA256", "20260101T030405Z", "20260101/eu-central-1/s3/aws4_request", crypto.createHash("sha256").update(canonical).digest("hex")].join("\n");
-        let key = Buffer.from(`AWS4${secret}`);
-        for (const m of ["20260101", "eu-central-1", "s3", "aws4_request"]) key = hmac(key, m);
-        const signature = hmac(key, toSign).toString("hex");
-        expect(out).toBe([
-            'header = "Host: 10.1.8.1:9000"', 'header = "x-amz-date: 20260101T030405Z"', `header = "x-amz-content-sha256: ${payload}"`,
-            `header = "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-central-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=${signature}"`, "",
-        ].join("\n"));
+    it("a failed copy fails the step and says the snapshot is kept; a settings file without the remote is refused", () => {
+        const failed = runUpload(renderS3Env(settings), "copyto");
+        expect(failed.status).toBe(1);
+        expect(failed.stderr).toContain("upload of snap.db to etcds3:bkp/etcd/ failed (rclone's error above); the snapshot is kept locally");
+        const broken = runUpload(renderS3Env(settings).replace(/^ETCD_BACKUP_REMOTE=.*\n/m, ""));
+        expect(broken.status).toBe(1);
+        expect(broken.stderr).toContain("lacks ETCD_BACKUP_REMOTE");
+        expect(broken.argv).toBe("");
+    });
+    it("a failed cryptcheck fails the step", () => {
+        const r = runUpload(renderS3Env({ ...settings, encryptionPassphrase: passphrase }), "cryptcheck");
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("the encrypted object etcdcrypt:snap.db does not match snap.db");
+        expect(r.stdout).not.toContain("uploaded");
     });
 });
 
 describe("backup and maintenance arguments", () => {
+    const s3 = { endpoint: "https://s3.example.com", bucket: "bkp", accessKeyId: "a", secretAccessKey: "b" };
     const resolve = (more: object) => resolveArgs("etcd", { hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] }, ...more });
     it("default to hourly, 24 kept, no upload; weekly defrag; a check every five minutes at 80% and 21 days before a certificate expires", () => {
         const spec = resolve({});
@@ -198,7 +247,20 @@ describe("backup and maintenance arguments", () => {
         [{ backup: { s3: { endpoint: "https://s3.example.com", bucket: "bkp", prefix: "a b/", accessKeyId: "a", secretAccessKey: "b" } } }, 'backup.s3.prefix "a b/" must be'],
         [{ backup: { s3: { endpoint: "https://s3.example.com", bucket: "bkp", region: "EU Central", accessKeyId: "a", secretAccessKey: "b" } } }, 'backup.s3.region "EU Central" is not a region name'],
         [{ backup: { s3: { endpoint: "https://s3.example.com", bucket: "bkp" } } }, "backup.s3 needs accessKeyId and secretAccessKey"],
+        [{ backup: { s3: { ...s3, serverSideEncryption: "aes256" } } }, 'backup.s3.serverSideEncryption "aes256" is not "AES256" or "aws:kms"'],
+        [{ backup: { s3: { ...s3, kmsKeyId: "alias/etcd" } } }, "backup.s3.kmsKeyId is set but backup.s3.serverSideEncryption is not set"],
+        [{ backup: { s3: { ...s3, serverSideEncryption: "AES256", kmsKeyId: "alias/etcd" } } }, 'serverSideEncryption is "AES256"; a KMS key needs serverSideEncryption: "aws:kms"'],
+        [{ backup: { s3: { ...s3, serverSideEncryption: "aws:kms", kmsKeyId: "alias/my key" } } }, 'backup.s3.kmsKeyId "alias/my key" is not a KMS key id'],
+        [{ backup: { s3: { ...s3, encryptionPassphrase: "short" } } }, "backup.s3.encryptionPassphrase is 5 characters long; use at least 16"],
+        [{ backup: { s3: { ...s3, encryptionPassphrase: "a long passphrase\nwith two lines" } } }, "backup.s3.encryptionPassphrase contains a line break"],
+        [{ backup: { s3: { ...s3, prefix: "etcd-", encryptionPassphrase: "a long enough passphrase" } } }, 'backup.s3.prefix "etcd-" must end with \'/\' (or be "") when backup.s3.encryptionPassphrase is set'],
     ])("%#: %s", (more, message) => {
         expect(() => resolve(more)).toThrow(message);
+    });
+    it("server-side encryption and a passphrase pass through; the error never shows the passphrase", () => {
+        const spec = resolve({ backup: { s3: { ...s3, serverSideEncryption: "aws:kms", kmsKeyId: "arn:aws:kms:eu-central-1:111122223333:key/abc-1", encryptionPassphrase: "a long enough passphrase" } } });
+        expect(spec.backup.s3).toMatchObject({ serverSideEncryption: "aws:kms", kmsKeyId: "arn:aws:kms:eu-central-1:111122223333:key/abc-1", encryptionPassphrase: "a long enough passphrase" });
+        expect(resolve({ backup: { s3 } }).backup.s3).not.toHaveProperty("encryptionPassphrase");
+        expect(() => resolve({ backup: { s3: { ...s3, encryptionPassphrase: "tooShortSecret" } } })).not.toThrow("tooShortSecret");
     });
 });

@@ -1,10 +1,9 @@
 // The scheduled backup, run by etcd-backup.service on every member as the etcd user: only the member that is
 // the raft leader at that moment saves a snapshot (one per tick for the cluster), verifies it with etcdutl,
-// keeps the newest N scheduled snapshots, and uploads it to S3-compatible storage when configured. The S3
-// settings are read from a 0600 file as data (never sourced, never on a command line). Requests are signed with
-// AWS Signature V4 by the script itself (HMAC-SHA256 from sha256sum, so any curl and no S3 client will do; curl's
-// own --aws-sigv4 signs an uploaded file's payload only from 7.87 on, and Ubuntu 22.04 has 7.81); the signed
-// headers reach curl through its config on stdin, never on a command line.
+// keeps the newest N scheduled snapshots, and uploads it to S3-compatible storage when configured, with rclone
+// (a maintained S3 client: signing, multipart above its cutoff, retries, hash checks). rclone's settings are
+// RCLONE_CONFIG_<REMOTE>_<OPTION> lines in a 0600 file that the script reads as data (never sources) and
+// exports: no credential is ever on a command line, and rclone runs without a config file.
 import { HostLayout, S3_ENV_FILE, SCHEDULED_PREFIX } from "./layout";
 import { ETCDCTL_MTLS, header, localMemberVars, STATUS_LINES } from "./shell";
 
@@ -17,8 +16,12 @@ export interface BackupScriptInput {
     timeoutSeconds: number;
 }
 
-/** The S3 env file's keys, in the order the renderer writes them. */
-export const S3_ENV_KEYS = ["S3_ENDPOINT", "S3_BUCKET", "S3_REGION", "S3_PREFIX", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"] as const;
+/** rclone remotes, by name: the S3 store, and the crypt remote that wraps it when a passphrase is set. */
+export const RCLONE_S3_REMOTE = "etcds3";
+export const RCLONE_CRYPT_REMOTE = "etcdcrypt";
+/** The env file keys (besides RCLONE_CONFIG_*) the backup script reads: where to upload, the crypt passphrase. */
+export const BACKUP_REMOTE_KEY = "ETCD_BACKUP_REMOTE";
+export const BACKUP_PASSPHRASE_KEY = "ETCD_BACKUP_PASSPHRASE";
 
 export interface S3Settings {
     endpoint: string;
@@ -27,82 +30,110 @@ export interface S3Settings {
     prefix: string;
     accessKeyId: string;
     secretAccessKey: string;
-}
-
-/** The env file text (sent over stdin). Refuses values a line-based file cannot carry. */
-export function renderS3Env(s3: S3Settings): string {
-    const values = [s3.endpoint, s3.bucket, s3.region, s3.prefix, s3.accessKeyId, s3.secretAccessKey];
-    values.forEach((v, i) => {
-        // eslint-disable-next-line no-control-regex
-        if (/[\x00-\x1f\x7f]/.test(v)) throw new Error(`backup.s3: ${S3_ENV_KEYS[i]} contains a control character or a line break`);
-        if (i >= 4 && v.length === 0) throw new Error(`backup.s3: ${S3_ENV_KEYS[i]} is empty`);
-    });
-    return S3_ENV_KEYS.map((k, i) => `${k}=${values[i]}\n`).join("");
+    serverSideEncryption?: "AES256" | "aws:kms";
+    kmsKeyId?: string;
+    /** Client-side encryption through rclone crypt; the script obscures it for rclone on the host. */
+    encryptionPassphrase?: string;
 }
 
 /**
- * Bash functions for AWS Signature V4 (S3, header-based, single chunk), with no tool beyond coreutils:
- * \`hmac_sha256 KEYHEX\` (message on stdin; hex digest out) and
- * \`sigv4_headers METHOD ENDPOINT PATH PAYLOAD_SHA256 REGION ACCESS_KEY SECRET_KEY\`, which prints curl config
- * lines (\`header = "…"\`) for Host, x-amz-date, x-amz-content-sha256 and Authorization. PATH must need no
- * percent-encoding (the bucket and prefix rules and member names ensure it). Bytes go through printf (a builtin)
- * into sha256sum's stdin: the secret is never on a command line. SIGV4_DATE (YYYYmmddTHHMMSSZ) fixes the time
- * for tests.
+ * The env file text (sent over stdin): the s3 remote (and the crypt remote around it) as rclone variables, and
+ * the remote path the script uploads into. Refuses values a line-based file cannot carry.
  */
-export const SIGV4_FUNCTIONS = `hex_to_escapes() {
-  local hex=$1 out="" i
-  for ((i = 0; i < \${#hex}; i += 2)); do out+="\\\\x\${hex:i:2}"; done
-  printf '%s' "$out"
+export function renderS3Env(s3: S3Settings): string {
+    const s3var = (option: string) => `RCLONE_CONFIG_${RCLONE_S3_REMOTE.toUpperCase()}_${option}`;
+    const cryptVar = (option: string) => `RCLONE_CONFIG_${RCLONE_CRYPT_REMOTE.toUpperCase()}_${option}`;
+    const folder = `${RCLONE_S3_REMOTE}:${s3.bucket}/${s3.prefix}`;
+    const lines: [string, string][] = [
+        [s3var("TYPE"), "s3"],
+        [s3var("PROVIDER"), "Other"],
+        [s3var("ENDPOINT"), s3.endpoint],
+        [s3var("REGION"), s3.region],
+        [s3var("FORCE_PATH_STYLE"), "true"],
+        [s3var("ACCESS_KEY_ID"), s3.accessKeyId],
+        [s3var("SECRET_ACCESS_KEY"), s3.secretAccessKey],
+        // The bucket exists (the docs ask for it); the keys need no right to create or list buckets.
+        [s3var("NO_CHECK_BUCKET"), "true"],
+    ];
+    if (s3.serverSideEncryption) lines.push([s3var("SERVER_SIDE_ENCRYPTION"), s3.serverSideEncryption]);
+    if (s3.kmsKeyId) lines.push([s3var("SSE_KMS_KEY_ID"), s3.kmsKeyId]);
+    if (s3.encryptionPassphrase !== undefined) {
+        lines.push(
+            [cryptVar("TYPE"), "crypt"],
+            // crypt wraps a folder; the validation made the prefix "" or end in '/'.
+            [cryptVar("REMOTE"), folder.replace(/\/$/, "")],
+            // Readable names (plus ".bin"), so that an operator finds a snapshot by its time and member.
+            [cryptVar("FILENAME_ENCRYPTION"), "off"],
+            [cryptVar("DIRECTORY_NAME_ENCRYPTION"), "false"],
+            [BACKUP_REMOTE_KEY, `${RCLONE_CRYPT_REMOTE}:`],
+            [BACKUP_PASSPHRASE_KEY, s3.encryptionPassphrase],
+        );
+    } else {
+        lines.push([BACKUP_REMOTE_KEY, folder]);
+    }
+    for (const [key, value] of lines) {
+        // eslint-disable-next-line no-control-regex
+        if (/[\x00-\x1f\x7f]/.test(value)) throw new Error(`backup.s3: ${key} contains a control character or a line break`);
+        if (value.length === 0) throw new Error(`backup.s3: ${key} is empty`);
+    }
+    return lines.map(([k, v]) => `${k}=${v}\n`).join("");
 }
-hmac_sha256() {
-  local key=$1 ipad="" opad="" i byte x digest
-  if [ "\${#key}" -gt 128 ]; then
-    digest=$(printf '%b' "$(hex_to_escapes "$key")" | sha256sum)
-    key=\${digest%% *}
+
+const CRYPT_PASSWORD_VAR = `RCLONE_CONFIG_${RCLONE_CRYPT_REMOTE.toUpperCase()}_PASSWORD`;
+
+/**
+ * Step 4 of the backup: the upload, when the S3 env file exists. Needs MEMBER, SNAPSHOT_DIR, name, TIMEOUT and
+ * S3_ENV_FILE. Exported so that a test runs it against a recording rclone.
+ */
+export const UPLOAD_STEP = `# 4. Upload when configured, with rclone. Its settings are read as data and exported (RCLONE_CONFIG_* of the
+#    remotes): nothing secret on a command line. Never raise rclone's log level to DEBUG: it prints the options,
+#    secret key included.
+if [ ! -f "$S3_ENV_FILE" ]; then
+  exit 0
+fi
+remote="" passphrase=""
+while IFS= read -r line || [ -n "$line" ]; do
+  key=\${line%%=*}
+  value=\${line#*=}
+  case "$key" in
+    RCLONE_CONFIG_*) export "$key=$value" ;;
+    ${BACKUP_REMOTE_KEY}) remote=$value ;;
+    ${BACKUP_PASSPHRASE_KEY}) passphrase=$value ;;
+  esac
+done <"$S3_ENV_FILE"
+if [ -z "$remote" ]; then
+  echo "etcd-backup on $MEMBER: $S3_ENV_FILE lacks ${BACKUP_REMOTE_KEY}; the snapshot is kept locally but not uploaded" >&2
+  exit 1
+fi
+if ! command -v rclone >/dev/null; then
+  echo "etcd-backup on $MEMBER: rclone is not installed (the maintenance step installs it); the snapshot is kept locally" >&2
+  exit 1
+fi
+export RCLONE_CONFIG=/dev/null # every setting comes from the environment
+if [ -n "$passphrase" ]; then
+  # crypt wants the password obscured; rclone obscure reads it from stdin (printf is a builtin: not in argv).
+  ${CRYPT_PASSWORD_VAR}=$(printf '%s\\n' "$passphrase" | rclone obscure -)
+  export ${CRYPT_PASSWORD_VAR}
+fi
+# Bounded: a few retries of the whole copy and of each request, connect and idle timeouts, and a deadline.
+# The destination is not looked up first (the name is new), so an error is the upload's own.
+rclone_opts=(--log-level NOTICE --retries 3 --low-level-retries 5 --contimeout 10s --timeout 60s)
+if ! timeout --kill-after=10 "$TIMEOUT" rclone copyto "\${rclone_opts[@]}" --no-check-dest "$SNAPSHOT_DIR/$name" "$remote$name"; then
+  echo "etcd-backup on $MEMBER: upload of $name to $remote failed (rclone's error above); the snapshot is kept locally" >&2
+  exit 1
+fi
+# copyto compared the stored object's size, and its MD5 where the store gives one (the ETag of a single-part
+# upload, the MD5 rclone records with a multipart one), with the file's. A crypt object has no hash of the clear
+# text: cryptcheck encrypts the local file with the object's nonce and compares that MD5 with the stored one.
+if [ -n "$passphrase" ]; then
+  if ! timeout --kill-after=10 "$TIMEOUT" rclone cryptcheck "\${rclone_opts[@]}" "$SNAPSHOT_DIR/$name" "$remote"; then
+    echo "etcd-backup on $MEMBER: the encrypted object $remote$name does not match $name (rclone cryptcheck above)" >&2
+    exit 1
   fi
-  while [ "\${#key}" -lt 128 ]; do key+=00; done
-  for ((i = 0; i < 128; i += 2)); do
-    byte=$((16#\${key:i:2}))
-    printf -v x '\\\\x%02x' $((byte ^ 0x36))
-    ipad+=$x
-    printf -v x '\\\\x%02x' $((byte ^ 0x5c))
-    opad+=$x
-  done
-  digest=$({ printf '%b' "$ipad"; cat; } | sha256sum)
-  digest=\${digest%% *}
-  digest=$({ printf '%b' "$opad"; printf '%b' "$(hex_to_escapes "$digest")"; } | sha256sum)
-  printf '%s\\n' "\${digest%% *}"
-}
-text_to_hex() {
-  local text=$1 out="" i x
-  for ((i = 0; i < \${#text}; i++)); do printf -v x '%02x' "'\${text:i:1}"; out+=$x; done
-  printf '%s' "$out"
-}
-sigv4_headers() {
-  local method=$1 endpoint=$2 path=$3 payload=$4 region=$5 access_key=$6 secret_key=$7
-  local host amz_date day scope signed canonical request_hash key signature
-  host=\${endpoint#*://}
-  host=\${host%%/*}
-  amz_date=\${SIGV4_DATE:-$(date -u +%Y%m%dT%H%M%SZ)}
-  day=\${amz_date%%T*}
-  scope="$day/$region/s3/aws4_request"
-  signed="host;x-amz-content-sha256;x-amz-date"
-  canonical=$(printf '%s\\n%s\\n\\nhost:%s\\nx-amz-content-sha256:%s\\nx-amz-date:%s\\n\\n%s\\n%s' \\
-    "$method" "$path" "$host" "$payload" "$amz_date" "$signed" "$payload")
-  request_hash=$(printf '%s' "$canonical" | sha256sum)
-  request_hash=\${request_hash%% *}
-  key=$(LC_ALL=C text_to_hex "AWS4$secret_key")
-  key=$(printf '%s' "$day" | hmac_sha256 "$key")
-  key=$(printf '%s' "$region" | hmac_sha256 "$key")
-  key=$(printf '%s' "s3" | hmac_sha256 "$key")
-  key=$(printf '%s' "aws4_request" | hmac_sha256 "$key")
-  signature=$(printf 'AWS4-HMAC-SHA256\\n%s\\n%s\\n%s' "$amz_date" "$scope" "$request_hash" | hmac_sha256 "$key")
-  printf 'header = "Host: %s"\\n' "$host"
-  printf 'header = "x-amz-date: %s"\\n' "$amz_date"
-  printf 'header = "x-amz-content-sha256: %s"\\n' "$payload"
-  printf 'header = "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s"\\n' \\
-    "$access_key" "$scope" "$signed" "$signature"
-}
+  echo "etcd-backup on $MEMBER: uploaded $name to $remote$name, encrypted on this host (cryptcheck: contents match)"
+else
+  echo "etcd-backup on $MEMBER: uploaded $name to $remote$name (rclone checked size and MD5)"
+fi
 `;
 
 export function backupScript(input: BackupScriptInput): string {
@@ -119,7 +150,7 @@ export function backupScript(input: BackupScriptInput): string {
 }
 
 const BACKUP_BODY = `# Usage: etcd-backup [--any-member]   (--any-member: take the snapshot even when this member is not the leader)
-${ETCDCTL_MTLS}${STATUS_LINES}${SIGV4_FUNCTIONS}
+${ETCDCTL_MTLS}${STATUS_LINES}
 any_member=0
 case "\${1:-}" in
   --any-member) any_member=1 ;;
@@ -143,8 +174,7 @@ fi
 umask 077
 name="$SCHEDULED_PREFIX$(date -u +%Y%m%dT%H%M%SZ)-$MEMBER.db"
 incoming="$SNAPSHOT_DIR/.incoming-$name"
-body=""
-cleanup() { rm -f "$incoming" "$incoming.part"; if [ -n "$body" ]; then rm -f "$body"; fi; }
+cleanup() { rm -f "$incoming" "$incoming.part"; }
 trap cleanup EXIT
 etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" --command-timeout="\${TIMEOUT}s" snapshot save "$incoming" >/dev/null
 if ! verified=$("$ETCDUTL" snapshot status -w fields "$incoming"); then
@@ -167,45 +197,4 @@ for ((i = 0; i < excess; i++)); do
   echo "etcd-backup on $MEMBER: pruned \${scheduled[$i]}"
 done
 
-# 4. Upload when configured. The settings are read as data; the credentials reach curl on its stdin.
-if [ ! -f "$S3_ENV_FILE" ]; then
-  exit 0
-fi
-endpoint="" bucket="" region="" prefix="" access_key="" secret_key=""
-while IFS= read -r line || [ -n "$line" ]; do
-  value=\${line#*=}
-  case "\${line%%=*}" in
-    S3_ENDPOINT) endpoint=$value ;;
-    S3_BUCKET) bucket=$value ;;
-    S3_REGION) region=$value ;;
-    S3_PREFIX) prefix=$value ;;
-    S3_ACCESS_KEY_ID) access_key=$value ;;
-    S3_SECRET_ACCESS_KEY) secret_key=$value ;;
-  esac
-done <"$S3_ENV_FILE"
-if [ -z "$endpoint" ] || [ -z "$bucket" ] || [ -z "$region" ] || [ -z "$access_key" ] || [ -z "$secret_key" ]; then
-  echo "etcd-backup on $MEMBER: $S3_ENV_FILE lacks a setting; the snapshot is kept locally but not uploaded" >&2
-  exit 1
-fi
-sha256=$(sha256sum "$SNAPSHOT_DIR/$name")
-sha256=\${sha256%% *}
-md5=$(md5sum "$SNAPSHOT_DIR/$name")
-md5=\${md5%% *}
-url="\${endpoint%/}/$bucket/$prefix$name"
-body=$(mktemp)
-# The server checks the payload against x-amz-content-sha256, which the signature covers.
-if ! headers=$(sigv4_headers PUT "$endpoint" "/$bucket/$prefix$name" "$sha256" "$region" "$access_key" "$secret_key" |
-    curl --silent --show-error --fail-with-body --config - --retry 3 --connect-timeout 10 --max-time "$TIMEOUT" \\
-      --upload-file "$SNAPSHOT_DIR/$name" --dump-header - --output "$body" "$url"); then
-  echo "etcd-backup on $MEMBER: upload of $name to $url failed; the snapshot is kept locally. The server said:" >&2
-  head -c 2000 "$body" >&2 || true
-  echo >&2
-  exit 1
-fi
-etag=$(sed -n -E 's/^[Ee][Tt][Aa][Gg]: *"?([0-9a-fA-F]{32})"?.*/\\1/p' <<<"$headers" | tail -n 1)
-if [ -n "$etag" ] && [ "\${etag,,}" != "$md5" ]; then
-  echo "etcd-backup on $MEMBER: $url has ETag $etag, but the snapshot's MD5 is $md5; the upload is not intact" >&2
-  exit 1
-fi
-echo "etcd-backup on $MEMBER: uploaded $name to $url (sha256 $sha256\${etag:+, ETag matches the MD5})"
-`;
+${UPLOAD_STEP}`;

@@ -4,7 +4,7 @@
 // line, never in a log) when uploads are configured. Idempotent: files are replaced only when their text
 // differs; timers that are no longer wanted are removed.
 import { alarmScript } from "./alarm-script";
-import { backupScript } from "./backup-script";
+import { BACKUP_REMOTE_KEY, backupScript, RCLONE_S3_REMOTE } from "./backup-script";
 import { defragScript } from "./defrag-script";
 import { HostLayout, S3_ENV_FILE, SERVICE_USER, TOOLS, UNIT_DIR } from "./layout";
 import { restoreTool } from "./restore-tool";
@@ -117,6 +117,7 @@ export function maintenanceInstallScript(input: MaintenanceUnitsInput): string {
         SCHEDULES: [input.backup.schedule, input.defragSchedule, input.alarmCheckSchedule].filter((s) => s !== ""),
         S3_UPLOADS: input.backup.s3,
         S3_ENV_FILE,
+        S3_REQUIRED_KEYS: [`RCLONE_CONFIG_${RCLONE_S3_REMOTE.toUpperCase()}_SECRET_ACCESS_KEY`, BACKUP_REMOTE_KEY],
         SNAPSHOT_DIR: input.layout.snapshotDir,
         SERVICE_USER,
         UNIT_DIR,
@@ -138,12 +139,20 @@ done
 `;
 
 const INSTALL_BODY = `
-# 3. The snapshot directory (0700, owned by the service user) and, when uploads are configured, the S3
-#    settings from stdin into a 0600 file owned by the service user; otherwise no such file.
+# 3. The snapshot directory (0700, owned by the service user) and, when uploads are configured, rclone (the
+#    distribution's package, from the host's package mirror) and the S3 settings from stdin into a 0600 file
+#    owned by the service user; otherwise no such file.
 install -d -m 0700 -o "$SERVICE_USER" -g "$SERVICE_USER" "$SNAPSHOT_DIR"
 if [ "$S3_UPLOADS" = 1 ]; then
   (umask 077; cat > "$stage/s3.env")
-  for key in S3_ENDPOINT S3_BUCKET S3_REGION S3_PREFIX S3_ACCESS_KEY_ID S3_SECRET_ACCESS_KEY; do
+  if ! command -v rclone >/dev/null; then
+    echo "maintenance on $MEMBER: installing rclone (uploads the snapshots) with apt-get"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rclone >/dev/null; } </dev/null; then
+      echo "maintenance on $MEMBER: could not install rclone with apt-get; backups to S3 need the host's distribution package mirror" >&2
+      exit 1
+    fi
+  fi
+  for key in "\${S3_REQUIRED_KEYS[@]}"; do
     if ! grep -q "^$key=" "$stage/s3.env"; then
       echo "maintenance on $MEMBER: the S3 settings on stdin lack $key" >&2
       exit 1

@@ -71,7 +71,7 @@ export interface EtcdClusterArgs {
     metricsOnPrivateNetwork?: boolean;
     /** Seconds a rolling restart waits for health. Default 120. */
     healthTimeoutSeconds?: number;
-    /** Scheduled snapshots: schedule, keep, s3 (pass s3.secretAccessKey as a secret). */
+    /** Scheduled snapshots: schedule, keep, s3 (pass s3.secretAccessKey and s3.encryptionPassphrase as secrets). */
     backup?: etcd.BackupArgs;
     /** Defragmentation and alarm/quota checks: defragSchedule, alarmCheckSchedule, quotaWarnPercent. */
     maintenance?: etcd.MaintenanceArgs;
