@@ -102,11 +102,14 @@ export function expectNoRefusal(report: ReliabilityReport, maxOutageSeconds = 5)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Waits (up to `timeoutMs`) until every member has applied the leader's commit index; returns the members
- * still behind. Member and leader ids are compared as text: they are 64-bit and JSON numbers lose digits.
+ * Waits (up to `timeoutMs`) until every member has applied the leader's commit index as first read (the
+ * writer has stopped by then, so it covers every acknowledged write; a recorder still writing moves the
+ * leader's index on, and chasing it would report members lagging for ever); returns the members still
+ * behind. Member and leader ids are compared as text: they are 64-bit and JSON numbers lose digits.
  */
 async function waitApplied(admin: Etcdctl, endpoints: string[], timeoutMs: number): Promise<string[]> {
     const deadline = Date.now() + timeoutMs;
+    let target = -1;
     for (let attempt = 0; ; attempt++) {
         const status = endpoints.map((e) => {
             const r = admin.run([e], ["endpoint", "status", "-w", "json"]);
@@ -116,7 +119,8 @@ async function waitApplied(admin: Etcdctl, endpoints: string[], timeoutMs: numbe
             return { e, id: s.header.member_id, leader: s.leader, raftIndex: s.raftIndex, applied: s.raftAppliedIndex };
         });
         const leader = status.find((s) => s.id !== "" && s.id === s.leader);
-        const behind = status.filter((s) => !leader || s.applied < leader.raftIndex).map((s) => s.e);
+        if (target < 0 && leader) target = leader.raftIndex;
+        const behind = status.filter((s) => target < 0 || s.applied < target).map((s) => s.e);
         if (behind.length === 0 || Date.now() >= deadline) return behind;
         await sleep(Math.min(200 * 2 ** attempt, 2000));
     }

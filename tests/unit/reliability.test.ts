@@ -21,7 +21,7 @@ const endpoints = ["https://10.0.0.1:2379", "https://10.0.0.2:2379"];
  * the store, `endpoint status -w json` reports member 1 as leader at raft index 10 and member 2 applied at
  * APPLIED_2.
  */
-function fakeEtcdctl(opts: { putFails?: boolean; applied2?: number; emptyOn2?: boolean }) {
+function fakeEtcdctl(opts: { putFails?: boolean; applied2?: number; emptyOn2?: boolean; moving?: boolean }) {
     const bin = path.join(dir, "etcdctl");
     fs.writeFileSync(bin, `#!/usr/bin/env bash
 store='${dir}/store'
@@ -38,8 +38,13 @@ case "$args" in
   *" endpoint status "*)
     [[ $args =~ 10\\.0\\.0\\.([0-9]) ]]; n=\${BASH_REMATCH[1]}
     applied=10; if [ "$n" = 2 ]; then applied=${opts.applied2 ?? 10}; fi
+    raft=10
+    ${opts.moving ? `# Traffic goes on (a recorder still writing): each read sees the index further on, and member 2, read
+    # after the leader, always a little behind the leader's index of that same round.
+    calls=$(( $(cat '${dir}/calls' 2>/dev/null || echo 0) + 1 )); echo "$calls" > '${dir}/calls'
+    raft=$((10 + calls)); applied=$raft; if [ "$n" = 2 ]; then applied=$((raft - 2)); fi` : ""}
     # 64-bit ids that JSON numbers cannot hold exactly: they must be compared as text.
-    echo "[{\\"Endpoint\\":\\"x\\",\\"Status\\":{\\"header\\":{\\"member_id\\":1844674407370955160$n},\\"leader\\":18446744073709551601,\\"raftIndex\\":10,\\"raftAppliedIndex\\":$applied}}]" ;;
+    echo "[{\\"Endpoint\\":\\"x\\",\\"Status\\":{\\"header\\":{\\"member_id\\":1844674407370955160$n},\\"leader\\":18446744073709551601,\\"raftIndex\\":$raft,\\"raftAppliedIndex\\":$applied}}]" ;;
 esac
 `, { mode: 0o755 });
     return { bin, admin: new Etcdctl(bin, { ca: "ca", cert: "c", key: "k" }) };
@@ -75,6 +80,13 @@ describe("the continuous writer", () => {
         const { bin, admin } = fakeEtcdctl({});
         await expect(writer(bin, { maxWrites: 3, maxSeconds: 900 }).finish(admin, endpoints, 2, 1000))
             .rejects.toThrow("the writer stopped at its cap (max-writes) before the operation ended");
+    });
+
+    it("does not chase a leader whose index moves on after the writer stopped (a recorder still writing)", async () => {
+        const { bin, admin } = fakeEtcdctl({ moving: true });
+        const report = await writer(bin).finish(admin, endpoints, 2, 300, 3000);
+        expect(report.lagging).toEqual([]);
+        expectNoLoss(report);
     });
 
     it("waits for a member behind the leader's commit index, and reports it as lagging, not lost", async () => {
