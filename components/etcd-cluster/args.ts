@@ -176,7 +176,9 @@ export interface BackupS3Args {
      * "AES256" (keys managed by the store) or "aws:kms" (a KMS key, `kmsKeyId` or the store's default).
      * @default none (the bucket's default encryption, if any)
      */
-    serverSideEncryption?: "AES256" | "aws:kms";
+    // A string, not a union of literals: Pulumi's schema for other languages has no union types; validate.ts
+    // refuses any other value.
+    serverSideEncryption?: string;
     /** KMS key id or ARN for `serverSideEncryption: "aws:kms"`. @default the store's default KMS key */
     kmsKeyId?: string;
     /**

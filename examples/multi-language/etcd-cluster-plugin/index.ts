@@ -77,6 +77,12 @@ export interface EtcdClusterArgs {
     maintenance?: etcd.MaintenanceArgs;
 }
 
+/** One Prometheus file_sd target group: a member's metrics address and its labels (etcd_cluster, etcd_member). */
+export interface ScrapeTargetGroup {
+    targets: string[];
+    labels: { [key: string]: string };
+}
+
 /** A highly available, TLS-secured etcd cluster (the TypeScript EtcdCluster, as its only child). */
 export class EtcdCluster extends pulumi.ComponentResource {
     /** Client URLs over the private network, in member order (kube-apiserver --etcd-servers). */
@@ -101,6 +107,10 @@ export class EtcdCluster extends pulumi.ComponentResource {
     public readonly etcdctlEnvironment: pulumi.Output<string>;
     /** Output of the last cluster check. */
     public readonly checkResult: pulumi.Output<string>;
+    /** Prometheus scrape targets (file_sd): each member's metrics on its private address; empty unless metricsOnPrivateNetwork. */
+    public readonly prometheusTargets: pulumi.Output<ScrapeTargetGroup[]>;
+    /** Prometheus alert rules for these members (a rule file, YAML). */
+    public readonly prometheusRules: pulumi.Output<string>;
 
     constructor(name: string, args: EtcdClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         super("etcd-cluster:index:EtcdCluster", name, {}, opts);
@@ -117,6 +127,8 @@ export class EtcdCluster extends pulumi.ComponentResource {
         this.sshPrivateKey = cluster.sshPrivateKey;
         this.etcdctlEnvironment = cluster.etcdctlEnvironment;
         this.checkResult = cluster.checkResult;
+        this.prometheusTargets = cluster.prometheusTargets;
+        this.prometheusRules = cluster.prometheusRules;
         this.registerOutputs({});
     }
 }
