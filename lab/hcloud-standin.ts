@@ -2,9 +2,31 @@
 // small reader of its API for assertions. The token is read from its file and only ever sent in headers.
 import * as fs from "fs";
 import * as path from "path";
+import { load } from "js-yaml";
 import { logStep, mustRun, run } from "./run";
-import { REPO_ROOT } from "./pulumi";
-import { releaseMirror } from "./rig";
+import { REPO_ROOT, TestStack } from "./pulumi";
+import { releaseMirror, releaseSha256 } from "./rig";
+
+/** The dev stack's configuration (Pulumi.dev.yaml): where the e2e tests through the Hetzner layer start. */
+export const devConfig = (load(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, any> }).config;
+
+/**
+ * A stack of the real program through the Hetzner layer on `standin`: the dev stack's values with
+ * `overrides`, etcd `version` from the stand-in's release mirror, and the stand-in's endpoint and token (a secret).
+ */
+export function standinStack(name: string, standin: Standin, version: string, overrides: Record<string, unknown> = {}): TestStack {
+    return new TestStack({
+        stack: name,
+        config: {
+            ...devConfig,
+            ...overrides,
+            release: { version, sha256: releaseSha256(version), downloadBaseUrl: standin.serveUrl },
+            "hcloud:endpoint": standin.endpoint,
+            "hcloud:token": standin.token,
+        },
+        secretKeys: ["hcloud:token"],
+    });
+}
 
 const LAUNCHER = path.join(REPO_ROOT, "scripts/lab/hcloud-standin.sh");
 const TESTHOSTS = path.join(REPO_ROOT, "scripts/lab/testhosts.sh");

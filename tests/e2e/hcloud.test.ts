@@ -4,16 +4,15 @@
 // Only the endpoint, the token and the etcd download mirror are added to the dev stack's configuration.
 import * as fs from "fs";
 import * as path from "path";
-import { load } from "js-yaml";
-import { REPO_ROOT, TestStack } from "../../lab/pulumi";
+import { TestStack } from "../../lab/pulumi";
 import { logStep } from "../../lab/run";
-import { adminClientFiles, destroyThen, Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, RigHost } from "../../lab/rig";
-import { addressInUse, apiGet, runningHosts, Standin, standinDown, standinUp } from "../../lab/hcloud-standin";
+import { adminClientFiles, destroyThen, Etcdctl, localEtcdctl, mustSsh, Rig, RigHost } from "../../lab/rig";
+import { addressInUse, apiGet, devConfig, runningHosts, Standin, standinDown, standinStack, standinUp } from "../../lab/hcloud-standin";
 
 const VERSION = process.env.ETCD_VERSION ?? "";
 const NAME = "hcloud-e2e";
 const PUBLIC_PREFIX = "198.18.6";
-const dev = (load(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, any> }).config;
+const dev = devConfig;
 const devHcloud = dev["etcd-cluster:hcloud"];
 
 describe("the dev stack on Hetzner Cloud, through the local API stand-in", () => {
@@ -33,16 +32,7 @@ describe("the dev stack on Hetzner Cloud, through the local API stand-in", () =>
                 + "if it is the local default, take it down with `bash scripts/local-down.sh`");
         }
         standin = standinUp(NAME, PUBLIC_PREFIX, [VERSION]);
-        stack = new TestStack({
-            stack: NAME,
-            config: {
-                ...dev,
-                release: { version: VERSION, sha256: releaseSha256(VERSION), downloadBaseUrl: standin.serveUrl },
-                "hcloud:endpoint": standin.endpoint,
-                "hcloud:token": standin.token,
-            },
-            secretKeys: ["hcloud:token"],
-        });
+        stack = standinStack(NAME, standin, VERSION);
     }, 20 * 60_000);
 
     afterAll(() => destroyThen(stack, !destroyed, () => standinDown(NAME)), 15 * 60_000);

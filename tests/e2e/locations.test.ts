@@ -3,13 +3,11 @@
 // nbg1 and hel1; every server of one location powered off through the API while a continuous writer and a
 // linearizability recorder run on the others; power back on, the member catches up; a zero-change up. Then a
 // scale from 3 to 5, the new members where the documented order puts them, no existing server moved.
-import * as fs from "fs";
 import * as path from "path";
-import { load } from "js-yaml";
-import { REPO_ROOT, TestStack } from "../../lab/pulumi";
+import { TestStack } from "../../lab/pulumi";
 import { logStep } from "../../lab/run";
-import { adminClientFiles, ClientFiles, destroyThen, Etcdctl, localEtcdctl, releaseSha256 } from "../../lab/rig";
-import { addressInUse, apiCall, apiGet, Standin, standinDown, standinUp } from "../../lab/hcloud-standin";
+import { adminClientFiles, ClientFiles, destroyThen, Etcdctl, localEtcdctl } from "../../lab/rig";
+import { addressInUse, apiCall, apiGet, devConfig, Standin, standinDown, standinStack, standinUp } from "../../lab/hcloud-standin";
 import { ContinuousWriter, expectNoLoss } from "../helpers/reliability";
 import { ClusterAccess, expectLinearizable, Recorder } from "../helpers/lincheck";
 
@@ -18,7 +16,7 @@ const NAME = "locations";
 // Own ranges: the public bridge 198.18.20.0/24, the private network 10.20.0.0/16 (others: 10.1.x, 10.16.x).
 const PUBLIC_PREFIX = "198.18.20";
 const LOCATIONS = ["fsn1", "nbg1", "hel1"];
-const dev = (load(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, any> }).config;
+const dev = devConfig;
 // The dev stack's servers, but over eu-central's three locations instead of its one (ash).
 const { location: _devLocation, ...devHcloud } = dev["etcd-cluster:hcloud"];
 const HCLOUD = {
@@ -46,18 +44,7 @@ describe("members over fsn1, nbg1 and hel1: a location fails, the cluster keeps 
         const taken = addressInUse("10.20.1.");
         if (taken) throw new Error(`10.20.1.0/24 is in use here (${taken.trim()}); is another run of this test still up?`);
         standin = standinUp(NAME, PUBLIC_PREFIX, [VERSION]);
-        stack = new TestStack({
-            stack: NAME,
-            config: {
-                ...dev,
-                "etcd-cluster:hcloud": HCLOUD,
-                release: { version: VERSION, sha256: releaseSha256(VERSION), downloadBaseUrl: standin.serveUrl },
-                healthTimeoutSeconds: 90,
-                "hcloud:endpoint": standin.endpoint,
-                "hcloud:token": standin.token,
-            },
-            secretKeys: ["hcloud:token"],
-        });
+        stack = standinStack(NAME, standin, VERSION, { "etcd-cluster:hcloud": HCLOUD, healthTimeoutSeconds: 90 });
         etcdctlBinary = localEtcdctl(VERSION, stack.dir);
     }, 20 * 60_000);
 

@@ -4,11 +4,10 @@
 // is recreated by `pulumi up --refresh`, installed and re-joined, with no other member restarted.
 import * as fs from "fs";
 import * as path from "path";
-import { load } from "js-yaml";
-import { REPO_ROOT, TestStack } from "../../lab/pulumi";
+import { TestStack } from "../../lab/pulumi";
 import { logStep, mustRun } from "../../lab/run";
 import { adminClientFiles, ClientFiles, destroyThen, Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, RigHost } from "../../lab/rig";
-import { addressInUse, apiCall, apiGet, Standin, standinDown, standinUp } from "../../lab/hcloud-standin";
+import { addressInUse, apiCall, apiGet, devConfig, Standin, standinDown, standinStack, standinUp } from "../../lab/hcloud-standin";
 import { ContinuousWriter } from "../helpers/reliability";
 import { ClusterAccess, expectLinearizable, Recorder } from "../helpers/lincheck";
 
@@ -17,7 +16,7 @@ const NAME = "replace";
 // Own ranges: the public bridge 198.18.16.0/24, the private network 10.16.0.0/16 (other tests use 10.1.x).
 const PUBLIC_PREFIX = "198.18.16";
 const NETWORK = { networkCidr: "10.16.0.0/16", subnetCidr: "10.16.1.0/24" };
-const dev = (load(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, any> }).config;
+const dev = devConfig;
 
 describe("losing a Hetzner server: replaced and re-joined, nothing else restarted", () => {
     let standin: Standin;
@@ -50,18 +49,7 @@ describe("losing a Hetzner server: replaced and re-joined, nothing else restarte
         const taken = addressInUse("10.16.1.");
         if (taken) throw new Error(`10.16.1.0/24 is in use here (${taken.trim()}); is another run of this test still up?`);
         standin = standinUp(NAME, PUBLIC_PREFIX, [VERSION]);
-        stack = new TestStack({
-            stack: NAME,
-            config: {
-                ...dev,
-                "etcd-cluster:hcloud": { ...dev["etcd-cluster:hcloud"], ...NETWORK },
-                release: { version: VERSION, sha256: releaseSha256(VERSION), downloadBaseUrl: standin.serveUrl },
-                healthTimeoutSeconds: 90,
-                "hcloud:endpoint": standin.endpoint,
-                "hcloud:token": standin.token,
-            },
-            secretKeys: ["hcloud:token"],
-        });
+        stack = standinStack(NAME, standin, VERSION, { "etcd-cluster:hcloud": { ...dev["etcd-cluster:hcloud"], ...NETWORK }, healthTimeoutSeconds: 90 });
         etcdctlBinary = localEtcdctl(VERSION, stack.dir);
     }, 20 * 60_000);
 
