@@ -93,6 +93,11 @@ export function localEtcdctl(version: string, workDir: string): string {
 }
 
 /** etcdctl against the cluster with the given client credentials (files), bounded in time. */
+/** etcd's uint64 ids as strings: JSON numbers above 2^53 lose digits in JSON.parse. */
+export function parseWithIds(text: string): any {
+    return JSON.parse(text.replace(/("(?:ID|id|leader|member_id|cluster_id)"\s*:\s*)(\d+)/g, '$1"$2"'));
+}
+
 /** An etcd client's TLS files: CA bundle, certificate and key. */
 export interface ClientFiles { ca: string; cert: string; key: string }
 

@@ -8,8 +8,8 @@ import * as path from "path";
 import { TestStack } from "../../lab/pulumi";
 import { ContinuousWriter } from "../helpers/reliability";
 import { ClusterAccess, expectLinearizable, Recorder } from "../helpers/lincheck";
-import { MembershipSample, MembershipSampler, parseWithIds } from "../helpers/membership-sampler";
-import { adminClientFiles, ClientFiles, Etcdctl, hostsConfig, localEtcdctl, mustSsh, Rig, RigHost, rigStackConfig, rigUp, tearDown } from "../../lab/rig";
+import { MembershipSample, MembershipSampler } from "../helpers/membership-sampler";
+import { adminClientFiles, ClientFiles, Etcdctl, hostsConfig, localEtcdctl, mustSsh, parseWithIds, Rig, RigHost, rigStackConfig, rigUp, tearDown } from "../../lab/rig";
 
 const VERSION = process.env.ETCD_VERSION ?? "";
 

@@ -4,7 +4,7 @@
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { ClientFiles } from "../../lab/rig";
+import { ClientFiles, parseWithIds } from "../../lab/rig";
 
 export interface MembershipSample {
     /** Seconds since the epoch. */
@@ -13,11 +13,6 @@ export interface MembershipSample {
     members: { name: string; id: string; peerURLs: string[]; isLearner: boolean }[];
     /** Name of the member that leads (by the status of the first endpoint that answered), or "". */
     leader: string;
-}
-
-/** etcd's uint64 ids as strings: JSON numbers above 2^53 lose digits in JSON.parse. */
-export function parseWithIds(text: string): any {
-    return JSON.parse(text.replace(/("(?:ID|id|leader|member_id|cluster_id)"\s*:\s*)(\d+)/g, '$1"$2"'));
 }
 
 export class MembershipSampler {

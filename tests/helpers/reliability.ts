@@ -6,7 +6,7 @@
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { Etcdctl } from "../../lab/rig";
+import { Etcdctl, parseWithIds } from "../../lab/rig";
 import { REPO_ROOT } from "../../lab/pulumi";
 
 export interface ReliabilityReport {
@@ -114,8 +114,7 @@ async function waitApplied(admin: Etcdctl, endpoints: string[], timeoutMs: numbe
         const status = endpoints.map((e) => {
             const r = admin.run([e], ["endpoint", "status", "-w", "json"]);
             if (r.status !== 0) return { e, id: "", leader: "", raftIndex: -1, applied: -1 };
-            const text = r.stdout.replace(/"(member_id|leader|cluster_id)":(\d+)/g, '"$1":"$2"');
-            const s = (JSON.parse(text) as { Status: { header: { member_id: string }; leader: string; raftIndex: number; raftAppliedIndex: number } }[])[0].Status;
+            const s = (parseWithIds(r.stdout) as { Status: { header: { member_id: string }; leader: string; raftIndex: number; raftAppliedIndex: number } }[])[0].Status;
             return { e, id: s.header.member_id, leader: s.leader, raftIndex: s.raftIndex, applied: s.raftAppliedIndex };
         });
         const leader = status.find((s) => s.id !== "" && s.id === s.leader);
