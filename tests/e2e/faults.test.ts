@@ -217,9 +217,12 @@ describe("faults under a live linearizability checker", () => {
         // Once the roll has restarted a member, kill whichever member leads then.
         await waitFor("the roll restarted a member", () => !up.running() || before.some((t, i) => startedAt(i) > t), 600);
         expect(up.running()).toBe(true);
-        await waitFor("a leader", () => leaderIndex() >= 0, 60);
-        const leader = leaderIndex();
-        mustSsh(rig, rig.hosts[leader], `kill -KILL ${mainPid(leader)}`);
+        // The roll may restart the leader between finding it and killing it, so look again until a kill lands.
+        let leader = -1;
+        await waitFor("the leader killed", () => {
+            leader = leaderIndex();
+            return leader >= 0 && ssh(rig, rig.hosts[leader], "systemctl kill --kill-whom=main --signal=KILL etcd").status === 0;
+        }, 60);
         logStep(`faults: killed the leader (etcd-${leader}) during the roll`, 0);
         let result = await up.done;
         logStep(`faults: pulumi up with the leader killed during the roll (exit ${result.status})`, result.seconds);
