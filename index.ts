@@ -8,7 +8,7 @@ import {
 const config = new pulumi.Config();
 
 /** The SSH key for existing hosts: inline as a secret (`sshPrivateKey`) or from a file (`sshPrivateKeyPath`). */
-function sshPrivateKey(): pulumi.Output<string> | undefined {
+function existingHostsSshKey(): pulumi.Output<string> | undefined {
     const path = config.get("sshPrivateKeyPath");
     if (path) return pulumi.secret(fs.readFileSync(path, "utf8"));
     return config.getSecret("sshPrivateKey");
@@ -38,7 +38,7 @@ const cluster = new EtcdCluster(config.get("clusterName") ?? "etcd", {
     memberCount: config.getNumber("memberCount"),
     hcloud: config.getObject<HcloudHostsArgs>("hcloud"),
     existingHosts: config.getObject<ExistingHostArgs[]>("existingHosts"),
-    sshPrivateKey: sshPrivateKey(),
+    sshPrivateKey: existingHostsSshKey(),
     release: config.getObject<EtcdReleaseArgs>("release"),
     tuning: config.getObject<EtcdTuningArgs>("tuning"),
     pki: config.getObject<PkiArgs>("pki"),
@@ -59,10 +59,10 @@ export const kubeApiserverClientKey = cluster.kubeApiserverClientKey;
 export const adminClientCertificate = cluster.adminClientCertificate;
 export const adminClientKey = cluster.adminClientKey;
 export const members = cluster.members;
-export const sshPrivateKeyOpenssh = cluster.sshPrivateKey;
+export const sshPrivateKey = cluster.sshPrivateKey;
 export const etcdctlEnvironment = cluster.etcdctlEnvironment;
 /** What the last cluster check printed. */
-export const clusterCheck = cluster.checkResult;
+export const clusterCheck = cluster.clusterCheck;
 /** Prometheus file_sd targets of the members' metrics (empty unless metricsOnPrivateNetwork). */
 export const prometheusTargets = cluster.prometheusTargets;
 /** Prometheus alert rules for the members (a rule file). */

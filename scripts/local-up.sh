@@ -14,7 +14,7 @@
 #   ETCD_CLUSTER_CACHE        cache and state (default ~/.cache/etcd-cluster); under it:
 #     local/state             the stack's state (file backend)
 #     local/client            etcdctl, ca.crt, admin.crt, admin.key (0600)
-#     local/ssh/id_ed25519    the generated SSH key (the stack's sshPrivateKeyOpenssh output, 0600)
+#     local/ssh/id_ed25519    the generated SSH key (the stack's sshPrivateKey output, 0600)
 #     local/www               the etcd release the hosts download
 #     hcloud-standin/local    the stand-in's token (0600), state and log; rigs/local: its hosts
 set -euo pipefail
@@ -108,7 +108,7 @@ secret_file() {
 out caCertificate >"$local_dir/client/ca.crt"
 out adminClientCertificate >"$local_dir/client/admin.crt"
 secret_file adminClientKey "$local_dir/client/admin.key"
-secret_file sshPrivateKeyOpenssh "$local_dir/ssh/id_ed25519"
+secret_file sshPrivateKey "$local_dir/ssh/id_ed25519"
 endpoints=$(out clientEndpoints --json | node -e 'console.log(JSON.parse(require("fs").readFileSync(0, "utf8")).join(","))')
 members=$(out members --json | node -e 'for (const m of JSON.parse(require("fs").readFileSync(0, "utf8"))) console.log(m.name, m.publicIp, m.privateIp)')
 etcdctl_dir=$(mktemp -d "$local_dir/etcdctl.XXXXXX")
@@ -145,7 +145,7 @@ Reach it with etcdctl:
   $local_dir/client/etcdctl member list -w table
   $local_dir/client/etcdctl put greeting hello && $local_dir/client/etcdctl get greeting
 
-SSH to the hosts (root, with the key the stack generated: the sshPrivateKeyOpenssh output):
+SSH to the hosts (root, with the key the stack generated: the sshPrivateKey output):
 
 $(while read -r m pub priv; do printf '  ssh %s root@%s   # %s, private %s\n' "$ssh_opts" "$pub" "$m" "$priv"; done <<<"$members")
 

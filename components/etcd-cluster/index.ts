@@ -54,7 +54,7 @@ export class EtcdCluster extends pulumi.ComponentResource {
     /** Shell lines that point `etcdctl` at the cluster, given the CA and admin certificate saved as files. */
     public readonly etcdctlEnvironment: pulumi.Output<string>;
     /** Output of the last cluster check. */
-    public readonly checkResult: pulumi.Output<string>;
+    public readonly clusterCheck: pulumi.Output<string>;
     /**
      * Prometheus scrape targets in file_sd format (`[{ targets: ["10.1.1.11:2381"], labels: { etcd_cluster,
      * etcd_member } }, ...]`): each member's metrics on its private address. Empty unless
@@ -77,7 +77,7 @@ export class EtcdCluster extends pulumi.ComponentResource {
         this.members = outputs.members;
         this.sshPrivateKey = outputs.sshPrivateKey;
         this.etcdctlEnvironment = outputs.etcdctlEnvironment;
-        this.checkResult = outputs.checkResult;
+        this.clusterCheck = outputs.clusterCheck;
         this.prometheusTargets = outputs.prometheusTargets;
         this.prometheusRules = outputs.prometheusRules;
         this.registerOutputs(outputs);
@@ -147,7 +147,7 @@ function deploy(name: string, plan: ClusterPlan, parent: pulumi.Resource): EtcdC
             "export ETCDCTL_CERT=$PWD/etcd-admin.crt",
             "export ETCDCTL_KEY=$PWD/etcd-admin.key",
         ].join("\n")),
-        checkResult: check.stdout,
+        clusterCheck: check.stdout,
         prometheusTargets: addresses.apply((a) => (plan.metricsOnPrivateNetwork ? scrapeTargets(name, a, plan.ports.metrics) : [])),
         prometheusRules: pulumi.output(renderRulesYaml(etcdAlertRules({ quotaWarnPercent: plan.maintenance.quotaWarnPercent }))),
     };

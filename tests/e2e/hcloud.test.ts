@@ -78,7 +78,7 @@ describe("the dev stack on Hetzner Cloud, through the local API stand-in", () =>
         // Each server is a real host: root logs in with the stack's key (the one hcloud put in authorized_keys),
         // its hostname is the server name, and it carries both addresses.
         const keyFile = path.join(stack.dir, "id_ed25519");
-        fs.writeFileSync(keyFile, out.sshPrivateKeyOpenssh, { mode: 0o600 });
+        fs.writeFileSync(keyFile, out.sshPrivateKey, { mode: 0o600 });
         const hosts: RigHost[] = out.members.map((m: any) => ({ name: m.name, machine: m.name, privateIp: m.privateIp, publicIp: m.publicIp, sshUser: "root", sshPrivateKeyPath: keyFile }));
         rig = { name: NAME, hosts, sshPrivateKeyPath: keyFile, releaseBaseUrl: standin.serveUrl };
         expect(runningHosts(standin)).toHaveLength(3);

@@ -31,7 +31,7 @@ describe("losing a Hetzner server: replaced and re-joined, nothing else restarte
     const refreshRig = () => {
         const out = stack.outputs(true);
         const keyFile = path.join(stack.dir, "id_ed25519");
-        fs.writeFileSync(keyFile, out.sshPrivateKeyOpenssh, { mode: 0o600 });
+        fs.writeFileSync(keyFile, out.sshPrivateKey, { mode: 0o600 });
         const hosts: RigHost[] = out.members.map((m: any) => ({ name: m.name, machine: m.name, privateIp: m.privateIp, publicIp: m.publicIp, sshUser: "root", sshPrivateKeyPath: keyFile }));
         rig = { name: NAME, hosts, sshPrivateKeyPath: keyFile, releaseBaseUrl: standin.serveUrl };
         endpoints = out.clientEndpoints;

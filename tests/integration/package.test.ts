@@ -14,6 +14,8 @@ const TOKEN = "7e57ab".repeat(10) + "cdef"; // 64 characters, recognisable if it
 const TSC = path.join(REPO_ROOT, "node_modules/.bin/tsc");
 const versions = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "versions.json"), "utf8"));
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8"));
+/** Newer than versions.pulumi and inside the package's range for @pulumi/pulumi (from the npm registry). */
+const CONSUMER_PULUMI_SDK = "3.270.0";
 
 let work: string;
 let tarball: string;
@@ -40,7 +42,7 @@ const ofType = (steps: Step[], type: string) => steps.filter((s) => typeOf(s) ==
 beforeAll(() => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), "etcd-package-"));
     const src = path.join(work, "src");
-    for (const f of ["package.json", "README.md", "tsconfig.json", "tsconfig.build.json", "versions.json", "components"]) {
+    for (const f of ["package.json", "README.md", "LICENSE", "CHANGELOG.md", "tsconfig.json", "tsconfig.build.json", "versions.json", "components"]) {
         fs.cpSync(path.join(REPO_ROOT, f), path.join(src, f), { recursive: true });
     }
     fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(src, "node_modules"));
@@ -64,9 +66,9 @@ afterAll(() => {
 describe("npm pack", () => {
     it("holds the compiled component, its declarations and versions.json, and nothing else", () => {
         const files = mustRun("tar", ["-tzf", tarball]).stdout.trim().split("\n").map((f) => f.replace(/^package\//, "")).sort();
-        const allowed = /^(package\.json|README\.md|components\/etcd-cluster\/README\.md|dist\/versions\.json|dist\/components\/etcd-cluster\/([a-z-]+\/)*[a-z-]+\.(js|d\.ts))$/;
+        const allowed = /^(package\.json|README\.md|LICENSE|CHANGELOG\.md|components\/etcd-cluster\/README\.md|dist\/versions\.json|dist\/components\/etcd-cluster\/([a-z-]+\/)*[a-z-]+\.(js|d\.ts))$/;
         expect(files.filter((f) => !allowed.test(f))).toEqual([]);
-        for (const f of ["dist/components/etcd-cluster/index.js", "dist/components/etcd-cluster/index.d.ts",
+        for (const f of ["LICENSE", "CHANGELOG.md", "dist/components/etcd-cluster/index.js", "dist/components/etcd-cluster/index.d.ts",
             "dist/components/etcd-cluster/args.d.ts", "dist/versions.json", "components/etcd-cluster/README.md"]) {
             expect(files).toContain(f);
         }
@@ -81,7 +83,12 @@ describe("a TypeScript program that installs the tarball", () => {
         fs.mkdirSync(dir);
         fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({
             name: "etcd-consumer", private: true,
-            dependencies: { "@pulumi/pulumi": pkg.dependencies["@pulumi/pulumi"] },
+            // A consumer's own pins, not ours: a newer Pulumi SDK inside our range, and the providers at the
+            // versions whose plugins the toolchain mirror holds.
+            dependencies: {
+                "@pulumi/pulumi": CONSUMER_PULUMI_SDK,
+                ...Object.fromEntries(Object.entries(versions.plugins).map(([name, v]) => [`@pulumi/${name}`, v])),
+            },
             // As in Pulumi's TypeScript template: without its own typescript, Pulumi falls back to a vendored 3.8.
             devDependencies: { "typescript": pkg.devDependencies.typescript, "@types/node": pkg.devDependencies["@types/node"] },
         }));
@@ -114,6 +121,14 @@ describe("a TypeScript program that installs the tarball", () => {
             `}`,
         ].join("\n"));
     }, 180_000);
+
+    it("installs with the consumer's own versions of the Pulumi packages (the package asks for ranges)", () => {
+        const installed = (name: string) => JSON.parse(fs.readFileSync(path.join(dir, "node_modules", name, "package.json"), "utf8")).version;
+        expect(installed("@pulumi/pulumi")).toBe(CONSUMER_PULUMI_SDK);
+        expect(CONSUMER_PULUMI_SDK).not.toBe(versions.pulumi);
+        // One copy of the SDK: the package's range admitted the consumer's version instead of nesting its own.
+        expect(fs.existsSync(path.join(dir, "node_modules", pkg.name, "node_modules/@pulumi/pulumi"))).toBe(false);
+    });
 
     it("type-checks against the package's declarations (strict)", () => {
         mustRun(path.join(dir, "node_modules/.bin/tsc"), ["-p", path.join(dir, "tsconfig.json"), "--noEmit"]);

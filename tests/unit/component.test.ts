@@ -22,7 +22,7 @@ const find = (type: string, name: string) => {
 };
 /** Waits until the mock engine has registered everything the component declared. */
 async function settle(cluster: EtcdCluster) {
-    await promiseOf(cluster.checkResult);
+    await promiseOf(cluster.clusterCheck);
     await settled();
 }
 

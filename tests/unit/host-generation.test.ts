@@ -24,7 +24,7 @@ async function build(args: ConstructorParameters<typeof EtcdCluster>[1]) {
     created.length = 0;
     captured.clear();
     const cluster = new EtcdCluster("etcd", args, { transformations: [captured.transformation] });
-    await promiseOf(cluster.checkResult);
+    await promiseOf(cluster.clusterCheck);
     await settled();
 }
 

@@ -110,7 +110,7 @@ describe("under Pulumi mocks", () => {
     it("a spread group per location, each server in its location's group and labelled with it, the members output says where", async () => {
         const cluster = new EtcdCluster("etcd", { memberCount: 5, hcloud: hcloud({ locations: EU }) });
         const members = await promiseOf(cluster.members);
-        await promiseOf(cluster.checkResult);
+        await promiseOf(cluster.clusterCheck);
         await settled();
         const groups = ofType("hcloud:index/placementGroup:PlacementGroup");
         // The first location keeps the single-location group's name, so adding locations leaves its servers in it.
@@ -128,7 +128,7 @@ describe("under Pulumi mocks", () => {
         const warn = jest.spyOn(pulumi.log, "warn");
         try {
             const cluster = new EtcdCluster("etcd", { memberCount: 3, hcloud: hcloud({ locations: ["fsn1", "nbg1"] }) });
-            await promiseOf(cluster.checkResult);
+            await promiseOf(cluster.clusterCheck);
             await settled();
             expect(warn.mock.calls.map((c) => c[0])).toContainEqual(expect.stringContaining("3 members over 2 locations (2 in fsn1, 1 in nbg1): losing fsn1"));
             expect(ofType("hcloud:index/server:Server")).toHaveLength(3);

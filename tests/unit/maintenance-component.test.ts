@@ -13,7 +13,7 @@ const options = new OptionsCapture();
 const capture = options.transformation;
 const depNames = (name: string) => options.dependencyNames(name);
 const commands = () => created.filter((c) => c.type === "command:remote:Command");
-const settle = async (cluster: EtcdCluster) => { await promiseOf(cluster.checkResult); await settled(); };
+const settle = async (cluster: EtcdCluster) => { await promiseOf(cluster.clusterCheck); await settled(); };
 
 const hosts = [{ privateIp: "10.9.0.11" }, { privateIp: "10.9.0.12" }, { privateIp: "10.9.0.13" }];
 const secretKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";

@@ -31,7 +31,7 @@ describe("start and configure steps of a 3-member cluster", () => {
             existingHosts: [{ privateIp: "10.9.0.11" }, { privateIp: "10.9.0.12" }, { privateIp: "10.9.0.13" }],
             sshPrivateKey: pulumi.secret("key"),
         }, { transformations: [capture] });
-        await new Promise((resolve) => cluster.checkResult.apply(resolve));
+        await new Promise((resolve) => cluster.clusterCheck.apply(resolve));
         await settled();
     });
 

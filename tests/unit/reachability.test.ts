@@ -22,7 +22,7 @@ async function gateOf(args: EtcdClusterArgs) {
     created.length = 0;
     captured.clear();
     const cluster = new EtcdCluster("etcd", args, { transformations: [captured.transformation] });
-    await promiseOf(cluster.checkResult);
+    await promiseOf(cluster.clusterCheck);
     await settled();
     const gate = created.find((c) => c.type === "command:local:Command" && c.name === "etcd-reachable");
     if (!gate) throw new Error("no reachability gate");

@@ -51,13 +51,24 @@ esac
 }
 
 const creds = { ca: "ca", cert: "c", key: "k" };
-const writer = (bin: string, limits = { maxWrites: 20_000, maxSeconds: 900 }) =>
-    new ContinuousWriter("unit", "/u", bin, endpoints, creds, dir, limits);
+/**
+ * A writer over the fake etcdctl, returned once the fake holds its first write: on a loaded machine the
+ * writer's process may take longer to start than the tail given to finish().
+ */
+async function writer(bin: string, limits = { maxWrites: 20_000, maxSeconds: 900 }): Promise<ContinuousWriter> {
+    const w = new ContinuousWriter("unit", "/u", bin, endpoints, creds, dir, limits);
+    const store = path.join(dir, "store");
+    for (const deadline = Date.now() + 60_000; !(fs.existsSync(store) && fs.statSync(store).size > 0);) {
+        if (Date.now() > deadline) throw new Error("the writer wrote nothing to the fake etcdctl in 60 s");
+        await new Promise((r) => setTimeout(r, 50));
+    }
+    return w;
+}
 
 describe("the continuous writer", () => {
     it("counts acknowledged writes and finds them on every member", async () => {
         const { bin, admin } = fakeEtcdctl({});
-        const report = await writer(bin).finish(admin, endpoints, 2, 500);
+        const report = await (await writer(bin)).finish(admin, endpoints, 2, 500);
         expectNoLoss(report);
         expect(report.failed).toBe(0);
         expect(report.attempted).toBe(report.acknowledged);
@@ -65,7 +76,7 @@ describe("the continuous writer", () => {
 
     it("finds a write missing on a caught-up member as lost", async () => {
         const { bin, admin } = fakeEtcdctl({ emptyOn2: true });
-        const report = await writer(bin).finish(admin, endpoints, 2, 500);
+        const report = await (await writer(bin)).finish(admin, endpoints, 2, 500);
         expect(report.acknowledged).toBeGreaterThan(0);
         expect(report.lost).toBe(report.acknowledged);
         expect(report.lagging).toEqual([]);
@@ -73,25 +84,25 @@ describe("the continuous writer", () => {
 
     it("fails when no write was acknowledged: 0 lost out of 0 proves nothing", async () => {
         const { bin, admin } = fakeEtcdctl({ putFails: true });
-        await expect(writer(bin).finish(admin, endpoints, 2, 500)).rejects.toThrow(/unit: none of \d+ writes was acknowledged/);
+        await expect(new ContinuousWriter("unit", "/u", bin, endpoints, creds, dir).finish(admin, endpoints, 2, 500)).rejects.toThrow(/unit: none of \d+ writes was acknowledged/);
     });
 
     it("fails when a cap ended the writing before the operation did", async () => {
         const { bin, admin } = fakeEtcdctl({});
-        await expect(writer(bin, { maxWrites: 3, maxSeconds: 900 }).finish(admin, endpoints, 2, 1000))
+        await expect((await writer(bin, { maxWrites: 3, maxSeconds: 900 })).finish(admin, endpoints, 2, 1000))
             .rejects.toThrow("the writer stopped at its cap (max-writes) before the operation ended");
     });
 
     it("does not chase a leader whose index moves on after the writer stopped (a recorder still writing)", async () => {
         const { bin, admin } = fakeEtcdctl({ moving: true });
-        const report = await writer(bin).finish(admin, endpoints, 2, 300, 3000);
+        const report = await (await writer(bin)).finish(admin, endpoints, 2, 300, 3000);
         expect(report.lagging).toEqual([]);
         expectNoLoss(report);
     });
 
     it("waits for a member behind the leader's commit index, and reports it as lagging, not lost", async () => {
         const { bin, admin } = fakeEtcdctl({ applied2: 7 });
-        await expect(writer(bin).finish(admin, endpoints, 2, 300, 1000))
+        await expect((await writer(bin)).finish(admin, endpoints, 2, 300, 1000))
             .rejects.toThrow("https://10.0.0.2:2379 had not applied the leader's commit index after 1 s (lagging, not counted as lost)");
     });
 });

@@ -78,7 +78,7 @@ describe("the Hetzner servers under mocks", () => {
         created.length = 0;
         captured.clear();
         const cluster = new EtcdCluster("etcd", { hcloud: { sshAllowedCidrs: ["203.0.113.0/24"], ...h } }, { transformations: [captured.transformation] });
-        await promiseOf(cluster.checkResult);
+        await promiseOf(cluster.clusterCheck);
         await settled();
     };
     const ofType = (t: string) => created.filter((c) => c.type === t);

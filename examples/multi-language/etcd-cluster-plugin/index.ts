@@ -106,7 +106,7 @@ export class EtcdCluster extends pulumi.ComponentResource {
     /** Shell lines that point etcdctl at the cluster. */
     public readonly etcdctlEnvironment: pulumi.Output<string>;
     /** Output of the last cluster check. */
-    public readonly checkResult: pulumi.Output<string>;
+    public readonly clusterCheck: pulumi.Output<string>;
     /** Prometheus scrape targets (file_sd): each member's metrics on its private address; empty unless metricsOnPrivateNetwork. */
     public readonly prometheusTargets: pulumi.Output<ScrapeTargetGroup[]>;
     /** Prometheus alert rules for these members (a rule file, YAML). */
@@ -126,7 +126,7 @@ export class EtcdCluster extends pulumi.ComponentResource {
         this.members = cluster.members;
         this.sshPrivateKey = cluster.sshPrivateKey;
         this.etcdctlEnvironment = cluster.etcdctlEnvironment;
-        this.checkResult = cluster.checkResult;
+        this.clusterCheck = cluster.clusterCheck;
         this.prometheusTargets = cluster.prometheusTargets;
         this.prometheusRules = cluster.prometheusRules;
         this.registerOutputs({});
