@@ -24,6 +24,10 @@ describe("pinned versions", () => {
         const packages = lock.packages as Record<string, { version?: string }>;
         for (const [name, v] of Object.entries(pinned)) expect([name, packages[`node_modules/${name}`]?.version]).toEqual([name, v]);
     });
+    it("the multi-language package pins the providers it downloads plugins for at the tested versions", () => {
+        const plugin = JSON.parse(fs.readFileSync(path.join(__dirname, "../../examples/multi-language/etcd-cluster-plugin/package.json"), "utf8"));
+        expect(plugin.dependencies).toMatchObject(pinned);
+    });
     it("the engine requirement admits the pinned Node", () => {
         expect(pkg.engines.node).toBe(">=22");
         expect(Number(versions.node.split(".")[0])).toBeGreaterThanOrEqual(22);
