@@ -1,9 +1,12 @@
 // Benchmarks: how long the real program takes on the local hosts, and how that grows with the cluster size,
-// each figure next to its floor on the same hardware (etcd started directly over SSH, one SSH round trip).
-// Run with `npm run bench` (see bench/run.cjs); not part of `npm test`. Prints a table and writes
-// reports/bench-<time>.json. Every step is bounded in time; the rig and the stacks it made are removed at the end.
+// each figure next to its floor measured in the same run on the same hardware (etcd started and restarted
+// directly over SSH, an empty TypeScript Pulumi program with the same runtime options, one SSH round trip), so
+// the ratios cancel the machine's speed. Run with `npm run bench` (see bench/run.cjs); not part of `npm test`.
+// Prints the ratios and a table, and writes reports/bench-<time>.json. Every step is bounded in time; the rig
+// and the stacks it made are removed at the end.
 import { spawn } from "child_process";
 import * as fs from "fs";
+import { dump, load } from "js-yaml";
 import * as os from "os";
 import * as path from "path";
 import { REPO_ROOT, TestStack } from "../lab/pulumi";
@@ -32,7 +35,8 @@ const USAGE = `npm run bench -- [options]
   --sizes 1,3,5,7        member counts deployed from an empty stack (default 1,3,5,7)
   --day2-sizes 3,7       member counts that also get no-op preview/up and a rolling change (default 3,7)
   --runs N               repetitions of every figure (default 3, at least 1)
-  --no-floor             skip the floors (etcd started directly, SSH round trip)
+  --quick                3 members only, 1 run (the same as --sizes 3 --day2-sizes 3 --runs 1; later options win)
+  --no-floor             skip the floors (etcd started directly, empty program, SSH round trip)
   --no-deploy            floors only
   --label TEXT           recorded in the report (e.g. before/after)
   --max-minutes M        stop measuring after M minutes and report what was measured (default 50)
@@ -56,6 +60,7 @@ function parseOptions(argv: string[]): Options | undefined {
             case "--sizes": o.sizes = list(next()); break;
             case "--day2-sizes": o.day2Sizes = list(next()); break;
             case "--runs": o.runs = Math.max(1, Number(next())); break;
+            case "--quick": o.sizes = [3]; o.day2Sizes = [3]; o.runs = 1; break;
             case "--no-floor": o.floor = false; break;
             case "--no-deploy": o.deploy = false; break;
             case "--label": o.label = next(); break;
@@ -71,10 +76,21 @@ function parseOptions(argv: string[]): Options | undefined {
 
 // ------------------------------------------------------------------ figures
 
+/** The floors: what the same work costs without the component, measured in the same run. */
+const FLOOR = {
+    ssh: "SSH round trip (ssh host true)",
+    start: "floor: etcd start",
+    roll: "floor: etcd rolling restart",
+    emptyPreview: "floor: empty program, pulumi preview",
+    emptyUp: "floor: empty program, pulumi up",
+} as const;
+/** Figures whose floor does not depend on the member count are recorded with members 0. */
+const ANY_SIZE = 0;
+
 interface Figure {
     figure: string;
     members: number;
-    /** Which floor this figure is compared with (a key of `floors`). */
+    /** The figure it is compared with (of the same member count, or of ANY_SIZE); "" for none. */
     floor: string;
     samples: number[];
     /** Load average (1 min) when each sample started: other work on the machine. */
@@ -243,8 +259,27 @@ async function sshRoundTrip(rig: Rig, runs: number): Promise<void> {
     for (let i = 0; i < Math.max(runs, 10); i++) {
         const r = await spawnAsync("ssh", sshArgs(rig, h, "true"), "", 30_000);
         if (r.status !== 0) throw new Error(`ssh round trip failed: ${r.stderr}`);
-        record("SSH round trip (ssh host true)", 1, "", r.seconds);
+        record(FLOOR.ssh, ANY_SIZE, "", r.seconds);
     }
+}
+
+/**
+ * The floor of any no-op `pulumi preview`/`up`: an empty TypeScript program with the real one's runtime options
+ * (Pulumi.yaml's runtime and main, the tsconfig files, package.json, node_modules) and the same environment.
+ */
+function emptyProgramStack(work: string, env: Record<string, string>): TestStack {
+    const dir = path.join(work, "empty-program");
+    fs.mkdirSync(dir);
+    const project = load(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8")) as { runtime: unknown; main?: string };
+    const main = project.main ?? "index.ts";
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), dump({ name: "empty-program", runtime: project.runtime, main }));
+    for (const f of fs.readdirSync(REPO_ROOT).filter((x) => /^(tsconfig.*|package)\.json$/.test(x))) {
+        fs.copyFileSync(path.join(REPO_ROOT, f), path.join(dir, f));
+    }
+    fs.writeFileSync(path.join(dir, main), "// Nothing: the floor of any program.\nexport {};\n");
+    const stack = new TestStack({ stack: "empty", config: {}, env, programSource: dir });
+    stack.pulumi(["up", "--yes", "--skip-preview"]); // it has its stack resource, as a deployed stack has
+    return stack;
 }
 
 // ------------------------------------------------------------------ the program
@@ -275,32 +310,36 @@ async function wipeHosts(rig: Rig, n: number): Promise<void> {
         "rm -rf /var/lib/etcd.removed-* /var/lib/etcd.orphaned-* /var/lib/etcd /var/backups/etcd")));
 }
 
-async function deploySize(rig: Rig, n: number, o: Options, version: string, deadline: number): Promise<void> {
+async function deploySize(rig: Rig, n: number, o: Options, version: string, deadline: number, empty: TestStack | undefined): Promise<void> {
     const stack = new TestStack({ stack: `bench${n}`, config: clusterConfig(rig, n, version), env: o.env });
     let deployed = false;
     try {
         for (let r = 0; r < o.runs && Date.now() < deadline; r++) {
-            record("pulumi up, empty stack -> verified cluster", n, `etcd start ${n}`, timedPulumi(stack, ["up", "--yes", "--skip-preview"]));
+            record("pulumi up, empty stack -> verified cluster", n, FLOOR.start, timedPulumi(stack, ["up", "--yes", "--skip-preview"]));
             deployed = true;
             verify(stack, n);
             if (o.day2Sizes.includes(n) && r === 0) {
+                const noOpUp = ["up", "--yes", "--skip-preview", "--expect-no-changes"];
                 for (let i = 0; i < o.runs && Date.now() < deadline; i++) {
-                    record("pulumi preview, no changes", n, "ssh", timedPulumi(stack, ["preview", "--expect-no-changes"]));
-                    record("pulumi up, no changes", n, "ssh", timedPulumi(stack, ["up", "--yes", "--skip-preview", "--expect-no-changes"]));
+                    // Each right after its floor, so both see the same load on the machine.
+                    if (empty) record(FLOOR.emptyPreview, ANY_SIZE, "", timedPulumi(empty, ["preview", "--expect-no-changes"]));
+                    record("pulumi preview, no changes", n, FLOOR.emptyPreview, timedPulumi(stack, ["preview", "--expect-no-changes"]));
+                    if (empty) record(FLOOR.emptyUp, ANY_SIZE, "", timedPulumi(empty, noOpUp));
+                    record("pulumi up, no changes", n, FLOOR.emptyUp, timedPulumi(stack, noOpUp));
                 }
-                // What the CLI does without PULUMI_NODEJS_TRANSPILE_ONLY: ts-node type-checks the program first.
+                // What type-checking at run time would cost (ts-node checks the program before it runs).
                 const transpileOnly = stack.env.PULUMI_NODEJS_TRANSPILE_ONLY;
                 stack.env.PULUMI_NODEJS_TRANSPILE_ONLY = "false";
                 try {
                     for (let i = 0; i < o.runs && Date.now() < deadline; i++) {
-                        record("pulumi preview, no changes, type-checked", n, "ssh", timedPulumi(stack, ["preview", "--expect-no-changes"]));
+                        record("pulumi preview, no changes, type-checked", n, FLOOR.emptyPreview, timedPulumi(stack, ["preview", "--expect-no-changes"]));
                     }
                 } finally {
                     stack.env.PULUMI_NODEJS_TRANSPILE_ONLY = transpileOnly;
                 }
                 for (let i = 0; i < o.runs && Date.now() < deadline; i++) {
                     stack.setConfig({ tuning: { snapshotCount: 10_001 + i } });
-                    record("rolling change of every member", n, `etcd rolling restart ${n}`, timedPulumi(stack, ["up", "--yes", "--skip-preview"]));
+                    record("rolling change of every member", n, FLOOR.roll, timedPulumi(stack, ["up", "--yes", "--skip-preview"]));
                     verify(stack, n);
                 }
                 stack.setConfig({ tuning: {} });
@@ -322,41 +361,70 @@ function fmt(x: number): string {
     return x < 10 ? x.toFixed(2) : x.toFixed(1);
 }
 
+function median(figure: string, members: number): number | undefined {
+    const f = figures.find((x) => x.figure === figure && x.members === members);
+    return f && stats(f.samples).median;
+}
+
+/** The median of a figure's floor: of the same member count, or one that does not depend on it. */
+function floorMedian(f: Figure): number | undefined {
+    return f.floor ? median(f.floor, f.members) ?? median(f.floor, ANY_SIZE) : undefined;
+}
+
 function table(): string {
-    const floorMedian = (key: string, members: number): number | undefined => {
-        if (!key) return undefined;
-        const f = key === "ssh" ? figures.find((x) => x.figure.startsWith("SSH round trip"))
-            : figures.find((x) => x.figure === `floor: ${key.replace(/ \d+$/, "")}` && x.members === members);
-        return f ? stats(f.samples).median : undefined;
-    };
-    const order = ["SSH round trip", "floor: etcd start", "floor: etcd rolling restart", "pulumi up, empty", "pulumi up, no changes",
+    const order = ["SSH round trip", FLOOR.emptyPreview, FLOOR.emptyUp, FLOOR.start, FLOOR.roll, "pulumi up, empty", "pulumi up, no changes",
         "pulumi preview, no changes", "pulumi preview, no changes, type-checked", "rolling change", "pulumi destroy"];
     const rank = (f: Figure) => Math.max(...order.map((p, i) => (f.figure.startsWith(p) ? i : -1)));
     const sorted = [...figures].sort((a, b) => rank(a) - rank(b) || a.members - b.members);
     const rows = [["figure", "members", "runs", "min s", "median s", "max s", "floor s", "x floor"]];
     for (const f of sorted) {
         const s = stats(f.samples);
-        const fl = floorMedian(f.floor, f.members);
-        rows.push([f.figure, String(f.members), String(f.samples.length), fmt(s.min), fmt(s.median), fmt(s.max),
-            fl === undefined ? "" : fmt(fl), fl === undefined ? "" : (s.median / fl).toFixed(1)]);
+        const fl = floorMedian(f);
+        rows.push([f.figure, f.members === ANY_SIZE ? "any" : String(f.members), String(f.samples.length), fmt(s.min), fmt(s.median), fmt(s.max),
+            fl === undefined ? "" : fmt(fl), fl === undefined ? "" : (s.median / fl).toFixed(2)]);
     }
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     const line = (r: string[]) => `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;
     return [line(rows[0]), `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|`, ...rows.slice(1).map(line)].join("\n");
 }
 
-/** The issue's goals, from the medians (and the slowest no-op run). */
-function goals(): string[] {
-    const med = (figure: string, n: number) => { const f = figures.find((x) => x.figure === figure && x.members === n); return f && stats(f.samples); };
-    const out: string[] = [];
-    const up3 = med("pulumi up, empty stack -> verified cluster", 3);
-    const up7 = med("pulumi up, empty stack -> verified cluster", 7);
-    if (up3 && up7) out.push(`7-member up / 3-member up (medians): ${(up7.median / up3.median).toFixed(2)} (goal < 1.3)`);
-    for (const figure of ["pulumi up, no changes", "pulumi preview, no changes"]) {
-        const worst = Math.max(...figures.filter((f) => f.figure === figure).flatMap((f) => f.samples));
-        if (Number.isFinite(worst)) out.push(`${figure}: slowest run ${worst.toFixed(2)} s (goal < 5 s)`);
+interface Ratio { what: string; ratio: number; goal?: number; seconds: string }
+
+/** Issue #22's goals: medians divided by the medians of their floors from the same run, with the seconds behind them. */
+function ratios(): Ratio[] {
+    const out: Ratio[] = [];
+    const sizes = [...new Set(figures.map((f) => f.members))].filter((n) => n !== ANY_SIZE).sort((a, b) => a - b);
+    const add = (what: string, a: number | undefined, b: number | undefined, seconds: (a: number, b: number) => string, goal?: number) => {
+        if (a !== undefined && b !== undefined) out.push({ what, ratio: a / b, goal, seconds: seconds(a, b) });
+    };
+    for (const n of sizes) {
+        const preview = median("pulumi preview, no changes", n);
+        const up = median("pulumi up, no changes", n);
+        const emptyPreview = median(FLOOR.emptyPreview, ANY_SIZE);
+        const emptyUp = median(FLOOR.emptyUp, ANY_SIZE);
+        add(`no-op pulumi preview, ${n} members / empty-program preview`, preview, emptyPreview, (a, b) => `${fmt(a)} s / ${fmt(b)} s`, 1.3);
+        add(`no-op pulumi up, ${n} members / empty-program up`, up, emptyUp, (a, b) => `${fmt(a)} s / ${fmt(b)} s`, 1.3);
+        add(`the same preview type-checked / empty-program preview`, median("pulumi preview, no changes, type-checked", n), emptyPreview,
+            (a, b) => `${fmt(a)} s / ${fmt(b)} s`);
+        const roll = median("rolling change of every member", n);
+        const bare = median(FLOOR.roll, n);
+        add(`rolling change per member, ${n} members / bare restart per member`, roll, bare,
+            (a, b) => `${fmt(a / n)} s / ${fmt(b / n)} s per member (${fmt(a)} s / ${fmt(b)} s)`, 1.5);
+        if (up !== undefined) {
+            add(`  the same without the no-op up's fixed cost ((roll - no-op up) / bare restarts)`, roll === undefined ? undefined : roll - up, bare,
+                (a, b) => `${fmt(a / n)} s / ${fmt(b / n)} s per member`);
+        }
+        add(`first deployment, ${n} members / direct start`, median("pulumi up, empty stack -> verified cluster", n), median(FLOOR.start, n),
+            (a, b) => `${fmt(a)} s / ${fmt(b)} s`, n === 3 ? 4 : undefined);
     }
+    add("first deployment, 7 members / 3 members", median("pulumi up, empty stack -> verified cluster", 7),
+        median("pulumi up, empty stack -> verified cluster", 3), (a, b) => `${fmt(a)} s / ${fmt(b)} s`, 1.3);
     return out;
+}
+
+function ratioLines(): string {
+    return ratios().map((r) => `${r.ratio.toFixed(2).padStart(6)} x  ${r.goal === undefined ? "".padEnd(10) : `goal ${r.goal.toFixed(1)}`.padEnd(10)}` +
+        `${r.goal === undefined ? "    " : r.ratio <= r.goal ? " ok " : " NO "} ${r.what}: ${r.seconds}\n`).join("");
 }
 
 function machine(): Record<string, unknown> {
@@ -381,6 +449,7 @@ export async function main(argv: string[]): Promise<number> {
     const before = machine();
     let rig: Rig | undefined;
     let floor: Floor | undefined;
+    let empty: TestStack | undefined;
     let cleaned = false;
     const cleanup = () => {
         if (cleaned) return;
@@ -399,17 +468,18 @@ export async function main(argv: string[]): Promise<number> {
             await floor.stage();
             for (const n of o.sizes) {
                 for (let r = 0; r < o.runs && Date.now() < deadline; r++) {
-                    record("floor: etcd start", n, "", await floor.start(n, `floor-${n}-${r}-${Date.now()}`));
-                    if (o.day2Sizes.includes(n)) record("floor: etcd rolling restart", n, "", await floor.roll(n));
+                    record(FLOOR.start, n, "", await floor.start(n, `floor-${n}-${r}-${Date.now()}`));
+                    if (o.day2Sizes.includes(n)) record(FLOOR.roll, n, "", await floor.roll(n));
                     await floor.stop(n);
                 }
             }
             await floor.remove();
         }
         if (o.deploy) {
+            if (o.floor) empty = emptyProgramStack(work, o.env);
             for (const n of o.sizes) {
                 if (Date.now() >= deadline) { notes.push(`time limit reached before the ${n}-member deployments`); break; }
-                await deploySize(rig, n, o, version, deadline);
+                await deploySize(rig, n, o, version, deadline, empty);
             }
         }
         if (Date.now() >= deadline) notes.push(`stopped at the ${o.maxMinutes}-minute limit; later figures have fewer runs or are missing`);
@@ -418,10 +488,12 @@ export async function main(argv: string[]): Promise<number> {
         process.stderr.write(`bench: ${e}\n`);
     } finally {
         if (floor && !cleaned) await floor.remove().catch(() => undefined);
+        empty?.dispose();
         cleanup();
     }
     const report = {
-        label: o.label, startedAt: new Date(started).toISOString(), minutes: Number(((Date.now() - started) / 60_000).toFixed(1)), goals: goals(),
+        label: o.label, startedAt: new Date(started).toISOString(), minutes: Number(((Date.now() - started) / 60_000).toFixed(1)),
+        ratios: ratios().map((r) => ({ ...r, ratio: Number(r.ratio.toFixed(3)) })),
         options: { ...o }, machineAtStart: before, loadAverageAtEnd: os.loadavg(), etcdVersion: version, notes,
         figures: figures.map((f) => ({ ...f, ...stats(f.samples) })),
     };
@@ -429,7 +501,8 @@ export async function main(argv: string[]): Promise<number> {
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `bench-${new Date(started).toISOString().replace(/[:.]/g, "-")}${o.label ? `-${o.label}` : ""}.json`);
     fs.writeFileSync(file, JSON.stringify(report, null, 2));
-    process.stdout.write(`\n${table()}\n\n${goals().map((g) => `goal: ${g}\n`).join("")}machine: ${JSON.stringify(before)}\nload average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}\n` +
+    process.stdout.write(`\nratios to the floors measured in this run (medians):\n${ratioLines()}\n${table()}\n\n` +
+        `machine: ${JSON.stringify(before)}\nload average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(" ")}\n` +
         `${notes.map((n) => `note: ${n}\n`).join("")}report: ${path.relative(REPO_ROOT, file)}\n`);
     return notes.some((n) => n.startsWith("failed")) ? 1 : 0;
 }

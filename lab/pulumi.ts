@@ -8,11 +8,13 @@ import { logStep, mustRun, run, RunResult } from "./run";
 export const REPO_ROOT = path.resolve(__dirname, "..");
 
 /** What a copy of the program needs from the repository (node_modules is linked, not copied). */
-const PROGRAM_FILES = ["Pulumi.yaml", "index.ts", "components", "package.json", "tsconfig.json", "versions.json", "tests/integration"];
+const PROGRAM_FILES = ["Pulumi.yaml", "index.ts", "components", "package.json", "tsconfig.json", "tsconfig.pulumi.json", "versions.json", "tests/integration"];
 
 export interface StackOptions {
     /** Folder holding Pulumi.yaml, relative to the repository root. @default "" (the real program) */
     projectDir?: string;
+    /** Copy this folder (absolute) as the program instead of the repository's program files. */
+    programSource?: string;
     stack: string;
     /** Stack configuration. */
     config: Record<string, unknown>;
@@ -33,7 +35,8 @@ export class TestStack {
         this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `pulumi-${opts.stack}-`));
         fs.mkdirSync(path.join(this.dir, "state"));
         const copy = path.join(this.dir, "program");
-        for (const f of PROGRAM_FILES) fs.cpSync(path.join(REPO_ROOT, f), path.join(copy, f), { recursive: true });
+        if (opts.programSource) fs.cpSync(opts.programSource, copy, { recursive: true });
+        else for (const f of PROGRAM_FILES) fs.cpSync(path.join(REPO_ROOT, f), path.join(copy, f), { recursive: true });
         fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(copy, "node_modules"));
         this.projectDir = path.join(copy, opts.projectDir ?? "");
         this.env = {
