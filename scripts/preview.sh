@@ -16,7 +16,7 @@ source "$repo/scripts/env.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/state" "$work/program"
-cp -r "$repo"/{Pulumi.yaml,Pulumi.dev.yaml,index.ts,components,package.json,tsconfig.json,versions.json} "$work/program/"
+cp -r "$repo"/{Pulumi.yaml,Pulumi.dev.yaml,index.ts,components,package.json,tsconfig.json,tsconfig.pulumi.json,versions.json} "$work/program/"
 ln -s "$repo/node_modules" "$work/program/node_modules"
 
 export PULUMI_BACKEND_URL="file://$work/state"

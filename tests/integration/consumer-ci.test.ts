@@ -81,6 +81,14 @@ describe("the CI workflows", () => {
         expect(step.with.command).toBe("up");
     });
 
+    it.each(["preview.yml", "up.yml"])("%s: type-checks the program before pulumi runs it (Pulumi.yaml has it transpiled only)", (name) => {
+        const wf = workflow(name);
+        const all = steps(wf);
+        const check = all.findIndex((s: any) => s.run === "npx tsc -p tsconfig.json --noEmit");
+        expect(check).toBeGreaterThanOrEqual(0);
+        expect(check).toBeLessThan(all.indexOf(pulumiStep(wf)));
+    });
+
     it("drift.yml: on a schedule, pulumi preview --refresh --expect-no-changes, never beside an up of the stack", () => {
         const wf = workflow("drift.yml");
         expect(Object.keys(wf.on).sort()).toEqual(["schedule", "workflow_dispatch"]);
