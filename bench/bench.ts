@@ -105,7 +105,7 @@ function record(figure: string, members: number, floor: string, seconds: number)
     if (!f) figures.push(f = { figure, members, floor, samples: [], load: [] });
     f.samples.push(seconds);
     f.load.push(Number(os.loadavg()[0].toFixed(2)));
-    process.stdout.write(`[bench] ${figure} (${members}): ${seconds.toFixed(2)} s\n`);
+    process.stdout.write(`[bench] ${figure}${members === ANY_SIZE ? "" : ` (${members})`}: ${seconds.toFixed(2)} s\n`);
 }
 
 function stats(xs: number[]): { min: number; median: number; max: number } {
