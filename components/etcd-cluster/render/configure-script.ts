@@ -208,6 +208,9 @@ fi
 # 8. Health gate after: this member serves again, every member is healthy (so there is a leader and a
 #    quorum commits) and every member is started; only then may the next member restart.
 member_ready() {
+  # Type=notify: the unit is active once etcd has rejoined and serves; until then etcdctl would only wait out
+  # its timeouts (a refused connection is retried, not reported), so ask systemd first: it answers at once.
+  systemctl is-active --quiet etcd.service || return 1
   list=$(etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" member list 2>/dev/null) || return 1
   all_running "$list" "$(grep -c . <<<"$list")" || return 1
   etcdctl_mtls --endpoints="$(client_urls "$list")" endpoint health >/dev/null 2>&1

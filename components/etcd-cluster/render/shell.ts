@@ -60,11 +60,13 @@ export const ETCDCTL_MTLS = `etcdctl_mtls() {
 `;
 
 /**
- * `wait_until SECONDS MESSAGE COMMAND...`: runs COMMAND every 2 s until it succeeds; after SECONDS, prints
+ * `wait_until SECONDS MESSAGE COMMAND...`: runs COMMAND until it succeeds, every 0.2 s for the first 25 tries
+ * (a restarted member is back within a second or two, and every pause there is added to a rolling change per
+ * member), then every second (a long wait need not run etcdctl five times a second); after SECONDS, prints
  * MESSAGE and exits 1.
  */
 export const WAIT_UNTIL = `wait_until() {
-  local seconds=$1 message=$2 deadline
+  local seconds=$1 message=$2 deadline tries=0
   shift 2
   deadline=$((SECONDS + seconds))
   until "$@"; do
@@ -72,7 +74,8 @@ export const WAIT_UNTIL = `wait_until() {
       echo "$message" >&2
       exit 1
     fi
-    sleep 2
+    tries=$((tries + 1))
+    if [ "$tries" -le 25 ]; then sleep 0.2; else sleep 1; fi
   done
 }
 `;
