@@ -3,12 +3,18 @@
 # operator's machine. The result is a new cluster (new cluster ID, new member IDs, a new initial-cluster
 # token) with the same member names and peer URLs, holding the snapshot's data; `pulumi up` then has nothing
 # to change. See docs/operations.md ("Restore from a snapshot").
+# With --from-member NAME instead of --snapshot, after a majority of members is lost: member NAME's own data
+# becomes a one-member cluster (etcd's --force-new-cluster), which the lost members then re-join; see
+# docs/operations.md ("Quorum lost").
 #
 # Usage:
 #   scripts/restore.sh --snapshot FILE --members-json FILE [options]
+#   scripts/restore.sh --from-member NAME --members-json FILE [options]
 #
 #   --snapshot FILE        the snapshot (`etcdctl snapshot save`, a scheduled-*.db or pre-upgrade-*.db, or
 #                          its copy from S3), on this machine
+#   --from-member NAME     the member whose data survived the loss of the majority (refused while any member
+#                          still serves a linearizable read, or when NAME has no data)
 #   --members-json FILE    the stack's `members` output: `pulumi stack output members --json > members.json`
 #                          ([{"name":..., "privateIp":..., "publicIp":...}, ...]; "-" reads stdin)
 #   --ssh-key FILE         private key for SSH (default: ssh's own configuration)
@@ -19,7 +25,7 @@
 #   --bump-revision N      added to the snapshot's revision (default 1000000000), with --mark-compacted, so
 #                          that watchers (kube-apiserver) see a newer revision and re-list instead of missing
 #                          or replaying events
-#   --health-timeout S     seconds to wait for the restored cluster to be healthy (default 180)
+#   --health-timeout S     seconds to wait for the restored cluster (or NAME alone) to be healthy (default 180)
 #   --yes                  do not ask; needed when stdin is not a terminal
 #
 # What it does, and in which order (nothing is deleted; each step says what it did):
@@ -31,6 +37,10 @@
 #      <data-dir>.before-restore-<time>, the restored one takes its place (0700, owned by etcd);
 #   4. starts etcd everywhere and waits until every member is started and healthy; prints the revision.
 # Run it again after a failure: every run restores from the snapshot afresh and keeps what it replaces.
+# With --from-member, on member NAME only: checks that no member serves a linearizable read and that NAME has
+# data, then starts its etcd once with --force-new-cluster (a runtime drop-in under /run, the unit is not
+# edited) and once more from the unit alone. NAME keeps its data and member ID; the cluster ID stays. Run
+# again, it says NAME already runs alone and changes nothing.
 #
 # The host steps are the component's own tool, /usr/local/sbin/etcd-restore, installed on every member with
 # the maintenance units and rendered from the same layout as everything else (data directory, snapshot
@@ -42,7 +52,7 @@ readonly HOST_TOOL=/usr/local/sbin/etcd-restore
 die() { printf 'restore: error: %s\n' "$*" >&2; exit 1; }
 log() { printf 'restore: %s\n' "$*"; }
 
-snapshot="" members_json="" ssh_key="" ssh_user=root ssh_port=22 host_field=publicIp ssh_options=()
+snapshot="" from_member="" members_json="" ssh_key="" ssh_user=root ssh_port=22 host_field=publicIp ssh_options=()
 bump=1000000000 health_timeout=180 yes=0
 while (($#)); do
   case $1 in
@@ -52,6 +62,7 @@ while (($#)); do
   (($# >= 2)) || die "option $1 needs a value (see --help)"
   case $1 in
     --snapshot) snapshot=$2 ;;
+    --from-member) from_member=$2 ;;
     --members-json) members_json=$2 ;;
     --ssh-key) ssh_key=$2 ;;
     --ssh-user) ssh_user=$2 ;;
@@ -65,7 +76,11 @@ while (($#)); do
   esac
   shift 2
 done
-[[ -n $snapshot && -f $snapshot ]] || die "--snapshot FILE is required and must exist"
+if [[ -n $from_member ]]; then
+  [[ -z $snapshot ]] || die "--snapshot and --from-member are two different recoveries: pass one of them"
+else
+  [[ -n $snapshot && -f $snapshot ]] || die "--snapshot FILE (or --from-member NAME) is required and must exist"
+fi
 [[ -n $members_json ]] || die "--members-json FILE is required (pulumi stack output members --json > members.json)"
 [[ $host_field == publicIp || $host_field == privateIp ]] || die "--ssh-host-field must be publicIp or privateIp"
 [[ $bump =~ ^[0-9]+$ && $health_timeout =~ ^[0-9]+$ && $ssh_port =~ ^[0-9]+$ ]] || die "--bump-revision, --health-timeout and --ssh-port take numbers"
@@ -95,11 +110,6 @@ done
 
 members_arg=""
 for i in "${!names[@]}"; do members_arg+="${members_arg:+,}${names[i]}=${ips[i]}"; done
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
-token="restored-$stamp-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
-remote_file="restore-$stamp.db"
-sha=$(sha256sum "$snapshot")
-sha=${sha%% *}
 
 ssh_cmd=(ssh -p "$ssh_port" -o BatchMode=yes -o ConnectTimeout=10 "${ssh_options[@]}")
 [[ -n $ssh_key ]] && ssh_cmd+=(-i "$ssh_key")
@@ -113,6 +123,36 @@ on_host() {
   "${ssh_cmd[@]}" "$ssh_user@${hosts[i]}" "$sudo$HOST_TOOL $(printf '%q ' "$@")" | sed "s/^/restore: [${names[i]}] /"
 }
 
+if [[ -n $from_member ]]; then
+  survivor=-1
+  for i in "${!names[@]}"; do [[ ${names[i]} != "$from_member" ]] || survivor=$i; done
+  ((survivor >= 0)) || die "--from-member $from_member: no member of that name in $members_json (members: ${names[*]})"
+  log "recovering from the data of $from_member; members: $members_arg"
+  on_host "$survivor" check </dev/null
+  rc=0
+  on_host "$survivor" survivor "$from_member" "$members_arg" </dev/null || rc=$?
+  if ((rc == 3)); then
+    log "nothing to do. next: re-join the other members (docs/operations.md, \"Quorum lost\"), then pulumi up (expect no changes)."
+    exit 0
+  fi
+  ((rc == 0)) || die "nothing was changed (see above)"
+  if ((!yes)); then
+    [[ -t 0 ]] || die "stdin is not a terminal: pass --yes to go ahead"
+    read -r -p "Start $from_member alone from its data (--force-new-cluster); every other member must then re-join. Type 'force' to go ahead: " answer
+    [[ $answer == force ]] || die "not confirmed; nothing changed"
+  fi
+  started=$SECONDS
+  on_host "$survivor" force-new-cluster "$from_member" "$members_arg" "$health_timeout" </dev/null
+  log "recovered in $((SECONDS - started)) s: $from_member runs alone with its data, its unit unchanged."
+  log "next: re-join every other member with its data directory gone (existing hosts: move it aside, pulumi up --replace of the member's -host step; Hetzner: hcloud server delete, pulumi up --refresh), then pulumi up (expect no changes)."
+  exit 0
+fi
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+token="restored-$stamp-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
+remote_file="restore-$stamp.db"
+sha=$(sha256sum "$snapshot")
+sha=${sha%% *}
 log "snapshot $snapshot (sha256 $sha, $(stat -c %s "$snapshot") bytes)"
 log "members: $members_arg"
 log "new initial-cluster token $token; revisions bumped by $bump and marked compacted"

@@ -45,14 +45,33 @@ export class ContinuousWriter {
         this.exited = new Promise((resolve) => this.child.on("exit", resolve));
     }
 
+    private stopped?: { history: Write[]; stoppedBy: string };
+
     /** Lets the writer run a little longer, stops it, reads every acknowledged write back from every member. */
     async finish(admin: Etcdctl, endpoints: string[], members: number, tailMs = 2000, appliedTimeoutMs = 30_000): Promise<ReliabilityReport> {
+        await this.stop(tailMs);
+        return this.check(admin, endpoints, members, appliedTimeoutMs);
+    }
+
+    /** Lets the writer run a little longer and stops it (once; then check() as often as needed). */
+    async stop(tailMs = 2000): Promise<void> {
+        if (this.stopped) return;
         await new Promise((r) => setTimeout(r, tailMs));
         fs.writeFileSync(this.stopFile, "");
         const code = await this.exited;
         // 3: no write acknowledged (the writer says so on stderr); its history is still read and saved.
         if (code !== 0 && code !== 3) throw new Error(`writer exited ${code}`);
-        const { history, stoppedBy } = JSON.parse(fs.readFileSync(this.out, "utf8")) as { history: Write[]; stoppedBy: string };
+        this.stopped = JSON.parse(fs.readFileSync(this.out, "utf8")) as { history: Write[]; stoppedBy: string };
+    }
+
+    /**
+     * After stop(): waits until every member has applied the leader's commit index, reads every acknowledged
+     * write back from every member, saves and returns the report (named `operation`; a writer stopped before
+     * an operation, e.g. a quorum loss, is checked after it too).
+     */
+    async check(admin: Etcdctl, endpoints: string[], members: number, appliedTimeoutMs = 30_000, operation = this.operation): Promise<ReliabilityReport> {
+        if (!this.stopped) throw new Error("check() before stop()");
+        const { history, stoppedBy } = this.stopped;
         const acked = history.filter((w) => w.ok);
         const lagging = await waitApplied(admin, endpoints, appliedTimeoutMs);
         const lost = new Set<string>();
@@ -68,14 +87,14 @@ export class ContinuousWriter {
         const end = history.length ? history[history.length - 1].end : 0;
         longest = Math.max(longest, end - last);
         const report: ReliabilityReport = {
-            operation: this.operation, members, attempted: history.length, acknowledged: acked.length,
+            operation, members, attempted: history.length, acknowledged: acked.length,
             failed: history.length - acked.length, lost: lost.size, lagging, stoppedBy,
             longestOutageSeconds: longest / 1000, durationSeconds: end / 1000,
         };
         saveReport(report);
-        if (acked.length === 0) throw new Error(`${this.operation}: none of ${history.length} writes was acknowledged; "0 lost" would mean nothing`);
-        if (lagging.length) throw new Error(`${this.operation}: ${lagging.join(", ")} had not applied the leader's commit index after ${appliedTimeoutMs / 1000} s (lagging, not counted as lost)`);
-        if (stoppedBy !== "stop-file") throw new Error(`${this.operation}: the writer stopped at its cap (${stoppedBy}) before the operation ended; coverage ended early`);
+        if (acked.length === 0) throw new Error(`${operation}: none of ${history.length} writes was acknowledged; "0 lost" would mean nothing`);
+        if (lagging.length) throw new Error(`${operation}: ${lagging.join(", ")} had not applied the leader's commit index after ${appliedTimeoutMs / 1000} s (lagging, not counted as lost)`);
+        if (stoppedBy !== "stop-file") throw new Error(`${operation}: the writer stopped at its cap (${stoppedBy}) before the operation ended; coverage ended early`);
         return report;
     }
 }

@@ -267,3 +267,104 @@ esac`);
         expect(fs.readdirSync(path.join(dir, "hosts/203.0.113.1/snapshots"))).toHaveLength(1); // an intact copy is kept and verified
     });
 });
+
+describe("scripts/restore.sh --from-member with the rendered host tool (quorum lost)", () => {
+    const repo = path.resolve(__dirname, "../..");
+    const members = [
+        { name: "etcd-1", privateIp: "10.0.0.1", publicIp: "203.0.113.1" },
+        { name: "etcd-2", privateIp: "10.0.0.2", publicIp: "203.0.113.2" },
+        { name: "etcd-3", privateIp: "10.0.0.3", publicIp: "203.0.113.3" },
+    ];
+    const ONE = "a1, started, etcd-2, https://10.0.0.2:2380, https://10.0.0.2:2379, false";
+    /**
+     * A fake host etcd-2 (203.0.113.2) under $dir/host: `systemctl start` runs etcd (the file `running`), as a
+     * one-member cluster (the file `forced`) when the force drop-in is there, and keeps a copy of the drop-in
+     * it saw. etcdctl: a linearizable read succeeds at `quorumAt` (a private IP), or locally once forced.
+     */
+    const recover = (opts: { args?: string[]; quorumAt?: string; wal?: boolean } = {}) => {
+        const host = `${dir}/host`;
+        fs.mkdirSync(`${host}/data/member/wal`, { recursive: true });
+        if (opts.wal !== false && !fs.existsSync(`${host}/data/member/wal/0.wal`)) fs.writeFileSync(`${host}/data/member/wal/0.wal`, "wal");
+        const tool = withVars(restoreTool({ layout }), {
+            DATA_DIR: `${host}/data`, SNAPSHOT_DIR: `${host}/snapshots`, ETCDUTL: `${dir}/bin/etcdutl`, UNIT_PATH: `${dir}/calls`,
+            SERVICE_USER: "root", ETCDCTL: `${dir}/bin/etcdctl`, FORCE_DROPIN: `${host}/run/etcd.service.d/force.conf`,
+        });
+        fs.writeFileSync(path.join(dir, "etcd-restore"), tool, { mode: 0o755 });
+        fake("ssh", `cmd=\${*: -1}; bash -c "\${cmd/\\/usr\\/local\\/sbin\\/etcd-restore/bash '${dir}/etcd-restore'}"`);
+        fake("etcdutl", `echo "etcdutl version: 3.6.14"`);
+        fake("systemctl", `case "$1" in
+  is-active) if [ -e '${host}/running' ]; then echo active; else echo inactive; exit 3; fi ;;
+  stop) rm -f '${host}/running' ;;
+  start | restart) touch '${host}/running'; if [ -e '${host}/run/etcd.service.d/force.conf' ]; then cp '${host}/run/etcd.service.d/force.conf' '${host}/dropin-seen'; touch '${host}/forced'; fi ;;
+esac`);
+        fake("etcdctl", `ep=""; for a in "$@"; do case "$a" in --endpoints=*) ep=\${a#--endpoints=} ;; esac; done
+local_up() { [ "$ep" = https://127.0.0.1:2379 ] && [ -e '${host}/running' ] && [ -e '${host}/forced' ]; }
+case "$*" in
+  *" get "*) local_up || [[ $ep == *'//${opts.quorumAt ?? "none"}:'* ]] || { echo "context deadline exceeded" >&2; exit 1; } ;;
+  *" member list"*) local_up || exit 1; printf '${ONE}\\n' ;;
+  *" endpoint status"*) echo status ;;
+esac`);
+        fake("install", `while (($# > 1)); do shift; done; mkdir -p "$1"`);
+        fake("du", `printf '12K\\t%s\\n' "$2"`);
+        fs.writeFileSync(path.join(dir, "members.json"), JSON.stringify(members));
+        return spawnSync("bash", [path.join(repo, "scripts/restore.sh"), "--members-json", path.join(dir, "members.json"), ...(opts.args ?? ["--from-member", "etcd-2", "--yes"])], {
+            encoding: "utf8", input: "", timeout: 30_000, env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` },
+        });
+    };
+    const steps = () => calls().filter((c) => c.startsWith("ssh ")).map((c) => c.replace(/^ssh .* root@(\S+) \/usr\/local\/sbin\/etcd-restore (\S+).*$/, "$1 $2"));
+    const units = () => calls().filter((c) => c.startsWith("systemctl ") && !c.startsWith("systemctl is-active"));
+
+    it("starts the survivor once with ETCD_FORCE_NEW_CLUSTER from a runtime drop-in, then from its unit alone; run again, it changes nothing", () => {
+        const r = recover();
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(steps()).toEqual(["203.0.113.2 check", "203.0.113.2 survivor", "203.0.113.2 force-new-cluster"]);
+        expect(r.stdout).toContain("restore: [etcd-2] ");
+        expect(r.stdout).toContain("no member serves a linearizable read (the quorum is lost); etcd-2 has data in");
+        expect(units()).toEqual(["systemctl stop etcd.service", "systemctl daemon-reload", "systemctl start etcd.service",
+            "systemctl daemon-reload", "systemctl restart etcd.service"]);
+        expect(fs.readFileSync(`${dir}/host/dropin-seen`, "utf8")).toBe("[Service]\nEnvironment=ETCD_FORCE_NEW_CLUSTER=true\n");
+        expect(fs.existsSync(`${dir}/host/run/etcd.service.d/force.conf`)).toBe(false);
+        expect(fs.readdirSync(`${dir}/host/data/member/wal`)).toEqual(["0.wal"]); // the data stays
+        expect(r.stdout).toContain("etcd-2 runs alone with its data, from its unit as the component wrote it");
+
+        fs.writeFileSync(path.join(dir, "calls"), "");
+        const again = recover();
+        expect(again.status).toBe(0);
+        expect(again.stdout).toContain("etcd-2 already runs as a one-member cluster with its data; nothing to force");
+        expect(again.stdout).toContain("restore: nothing to do.");
+        expect(steps()).toEqual(["203.0.113.2 check", "203.0.113.2 survivor"]);
+        expect(units()).toEqual([]);
+    });
+
+    it("refuses while another member still serves a linearizable read (a quorum), before anything stops", () => {
+        const r = recover({ quorumAt: "10.0.0.3" });
+        expect(r.stderr).toContain("refusing --from-member etcd-2: the cluster still has a quorum (etcd-3 serves a linearizable read). Nothing was changed.");
+        expect(r.stderr).toContain("restore: error: nothing was changed (see above)");
+        expect(r.status).toBe(1);
+        expect(steps()).toEqual(["203.0.113.2 check", "203.0.113.2 survivor"]);
+        expect(units()).toEqual([]);
+    });
+
+    it("refuses a survivor without data, before anything stops", () => {
+        const r = recover({ wal: false });
+        expect(r.stderr).toMatch(/refusing --from-member etcd-2: etcd-2 has no data \(\S+\/member\/wal is missing or empty\)\. Nothing was changed\. Name the member whose data survived, or restore from a snapshot/);
+        expect(r.status).toBe(1);
+        expect(units()).toEqual([]);
+    });
+
+    it("refuses an unknown member, a snapshot as well, and goes no further without --yes", () => {
+        const unknown = recover({ args: ["--from-member", "etcd-9", "--yes"] });
+        expect(unknown.stderr).toContain("restore: error: --from-member etcd-9: no member of that name in");
+        expect(unknown.stderr).toContain("(members: etcd-1 etcd-2 etcd-3)");
+        expect(unknown.status).toBe(1);
+        const both = recover({ args: ["--from-member", "etcd-2", "--snapshot", "x.db", "--yes"] });
+        expect(both.stderr).toContain("restore: error: --snapshot and --from-member are two different recoveries: pass one of them");
+        expect(steps()).toEqual([]);
+        const unconfirmed = recover({ args: ["--from-member", "etcd-2"] });
+        expect(unconfirmed.stderr).toContain("restore: error: stdin is not a terminal: pass --yes to go ahead");
+        expect(unconfirmed.status).toBe(1);
+        expect(steps()).toEqual(["203.0.113.2 check", "203.0.113.2 survivor"]);
+        expect(units()).toEqual([]);
+    });
+});

@@ -82,6 +82,21 @@ describe("the continuous writer", () => {
         expect(report.lagging).toEqual([]);
     });
 
+    it("stopped before an operation, is checked after it: a write gone since the first check is lost", async () => {
+        const { bin, admin } = fakeEtcdctl({});
+        const w = await writer(bin);
+        await w.stop(500);
+        expectNoLoss(await w.check(admin, endpoints, 2, 30_000, "before"));
+        const store = fs.readFileSync(path.join(dir, "store"), "utf8").split("\n");
+        fs.writeFileSync(path.join(dir, "store"), store.slice(1).join("\n")); // the first acknowledged write is gone
+        const after = await w.check(admin, endpoints, 2, 30_000, "after");
+        expect(after.operation).toBe("after");
+        expect(after.lost).toBe(1);
+        const unstopped = await writer(bin);
+        await expect(unstopped.check(admin, endpoints, 2)).rejects.toThrow("check() before stop()");
+        await unstopped.stop(0);
+    });
+
     it("fails when no write was acknowledged: 0 lost out of 0 proves nothing", async () => {
         const { bin, admin } = fakeEtcdctl({ putFails: true });
         await expect(new ContinuousWriter("unit", "/u", bin, endpoints, creds, dir).finish(admin, endpoints, 2, 500)).rejects.toThrow(/unit: none of \d+ writes was acknowledged/);

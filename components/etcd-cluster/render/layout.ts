@@ -25,6 +25,12 @@ export const TOOLS = {
     alarmCheck: "/usr/local/sbin/etcd-alarm-check",
     restore: "/usr/local/sbin/etcd-restore",
 } as const;
+/**
+ * A runtime drop-in that starts etcd once with `--force-new-cluster` (as ETCD_FORCE_NEW_CLUSTER) during a
+ * recovery from a survivor's data: under /run, so a reboot cannot leave it in force, and beside the unit,
+ * which stays as the component wrote it.
+ */
+export const FORCE_NEW_CLUSTER_DROPIN = "/run/systemd/system/etcd.service.d/force-new-cluster.conf";
 /** Scheduled snapshots are `scheduled-<UTC time>-<member>.db`: sorting by name sorts by time. */
 export const SCHEDULED_PREFIX = "scheduled-";
 

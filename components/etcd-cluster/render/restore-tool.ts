@@ -1,9 +1,11 @@
 // etcd-restore: the host side of a restore from a snapshot, installed on every member with the maintenance
-// units and run as root by scripts/restore.sh over SSH, one step on every member before the next step. The
+// units and run as root by scripts/restore.sh over SSH, one step on every member before the next step; and
+// of a recovery from a survivor's data after the majority is lost (`--force-new-cluster`, on that member
+// only). The
 // data directory, snapshot directory, ports and binaries come from the same layout as everything else, so a
 // custom dataDir or port cannot drift from what the restore assumes.
-import { HostLayout, SERVICE_USER, UNIT_PATH } from "./layout";
-import { ETCDCTL_MTLS, etcdctlVars, header } from "./shell";
+import { FORCE_NEW_CLUSTER_DROPIN, HostLayout, SERVICE_USER, UNIT_PATH } from "./layout";
+import { ETCDCTL_MTLS, etcdctlVars, header, WAIT_UNTIL } from "./shell";
 
 export interface RestoreToolInput {
     layout: HostLayout;
@@ -15,6 +17,8 @@ export function restoreTool({ layout }: RestoreToolInput): string {
         SNAPSHOT_DIR: layout.snapshotDir,
         PEER_PORT: layout.ports.peer,
         CLIENT_PORT: layout.ports.client,
+        LOCAL_CLIENT_URL: layout.localClientUrl,
+        FORCE_DROPIN: FORCE_NEW_CLUSTER_DROPIN,
         ETCDUTL: layout.links.etcdutl,
         UNIT_PATH,
         SERVICE_USER,
@@ -31,7 +35,14 @@ const RESTORE_BODY = `# Usage (as root; MEMBERS is name=privateIp,name=privateIp
 #                                           data directory is moved aside to DATA_DIR.before-restore-STAMP
 #   etcd-restore start
 #   etcd-restore wait MEMBERS TIMEOUT       until every member is started and healthy
-${ETCDCTL_MTLS}
+# After the majority is lost, on the member NAME whose data survived (scripts/restore.sh --from-member NAME):
+#   etcd-restore survivor NAME MEMBERS      0: no member has a quorum and NAME has data, go ahead; 3: NAME
+#                                           already runs alone (done); otherwise a refusal that says why
+#   etcd-restore force-new-cluster NAME MEMBERS TIMEOUT
+#                                           starts etcd once with --force-new-cluster (a runtime drop-in; the
+#                                           unit is not edited), then again from the unit alone: a one-member
+#                                           cluster with NAME's data, the same cluster ID, ready for re-joins
+${ETCDCTL_MTLS}${WAIT_UNTIL}
 host=$(hostname)
 url_host() { if [[ $1 == *:* ]]; then printf '[%s]' "$1"; else printf '%s' "$1"; fi; }
 # urls MEMBERS PORT [named]: "name=https://ip:port,..." with the names, or "https://ip:port,..." without.
@@ -144,6 +155,76 @@ wait_healthy() {
   etcdctl_mtls --endpoints="$endpoints" endpoint status -w table
 }
 
+# quorum_member MEMBERS: prints the first member that serves a linearizable read (which needs a quorum).
+quorum_member() {
+  local entry entries
+  IFS=, read -r -a entries <<<"$1"
+  for entry in "\${entries[@]}"; do
+    if etcdctl_mtls --endpoints="$(urls "$entry" "$CLIENT_PORT")" get --consistency=l --count-only etcd-restore/quorum-probe >/dev/null 2>&1; then
+      printf '%s' "\${entry%%=*}"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# alone NAME: this member serves linearizable reads and is the only member its cluster lists.
+alone() {
+  local list
+  etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" get --consistency=l --count-only etcd-restore/quorum-probe >/dev/null 2>&1 &&
+    list=$(etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" member list 2>/dev/null) &&
+    [ "$(grep -c . <<<"$list")" -eq 1 ] && [ "$(cut -d, -f3 <<<"$list" | tr -d ' ')" = "$1" ]
+}
+
+survivor() {
+  local name=$1 members=$2 serving
+  [[ ",$members" == *",$name="* ]] || { echo "$host: member $name is not in $members" >&2; return 1; }
+  if alone "$name"; then
+    echo "$host: $name already runs as a one-member cluster with its data; nothing to force"
+    return 3
+  fi
+  if serving=$(quorum_member "$members"); then
+    echo "$host: refusing --from-member $name: the cluster still has a quorum ($serving serves a linearizable read). Nothing was changed. Replace the lost members one at a time instead (docs/operations.md, \"A member is lost or down\")." >&2
+    return 1
+  fi
+  if [ -z "$(ls -A "$DATA_DIR/member/wal" 2>/dev/null)" ]; then
+    echo "$host: refusing --from-member $name: $name has no data ($DATA_DIR/member/wal is missing or empty). Nothing was changed. Name the member whose data survived, or restore from a snapshot (--snapshot FILE)." >&2
+    return 1
+  fi
+  echo "$host: no member serves a linearizable read (the quorum is lost); $name has data in $DATA_DIR ($(du -sh "$DATA_DIR" | cut -f1)); etcd $(systemctl is-active etcd.service || true)"
+}
+
+drop_force() {
+  if [ -e "$FORCE_DROPIN" ]; then
+    rm -f "$FORCE_DROPIN"
+    systemctl daemon-reload
+  fi
+}
+
+force_new_cluster() {
+  local name=$1 members=$2 timeout=$3 rc=0
+  drop_force # left by an interrupted run
+  survivor "$name" "$members" || rc=$?
+  [ "$rc" -ne 3 ] || return 0
+  [ "$rc" -eq 0 ] || return "$rc"
+  systemctl stop etcd.service
+  trap drop_force EXIT
+  install -d -m 0755 "\${FORCE_DROPIN%/*}"
+  printf '[Service]\nEnvironment=ETCD_FORCE_NEW_CLUSTER=true\n' >"$FORCE_DROPIN"
+  systemctl daemon-reload
+  echo "$host: starting $name once with --force-new-cluster ($FORCE_DROPIN)"
+  systemctl start etcd.service
+  wait_until "$timeout" "$host: $name did not serve as a one-member cluster within \${timeout}s; see journalctl -u etcd" alone "$name"
+  drop_force
+  trap - EXIT
+  # Once more from the unit alone, so that nothing forced stays in the running etcd.
+  systemctl restart etcd.service
+  wait_until "$timeout" "$host: $name did not come back within \${timeout}s after the forced start; see journalctl -u etcd" alone "$name"
+  echo "$host: $name runs alone with its data, from its unit as the component wrote it"
+  etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" member list -w table
+  etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" endpoint status -w table
+}
+
 step=\${1:-}
 shift || true
 case "$step:$#" in
@@ -153,6 +234,8 @@ case "$step:$#" in
   restore:6) restore "$@" ;;
   start:0) start ;;
   wait:2) wait_healthy "$@" ;;
-  *) echo "usage: etcd-restore check|receive|stop|restore|start|wait ARGS... (see the comment at the top of $0)" >&2; exit 2 ;;
+  survivor:2) survivor "$@" ;;
+  force-new-cluster:3) force_new_cluster "$@" ;;
+  *) echo "usage: etcd-restore check|receive|stop|restore|start|wait|survivor|force-new-cluster ARGS... (see the comment at the top of $0)" >&2; exit 2 ;;
 esac
 `;
