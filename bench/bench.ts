@@ -95,17 +95,25 @@ interface Figure {
     samples: number[];
     /** Load average (1 min) when each sample started: other work on the machine. */
     load: number[];
+    /** CPU seconds of the pulumi processes (CLI, language host, program, providers) per sample, where measured. */
+    cpu: number[];
 }
 
 const figures: Figure[] = [];
 const notes: string[] = [];
 
-function record(figure: string, members: number, floor: string, seconds: number): void {
+/** Seconds, and for what runs here (pulumi) the CPU seconds it used. */
+interface Timed { seconds: number; cpu?: number }
+
+function record(figure: string, members: number, floor: string, t: number | Timed): void {
+    const { seconds, cpu } = typeof t === "number" ? { seconds: t, cpu: undefined } : t;
     let f = figures.find((x) => x.figure === figure && x.members === members);
-    if (!f) figures.push(f = { figure, members, floor, samples: [], load: [] });
+    if (!f) figures.push(f = { figure, members, floor, samples: [], load: [], cpu: [] });
     f.samples.push(seconds);
+    if (cpu !== undefined) f.cpu.push(cpu);
     f.load.push(Number(os.loadavg()[0].toFixed(2)));
-    process.stdout.write(`[bench] ${figure}${members === ANY_SIZE ? "" : ` (${members})`}: ${seconds.toFixed(2)} s\n`);
+    process.stdout.write(`[bench] ${figure}${members === ANY_SIZE ? "" : ` (${members})`}: ${seconds.toFixed(2)} s` +
+        `${cpu === undefined ? "" : `, ${cpu.toFixed(2)} s CPU`}\n`);
 }
 
 function stats(xs: number[]): { min: number; median: number; max: number } {
@@ -288,12 +296,25 @@ function clusterConfig(rig: Rig, n: number, version: string): Record<string, unk
     return rigStackConfig(rig, { version, count: n, healthTimeoutSeconds: 90 });
 }
 
-function timedPulumi(stack: TestStack, args: string[]): number {
+const CLOCK_TICKS = Number(run("getconf", ["CLK_TCK"]).stdout.trim()) || 100;
+
+/**
+ * CPU seconds used by this process's waited-for children and their waited-for descendants (/proc/self/stat
+ * cutime + cstime): pulumi waits for its language host, program and providers. Less sensitive than wall time to
+ * what else runs on the machine.
+ */
+function childrenCpuSeconds(): number {
+    const fields = fs.readFileSync("/proc/self/stat", "utf8").replace(/^.*\) /s, "").split(" ");
+    return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS; // fields 16 and 17 of proc(5)
+}
+
+function timedPulumi(stack: TestStack, args: string[]): Timed {
+    const cpu0 = childrenCpuSeconds();
     const r = stack.tryPulumi(args);
     if (r.status !== 0) {
         throw new Error(`pulumi ${args.join(" ")} exited ${r.status}\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-3000)}`);
     }
-    return r.seconds;
+    return { seconds: r.seconds, cpu: childrenCpuSeconds() - cpu0 };
 }
 
 /** Outside the timing: the component's cluster check (health of all, put/get through every member) passed. */
@@ -344,7 +365,7 @@ async function deploySize(rig: Rig, n: number, o: Options, version: string, dead
                 }
                 stack.setConfig({ tuning: {} });
             }
-            const d = timedPulumi(stack, ["destroy", "--yes", "--skip-preview"]);
+            const d = timedPulumi(stack, ["destroy", "--yes", "--skip-preview"]).seconds;
             deployed = false;
             record("pulumi destroy", n, "", d);
             await wipeHosts(rig, n);
@@ -361,14 +382,15 @@ function fmt(x: number): string {
     return x < 10 ? x.toFixed(2) : x.toFixed(1);
 }
 
-function median(figure: string, members: number): number | undefined {
+/** The median seconds (or CPU seconds) of a figure. */
+function median(figure: string, members: number, of: "samples" | "cpu" = "samples"): number | undefined {
     const f = figures.find((x) => x.figure === figure && x.members === members);
-    return f && stats(f.samples).median;
+    return f && f[of].length > 0 ? stats(f[of]).median : undefined;
 }
 
 /** The median of a figure's floor: of the same member count, or one that does not depend on it. */
-function floorMedian(f: Figure): number | undefined {
-    return f.floor ? median(f.floor, f.members) ?? median(f.floor, ANY_SIZE) : undefined;
+function floorMedian(f: Figure, of: "samples" | "cpu" = "samples"): number | undefined {
+    return f.floor ? median(f.floor, f.members, of) ?? median(f.floor, ANY_SIZE, of) : undefined;
 }
 
 function table(): string {
@@ -376,12 +398,15 @@ function table(): string {
         "pulumi preview, no changes", "pulumi preview, no changes, type-checked", "rolling change", "pulumi destroy"];
     const rank = (f: Figure) => Math.max(...order.map((p, i) => (f.figure.startsWith(p) ? i : -1)));
     const sorted = [...figures].sort((a, b) => rank(a) - rank(b) || a.members - b.members);
-    const rows = [["figure", "members", "runs", "min s", "median s", "max s", "floor s", "x floor"]];
+    const rows = [["figure", "members", "runs", "min s", "median s", "max s", "floor s", "x floor", "CPU s", "CPU x floor"]];
     for (const f of sorted) {
         const s = stats(f.samples);
         const fl = floorMedian(f);
+        const cpu = f.cpu.length > 0 ? stats(f.cpu).median : undefined;
+        const cpuFloor = floorMedian(f, "cpu");
         rows.push([f.figure, f.members === ANY_SIZE ? "any" : String(f.members), String(f.samples.length), fmt(s.min), fmt(s.median), fmt(s.max),
-            fl === undefined ? "" : fmt(fl), fl === undefined ? "" : (s.median / fl).toFixed(2)]);
+            fl === undefined ? "" : fmt(fl), fl === undefined ? "" : (s.median / fl).toFixed(2),
+            cpu === undefined ? "" : fmt(cpu), cpu === undefined || cpuFloor === undefined ? "" : (cpu / cpuFloor).toFixed(2)]);
     }
     const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
     const line = (r: string[]) => `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ")} |`;
@@ -404,6 +429,10 @@ function ratios(): Ratio[] {
         const emptyUp = median(FLOOR.emptyUp, ANY_SIZE);
         add(`no-op pulumi preview, ${n} members / empty-program preview`, preview, emptyPreview, (a, b) => `${fmt(a)} s / ${fmt(b)} s`, 1.3);
         add(`no-op pulumi up, ${n} members / empty-program up`, up, emptyUp, (a, b) => `${fmt(a)} s / ${fmt(b)} s`, 1.3);
+        add(`  the same in CPU time: no-op preview / empty-program preview`, median("pulumi preview, no changes", n, "cpu"),
+            median(FLOOR.emptyPreview, ANY_SIZE, "cpu"), (a, b) => `${fmt(a)} s / ${fmt(b)} s CPU`);
+        add(`  the same in CPU time: no-op up / empty-program up`, median("pulumi up, no changes", n, "cpu"),
+            median(FLOOR.emptyUp, ANY_SIZE, "cpu"), (a, b) => `${fmt(a)} s / ${fmt(b)} s CPU`);
         add(`the same preview type-checked / empty-program preview`, median("pulumi preview, no changes, type-checked", n), emptyPreview,
             (a, b) => `${fmt(a)} s / ${fmt(b)} s`);
         const roll = median("rolling change of every member", n);
