@@ -155,15 +155,23 @@ wait_healthy() {
   etcdctl_mtls --endpoints="$endpoints" endpoint status -w table
 }
 
-# quorum_member MEMBERS: prints the first member that serves a linearizable read (which needs a quorum).
+# linearizable ENDPOINT: a linearizable read there succeeds, which needs a quorum; why not is on stderr.
+linearizable() {
+  etcdctl_mtls --endpoints="$1" get --consistency=l --keys-only etcd-restore/quorum-probe 2>&1 >/dev/null | tail -n 1 >&2
+  return "\${PIPESTATUS[0]}"
+}
+
+# quorum_member MEMBERS: prints the first member that serves a linearizable read; otherwise prints on stderr
+# why each one did not (the operator sees that every member was asked and what it said).
 quorum_member() {
-  local entry entries
+  local entry entries why
   IFS=, read -r -a entries <<<"$1"
   for entry in "\${entries[@]}"; do
-    if etcdctl_mtls --endpoints="$(urls "$entry" "$CLIENT_PORT")" get --consistency=l --count-only etcd-restore/quorum-probe >/dev/null 2>&1; then
+    if why=$(linearizable "$(urls "$entry" "$CLIENT_PORT")" 2>&1); then
       printf '%s' "\${entry%%=*}"
       return 0
     fi
+    echo "$host: \${entry%%=*} serves no linearizable read: \${why:-no answer}" >&2
   done
   return 1
 }
@@ -171,7 +179,7 @@ quorum_member() {
 # alone NAME: this member serves linearizable reads and is the only member its cluster lists.
 alone() {
   local list
-  etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" get --consistency=l --count-only etcd-restore/quorum-probe >/dev/null 2>&1 &&
+  linearizable "$LOCAL_CLIENT_URL" 2>/dev/null &&
     list=$(etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" member list 2>/dev/null) &&
     [ "$(grep -c . <<<"$list")" -eq 1 ] && [ "$(cut -d, -f3 <<<"$list" | tr -d ' ')" = "$1" ]
 }
