@@ -6,9 +6,13 @@
 //      to `keep` (pre-upgrade snapshots untouched); wrong credentials fail the unit visibly, kept locally;
 //      with server-side encryption MinIO stores the object encrypted (its HEAD says so); with client-side
 //      encryption the object is not the snapshot, and rclone on this machine decrypts it to the exact bytes;
-//   3. restore (scripts/restore.sh driving the hosts' etcd-restore, with a custom dataDir) of the uploaded
-//      snapshot: its keys back, later keys gone, revision
-//      bumped and older revisions compacted, a new cluster ID, healthy; pulumi up changes nothing;
+//   3. quorum lost (two of three members stopped, their data gone), then restore (scripts/restore.sh driving
+//      the hosts' etcd-restore, with a custom dataDir) of the uploaded snapshot: its keys back, later keys gone,
+//      revision bumped and older revisions compacted, a new cluster ID, healthy; pulumi up changes nothing;
+//   3b. quorum lost again (members 1 and 3), recovered from the survivor's data (scripts/restore.sh
+//      --from-member: --force-new-cluster, refused while a quorum is there or from a member without data);
+//      the lost members re-joined by `pulumi up --replace` of their host steps; every acknowledged write
+//      (before the loss) read back from every member; then pulumi up changes nothing;
 //   4. quota check: fails at 80% and on NOSPACE; delete + compact + defrag (one member at a time, with a
 //      continuous writer: 0 lost) + alarm disarm, and it passes again;
 //   5. destroy removes the units and keeps the snapshots.
@@ -316,6 +320,11 @@ describe("backups, restore and maintenance", () => {
         const clusterBefore = status()[0].Status.header.cluster_id;
         expect(revision()).toBeGreaterThan(snapRevision);
 
+        // The quorum is lost: two of three members stopped, their data gone. No write is accepted.
+        for (const i of [0, 1]) sh(i, `systemctl stop etcd.service && rm -rf ${DATA_DIR}`);
+        const refused = admin.run(endpoints, ["put", "/bkp/restore/no-quorum", "x"]);
+        expect(refused.status).not.toBe(0);
+
         const snapshot = path.join(stack.dir, "from-s3.db");
         expect(s3(["--fail", "-o", snapshot, `${s3Url}/${BUCKET}/${PREFIX}${name}`]).status).toBe(0);
         const members = path.join(stack.dir, "members.json");
@@ -363,7 +372,8 @@ describe("backups, restore and maintenance", () => {
         expect(JSON.parse(admin.must(endpoints, ["endpoint", "health", "-w", "json"])).map((h: any) => h.health)).toEqual(Array(N).fill(true));
         for (let i = 0; i < N; i++) {
             const aside = sh(i, `ls -d ${DATA_DIR}.before-restore-*`).trim().split("\n");
-            expect(aside).toHaveLength(i < 2 ? 2 : 1); // the first two were restored twice
+            // Each: the first two had no data to put aside at the first run, only its restore at the second; the third kept its data at the first run.
+            expect(aside).toHaveLength(1);
             for (const d of aside) expect(d).toMatch(new RegExp(`^${DATA_DIR}\\.before-restore-\\d{8}T\\d{6}Z$`));
             expect(sh(i, `stat -c '%a %U' ${DATA_DIR}`).trim()).toBe("700 etcd");
             expect(sh(i, "systemctl is-enabled etcd").trim()).toBe("enabled");
@@ -376,6 +386,72 @@ describe("backups, restore and maintenance", () => {
         // And the scheduled backup works on the restored cluster.
         run("sleep", ["1.1"]);
         expectRun(startUnit(leaderIndex(), "etcd-backup.service"), true);
+    }, 20 * 60_000);
+
+    it("3b. quorum lost, recovered from the survivor's data: --force-new-cluster, the lost members re-join, 0 lost; up changes nothing", async () => {
+        const survivor = 1;
+        const lost = [0, 2]; // member 1 among them: the component's one-member steps must use another
+        const members = path.join(stack.dir, "members.json");
+        fs.writeFileSync(members, stack.pulumi(["stack", "output", "members", "--json"]).stdout);
+        const fromMember = (name: string) => run("bash", [path.join(REPO_ROOT, "scripts/restore.sh"), "--from-member", name, "--members-json", members,
+            "--ssh-key", rig.sshPrivateKeyPath, "--ssh-option", "StrictHostKeyChecking=no", "--ssh-option", "UserKnownHostsFile=/dev/null",
+            "--ssh-option", "LogLevel=ERROR", "--health-timeout", "120", "--yes"], { timeout: 10 * 60_000 });
+        const survivorName = rig.hosts[survivor].name;
+        const unitSha = () => sh(survivor, "sha256sum /etc/systemd/system/etcd.service").split(" ")[0];
+        const unitBefore = unitSha();
+        const clusterBefore = status()[0].Status.header.cluster_id;
+
+        // With the quorum there, it refuses and changes nothing.
+        const early = fromMember(survivorName);
+        expect(early.status).not.toBe(0);
+        expect(early.stderr).toContain(`refusing --from-member ${survivorName}: the cluster still has a quorum`);
+        expect(JSON.parse(admin.must(endpoints, ["member", "list", "-w", "json"])).members).toHaveLength(N);
+
+        // Writes acknowledged by the 3 members, then read back by every member after the recovery.
+        const writer = new ContinuousWriter("quorum lost, recovered from the survivor's data", "/reliability/quorum-survivor", admin["binary"], endpoints, client, stack.dir);
+        await writer.stop(3000);
+        expectNoLoss(await writer.check(admin, endpoints, N, 30_000, "quorum lost: writes before the loss"));
+        for (const i of lost) sh(i, `systemctl stop etcd.service && rm -rf ${DATA_DIR}`);
+        expect(admin.run(endpoints, ["put", "/bkp/quorum/no-quorum", "x"]).status).not.toBe(0);
+
+        // A lost member has no data to recover from: refused, named.
+        const noData = fromMember(rig.hosts[0].name);
+        expect(noData.status).not.toBe(0);
+        expect(noData.stderr).toContain(`refusing --from-member ${rig.hosts[0].name}: ${rig.hosts[0].name} has no data (${DATA_DIR}/member/wal is missing or empty)`);
+
+        const recovered = fromMember(survivorName);
+        logStep("quorum lost: scripts/restore.sh --from-member", recovered.seconds);
+        if (recovered.status !== 0) throw new Error(`restore.sh --from-member exited ${recovered.status}\n${recovered.stdout}\n${recovered.stderr}`);
+        expect(recovered.stdout).toContain(`${survivorName} runs alone with its data, from its unit as the component wrote it`);
+        const alone = JSON.parse(admin.must([endpoints[survivor]], ["member", "list", "-w", "json"])).members as any[];
+        expect(alone.map((m) => m.name)).toEqual([survivorName]);
+        // The same cluster (its ID kept), not a new one.
+        expect(JSON.parse(admin.must([endpoints[survivor]], ["endpoint", "status", "-w", "json"]))[0].Status.header.cluster_id).toBe(clusterBefore);
+        expect(unitSha()).toBe(unitBefore);
+        expect(sh(survivor, "systemctl show -p DropInPaths --value etcd.service").trim()).toBe("");
+        expect(sh(survivor, "ls /run/systemd/system/etcd.service.d 2>/dev/null | wc -l").trim()).toBe("0");
+        admin.must([endpoints[survivor]], ["put", "/bkp/quorum/after-recovery", "ok"]);
+        // Run again: nothing to do.
+        const again = fromMember(survivorName);
+        expect(again.status).toBe(0);
+        expect(again.stdout).toContain(`${survivorName} already runs as a one-member cluster with its data; nothing to force`);
+
+        // The lost members re-join: pulumi up --replace of their host generation steps.
+        const urns = JSON.parse(stack.exportState()).deployment.resources.map((r: any) => r.urn as string)
+            .filter((u: string) => lost.some((i) => u.endsWith(`-${rig.hosts[i].name}-host`)));
+        expect(urns).toHaveLength(lost.length);
+        stack.up("quorum lost: pulumi up --replace <the lost members' host steps>", urns.flatMap((u: string) => ["--replace", u]));
+        const list = JSON.parse(admin.must(endpoints, ["member", "list", "-w", "json"])).members as any[];
+        expect(list.map((m) => m.name).sort()).toEqual(rig.hosts.map((h) => h.name).sort());
+        expect(list.every((m) => !m.isLearner)).toBe(true);
+        const report = await writer.check(admin, endpoints, N, 60_000);
+        expectNoLoss(report);
+        for (const e of endpoints) {
+            expect(admin.must([e], ["get", "--consistency=s", "--print-value-only", "/bkp/quorum/after-recovery"]).trim()).toBe("ok");
+            expect(admin.must([e], ["get", "--consistency=s", "--print-value-only", "/bkp/restore/written-after-restore"]).trim()).toBe("ok");
+        }
+        expect(JSON.parse(admin.must(endpoints, ["endpoint", "health", "-w", "json"])).map((h: any) => h.health)).toEqual(Array(N).fill(true));
+        stack.up("quorum lost: pulumi up after the re-joins (no changes)", ["--expect-no-changes"]);
     }, 20 * 60_000);
 
     it("4. the quota check fails at 80% and on NOSPACE; compact + defrag one member at a time + disarm, and it passes", async () => {
