@@ -199,6 +199,11 @@ export interface BackupArgs {
     schedule?: string;
     /** Scheduled snapshots kept per host in `snapshotDir` (pre-upgrade snapshots are never pruned). @default 24 */
     keep?: number;
+    /**
+     * The alert rules' EtcdBackupTooOld fires when the cluster's newest successful backup (saved, verified and,
+     * when configured, uploaded) is older than this many hours. Set it above the schedule's period. @default 3
+     */
+    maxAgeHours?: number;
     /** Upload every scheduled snapshot to S3-compatible storage. @default none (local snapshots only) */
     s3?: BackupS3Args;
 }

@@ -60,6 +60,7 @@ export const defaults = {
     backup: {
         schedule: "hourly",
         keep: 24,
+        maxAgeHours: 3,
         s3: { region: "us-east-1" },
     },
     maintenance: {

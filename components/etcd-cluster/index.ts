@@ -149,6 +149,9 @@ function deploy(name: string, plan: ClusterPlan, parent: pulumi.Resource): EtcdC
         ].join("\n")),
         clusterCheck: check.stdout,
         prometheusTargets: addresses.apply((a) => (plan.metricsOnPrivateNetwork ? scrapeTargets(name, a, plan.ports.metrics) : [])),
-        prometheusRules: pulumi.output(renderRulesYaml(etcdAlertRules({ quotaWarnPercent: plan.maintenance.quotaWarnPercent }))),
+        prometheusRules: pulumi.output(renderRulesYaml(etcdAlertRules({
+            quotaWarnPercent: plan.maintenance.quotaWarnPercent, certificateWarnDays: plan.maintenance.certificateWarnDays,
+            backupMaxAgeHours: plan.backup.maxAgeHours,
+        }))),
     };
 }

@@ -39,6 +39,7 @@ export function createMaintenance(input: MaintenanceInput): command.remote.Comma
     return hosts.map((host, i) => new command.remote.Command(`${input.name}-${host.name}-maintenance`, {
         connection: host.connection,
         create: forGeneration(maintenanceInstallScript({
+            clusterName: input.name,
             memberName: host.name,
             layout,
             backup: { schedule: plan.backup.schedule, keep: plan.backup.keep, s3: s3 !== undefined },

@@ -83,6 +83,7 @@ export interface ResolvedBackupS3 {
 export interface ResolvedBackup {
     schedule: string;
     keep: number;
+    maxAgeHours: number;
     s3?: ResolvedBackupS3;
 }
 

@@ -192,7 +192,8 @@ function onCalendar(name: string, value: string, allowEmpty: boolean): string {
 export function resolveBackup(clusterName: string, args: BackupArgs): ResolvedBackup {
     const schedule = onCalendar("backup.schedule", args.schedule ?? defaults.backup.schedule, true);
     const keep = positiveInteger("backup.keep", args.keep ?? defaults.backup.keep, 10_000);
-    if (!args.s3) return { schedule, keep };
+    const maxAgeHours = positiveInteger("backup.maxAgeHours", args.maxAgeHours ?? defaults.backup.maxAgeHours, 24 * 366);
+    if (!args.s3) return { schedule, keep, maxAgeHours };
     const s3 = args.s3;
     const endpoint = (s3.endpoint ?? "").replace(/\/+$/, "");
     if (!/^https?:\/\/[A-Za-z0-9.:[\]-]+(:\d+)?$/.test(endpoint)) {
@@ -231,7 +232,7 @@ export function resolveBackup(clusterName: string, args: BackupArgs): ResolvedBa
         if (typeof s3.encryptionPassphrase === "string") encryptionPassphrase(s3.encryptionPassphrase);
     }
     return {
-        schedule, keep,
+        schedule, keep, maxAgeHours,
         s3: {
             endpoint, bucket: s3.bucket, region, prefix, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey,
             ...(sse !== undefined ? { serverSideEncryption: sse } : {}),

@@ -19,6 +19,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { METRICS_TEXTFILE_DIR } from "../../components/etcd-cluster/render/layout";
 import { REPO_ROOT, TestStack } from "../../lab/pulumi";
 import { ContinuousWriter, expectNoLoss } from "../helpers/reliability";
 import { adminClientFiles, ClientFiles, Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, RigHost, rigDown, rigUp, ssh } from "../../lab/rig";
@@ -54,6 +55,10 @@ describe("backups, restore and maintenance", () => {
     let destroyed = false;
 
     const sh = (i: number, command: string) => mustSsh(rig, rig.hosts[i], command);
+    /** The time of member i's last backup success, from its metric file for node_exporter. */
+    const backupMetric = (i: number) =>
+        Number(/^etcd_backup_last_success_timestamp_seconds\{etcd_cluster="etcd",etcd_member="[^"]+"\} (\d+)$/m
+            .exec(sh(i, `cat ${METRICS_TEXTFILE_DIR}/etcd-backup.prom`))?.[1]);
     const all = <T>(f: (h: RigHost, i: number) => T) => rig.hosts.map(f);
     const status = () => JSON.parse(admin.must(endpoints, ["endpoint", "status", "-w", "json"])) as any[];
     const leaderIndex = () => {
@@ -150,6 +155,15 @@ describe("backups, restore and maintenance", () => {
             expect(sh(i, "stat -c '%a %U' /etc/etcd/backup-s3.env /var/backups/etcd").trim().split("\n")).toEqual(["600 etcd", "700 etcd"]);
             expect(sh(i, "cat /etc/etcd/backup-s3.env")).toContain(`RCLONE_CONFIG_ETCDS3_SECRET_ACCESS_KEY=${SECRET_KEY}\n`);
         }
+        // The alarm check writes every certificate's expiry for node_exporter, under the sandbox of its unit.
+        expectRun(startUnit(1, "etcd-alarm-check.service"), true);
+        const certificates = sh(1, `stat -c '%a %U' ${METRICS_TEXTFILE_DIR}; cat ${METRICS_TEXTFILE_DIR}/etcd-certificates.prom`);
+        expect(certificates.split("\n")[0]).toBe("755 etcd");
+        for (const file of ["ca.crt", "server.crt", "peer.crt", "healthcheck-client.crt"]) {
+            const m = new RegExp(`^etcd_certificate_expiry_timestamp_seconds\\{etcd_cluster="etcd",etcd_member="${rig.hosts[1].name}",file="/etc/etcd/pki/${file}",certificate="1"\\} (\\d+)$`, "m").exec(certificates);
+            // Issued for a year (pki.certValidityHours), the CA for ten.
+            expect([file, Number(m?.[1]) > Date.now() / 1000 + 300 * 86400]).toEqual([file, true]);
+        }
         const state = stack.exportState();
         for (const text of [state, stack.engineLog]) {
             for (const form of SECRET_FORMS) expect(text).not.toContain(form);
@@ -161,6 +175,7 @@ describe("backups, restore and maintenance", () => {
     it("2. the backup service: the leader saves, verifies, uploads and prunes; bad credentials fail visibly", () => {
         for (let k = 0; k < 20; k++) admin.must(endpoints, ["put", `/bkp/first/${k}`, `v${k}`]);
         const leader = leaderIndex();
+        const startedAt = Math.floor(Date.now() / 1000);
         const runs = all((_, i) => startUnit(i, "etcd-backup.service"));
         runs.forEach((r, i) => {
             expectRun(r, true);
@@ -172,6 +187,11 @@ describe("backups, restore and maintenance", () => {
             }
         });
         all((_, i) => expect(scheduled(i)).toHaveLength(i === leader ? 1 : 0));
+        // The success is a metric for node_exporter's textfile collector, on the member that saved only.
+        const firstSuccess = backupMetric(leader);
+        expect(firstSuccess).toBeGreaterThanOrEqual(startedAt);
+        expect(firstSuccess).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
+        all((_, i) => expect(i === leader || sh(i, `test -e ${METRICS_TEXTFILE_DIR}/etcd-backup.prom && echo present || echo absent`).trim() === "absent").toBe(true));
         // The uploaded object is byte for byte the local snapshot.
         const name = scheduled(leader)[0];
         const local = path.join(stack.dir, "local.db");
@@ -207,10 +227,14 @@ describe("backups, restore and maintenance", () => {
         expect(bad.journal).toContain("the snapshot is kept locally");
         expect(sh(leader, "systemctl is-failed etcd-backup.service || true").trim()).toBe("failed");
         expect(bad.journal).not.toContain("not-the-secret");
+        const lastSuccess = backupMetric(leader);
         stack.setConfig({ backupS3SecretAccessKey: SECRET_KEY }, ["backupS3SecretAccessKey"]);
         stack.up("backup: pulumi up (S3 secret back)");
         expectRun(startUnit(leader, "etcd-backup.service"), true);
         expect(stack.exportState()).not.toContain("not-the-secret");
+        // The failed run left the success time alone; the next good one moved it on.
+        expect(lastSuccess).toBeGreaterThan(firstSuccess);
+        expect(backupMetric(leader)).toBeGreaterThan(lastSuccess);
 
         // The timer itself: every 10 s for a moment, then back to hourly; it fires and the leader saves.
         stack.setConfig({ backup: { keep: 3, schedule: "*:*:0/10", s3: { endpoint: s3Url, allowHttp: true, bucket: BUCKET, prefix: PREFIX } } });

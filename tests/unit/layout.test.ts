@@ -24,7 +24,7 @@ function renderAll(plan: ClusterPlan, ports = plan.ports): Record<string, string
     const unit = serializeUnit(etcdUnit(layout, etcdFlags({ member: members[1], layout, tuning: plan.tuning, metricsOnPrivateNetwork: true, clientsOnPublicAddress: true, peerCertificatesOnly: true })));
     const clientUrls = members.map((m) => layout.clientUrl(m.privateIp));
     const maintenance = {
-        memberName: "etcd-2", layout, backup: { schedule: plan.backup.schedule, keep: plan.backup.keep, s3: false },
+        clusterName: "etcd", memberName: "etcd-2", layout, backup: { schedule: plan.backup.schedule, keep: plan.backup.keep, s3: false },
         defragSchedule: plan.maintenance.defragSchedule, alarmCheckSchedule: plan.maintenance.alarmCheckSchedule,
         quotaBackendBytes: plan.tuning.quotaBackendBytes, quotaWarnPercent: plan.maintenance.quotaWarnPercent, certificateWarnDays: plan.maintenance.certificateWarnDays, healthTimeoutSeconds: plan.healthTimeoutSeconds,
     };
@@ -56,7 +56,7 @@ describe("the host layout", () => {
 
     it("puts a custom data dir, snapshot dir and ports into every script that needs them, and the defaults into none", () => {
         for (const [name, text] of Object.entries(scripts)) {
-            expect([name, text]).not.toEqual([name, expect.stringMatching(/\/var\/lib\/etcd|\/var\/backups\/etcd|:2379\b|:2380\b|:2381\b/)]);
+            expect([name, text]).not.toEqual([name, expect.stringMatching(/\/var\/lib\/etcd(?![-\w])|\/var\/backups\/etcd|:2379\b|:2380\b|:2381\b/)]);
         }
         expect(scripts.configure).toContain("readonly DATA_DIR='/srv/etcd-data'");
         expect(scripts.configure).toContain("readonly LOCAL_CLIENT_URL='https://127.0.0.1:12379'");

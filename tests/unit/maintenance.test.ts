@@ -5,7 +5,9 @@ import * as os from "os";
 import * as path from "path";
 import { resolveArgs } from "../../components/etcd-cluster/plan";
 import { alarmScript } from "../../components/etcd-cluster/render/alarm-script";
-import { backupScript, renderS3Env, UPLOAD_STEP } from "../../components/etcd-cluster/render/backup-script";
+import { BACKUP_SUCCEEDED, backupScript, renderS3Env, UPLOAD_STEP } from "../../components/etcd-cluster/render/backup-script";
+import { WRITE_TEXTFILE } from "../../components/etcd-cluster/render/textfile-metrics";
+import { promtool } from "../helpers/promtool";
 import { defragScript } from "../../components/etcd-cluster/render/defrag-script";
 import { hostLayout } from "../../components/etcd-cluster/render/layout";
 import {
@@ -18,13 +20,13 @@ import { shellcheck } from "../helpers/shellcheck";
 
 const layout = hostLayout(hcloudSpec());
 const input: MaintenanceUnitsInput = {
-    memberName: "etcd-2", layout,
+    clusterName: "etcd", memberName: "etcd-2", layout,
     backup: { schedule: "hourly", keep: 24, s3: true },
     defragSchedule: "weekly", alarmCheckSchedule: "*:0/5", quotaBackendBytes: 2 * 1024 ** 3, quotaWarnPercent: 80, certificateWarnDays: 21, healthTimeoutSeconds: 120,
 };
-const backup = backupScript({ memberName: "etcd-2", layout, keep: 24, timeoutSeconds: 900 });
+const backup = backupScript({ clusterName: "etcd", memberName: "etcd-2", layout, keep: 24, timeoutSeconds: 900 });
 const defrag = defragScript({ memberName: "etcd-2", layout, defragTimeoutSeconds: 900, healthTimeoutSeconds: 120 });
-const alarm = alarmScript({ memberName: "etcd-2", layout, quotaBackendBytes: 16 * 1024 ** 2, warnPercent: 80, certificateWarnDays: 21 });
+const alarm = alarmScript({ clusterName: "etcd", memberName: "etcd-2", layout, quotaBackendBytes: 16 * 1024 ** 2, warnPercent: 80, certificateWarnDays: 21 });
 const restore = restoreTool({ layout });
 const install = maintenanceInstallScript(input);
 const installNoS3 = maintenanceInstallScript({ ...input, backup: { ...input.backup, s3: false, schedule: "" }, defragSchedule: "" });
@@ -168,10 +170,10 @@ describe("the S3 settings file", () => {
 describe("the upload step, run against a recording rclone", () => {
     const secret = 'se"c\\ret $(x) `y` /+=';
     const passphrase = "pass phrase with 'quotes' and $HOME";
-    /** Runs step 4 with a fake rclone on PATH that records its argv and RCLONE_ environment; it fails command `failOn`. */
-    const runUpload = (env: string, failOn = "") => {
+    /** Runs step 4 with a fake rclone on PATH that records its argv and RCLONE_ environment; it fails command `failOn`; env null: no S3 settings file. */
+    const runUpload = (env: string | null, failOn = "") => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "upload-"));
-        fs.writeFileSync(path.join(dir, "s3.env"), env, { mode: 0o600 });
+        if (env !== null) fs.writeFileSync(path.join(dir, "s3.env"), env, { mode: 0o600 });
         fs.writeFileSync(path.join(dir, "snap.db"), "snapshot bytes");
         fs.writeFileSync(path.join(dir, "rclone"), `#!/usr/bin/env bash
 printf '%s\\n' "$*" >> "${dir}/argv"
@@ -179,10 +181,11 @@ if [ "$1" = obscure ]; then printf 'OBSCURED[%s]\\n' "$(cat)"; exit 0; fi
 env | grep '^RCLONE_' | LC_ALL=C sort > "${dir}/env.$1"
 if [ "$1" = "${failOn}" ]; then echo "rclone $1 failed" >&2; exit 1; fi
 `, { mode: 0o755 });
-        const r = spawnSync("bash", ["-c", `set -euo pipefail\nMEMBER=etcd-2 SNAPSHOT_DIR='${dir}' name=snap.db TIMEOUT=30 S3_ENV_FILE='${dir}/s3.env'\n${UPLOAD_STEP}`],
+        const r = spawnSync("bash", ["-c", `set -euo pipefail\nMEMBER=etcd-2 SNAPSHOT_DIR='${dir}' name=snap.db TIMEOUT=30 S3_ENV_FILE='${dir}/s3.env'\nbackup_succeeded() { touch '${dir}/succeeded'; }\n${UPLOAD_STEP}`],
             { encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
         const read = (f: string) => (fs.existsSync(path.join(dir, f)) ? fs.readFileSync(path.join(dir, f), "utf8") : "");
-        const out = { status: r.status, stdout: r.stdout, stderr: r.stderr, argv: read("argv"), copyEnv: read("env.copyto"), checkEnv: read("env.cryptcheck") };
+        const out = { status: r.status, stdout: r.stdout, stderr: r.stderr, argv: read("argv"), copyEnv: read("env.copyto"), checkEnv: read("env.cryptcheck"),
+            succeeded: fs.existsSync(path.join(dir, "succeeded")) };
         fs.rmSync(dir, { recursive: true, force: true });
         return out;
     };
@@ -196,6 +199,12 @@ if [ "$1" = "${failOn}" ]; then echo "rclone $1 failed" >&2; exit 1; fi
         expect(r.copyEnv).not.toContain("ETCDCRYPT");
         expect(r.stdout).toContain("uploaded snap.db to etcds3:bkp/etcd/snap.db (rclone checked size and MD5)");
         for (const text of [r.argv, r.stdout, r.stderr]) expect(text).not.toContain("c\\ret");
+        expect(r.succeeded).toBe(true);
+    });
+    it("without S3 settings: no rclone, and the local snapshot counts as the backup's success", () => {
+        const r = runUpload(null);
+        expect(r.argv).toBe("");
+        expect({ status: r.status, succeeded: r.succeeded }).toEqual({ status: 0, succeeded: true });
     });
     it("encrypted: the passphrase is obscured through stdin, the copy goes through the crypt remote and is cryptchecked", () => {
         const r = runUpload(renderS3Env({ ...settings, encryptionPassphrase: passphrase }));
@@ -215,21 +224,48 @@ if [ "$1" = "${failOn}" ]; then echo "rclone $1 failed" >&2; exit 1; fi
         expect(broken.status).toBe(1);
         expect(broken.stderr).toContain("lacks ETCD_BACKUP_REMOTE");
         expect(broken.argv).toBe("");
+        expect([failed.succeeded, broken.succeeded]).toEqual([false, false]);
     });
     it("a failed cryptcheck fails the step", () => {
         const r = runUpload(renderS3Env({ ...settings, encryptionPassphrase: passphrase }), "cryptcheck");
         expect(r.status).toBe(1);
         expect(r.stderr).toContain("the encrypted object etcdcrypt:snap.db does not match snap.db");
         expect(r.stdout).not.toContain("uploaded");
+        expect(r.succeeded).toBe(false);
+    });
+});
+
+describe("the backup's success metric", () => {
+    it("is this time, in a metric file promtool accepts, labelled with cluster and member; no temporary file is left", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "backup-metric-"));
+        const before = Math.floor(Date.now() / 1000);
+        const r = spawnSync("bash", ["-c", `set -euo pipefail\nCLUSTER=prod MEMBER=etcd-2 METRICS_DIR='${dir}'\n${WRITE_TEXTFILE}${BACKUP_SUCCEEDED}backup_succeeded`], { encoding: "utf8" });
+        expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+        expect(fs.readdirSync(dir)).toEqual(["etcd-backup.prom"]);
+        const text = fs.readFileSync(path.join(dir, "etcd-backup.prom"), "utf8");
+        const lint = promtool(["check", "metrics"], text);
+        expect({ status: lint.status, out: lint.stdout + lint.stderr }).toEqual({ status: 0, out: "" });
+        const m = /^etcd_backup_last_success_timestamp_seconds\{etcd_cluster="prod",etcd_member="etcd-2"\} (\d+)$/m.exec(text);
+        expect(m).not.toBeNull();
+        expect(Number(m![1])).toBeGreaterThanOrEqual(before);
+        expect(Number(m![1])).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+    it("the backup and alarm-check services may write the metrics directory, which the install creates for the service user", () => {
+        const unit = (name: string) => maintenanceFiles(input).find((f) => f.path.endsWith(`/${name}`))!.text;
+        expect(unit("etcd-backup.service")).toContain("ReadWritePaths=/var/lib/etcd-metrics\n");
+        expect(unit("etcd-alarm-check.service")).toContain("ReadWritePaths=/var/lib/etcd-metrics\n");
+        expect(install).toContain('install -d -m 0755 -o "$SERVICE_USER" -g "$SERVICE_USER" "$METRICS_DIR"');
+        expect(uninstall).toContain('rm -rf "${METRICS_DIR:?}"');
     });
 });
 
 describe("backup and maintenance arguments", () => {
     const s3 = { endpoint: "https://s3.example.com", bucket: "bkp", accessKeyId: "a", secretAccessKey: "b" };
     const resolve = (more: object) => resolveArgs("etcd", { hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] }, ...more });
-    it("default to hourly, 24 kept, no upload; weekly defrag; a check every five minutes at 80% and 21 days before a certificate expires", () => {
+    it("default to hourly, 24 kept, 3 h before the backup alert, no upload; weekly defrag; a check every five minutes at 80% and 21 days before a certificate expires", () => {
         const spec = resolve({});
-        expect(spec.backup).toEqual({ schedule: "hourly", keep: 24 });
+        expect(spec.backup).toEqual({ schedule: "hourly", keep: 24, maxAgeHours: 3 });
         expect(spec.maintenance).toEqual({ defragSchedule: "weekly", alarmCheckSchedule: "*:0/5", quotaWarnPercent: 80, certificateWarnDays: 21 });
     });
     it("S3 gets the default region and a prefix named after the cluster", () => {
@@ -239,6 +275,7 @@ describe("backup and maintenance arguments", () => {
     it.each([
         [{ backup: { schedule: "every hour!" } }, 'backup.schedule "every hour!" is not a systemd OnCalendar expression'],
         [{ backup: { keep: 0 } }, "backup.keep must be a whole number between 1 and 10000 (got 0)."],
+        [{ backup: { maxAgeHours: 0.5 } }, "backup.maxAgeHours must be a whole number between 1 and 8784 (got 0.5)."],
         [{ maintenance: { alarmCheckSchedule: "" } }, 'maintenance.alarmCheckSchedule "" is not a systemd OnCalendar expression'],
         [{ maintenance: { quotaWarnPercent: 120 } }, "maintenance.quotaWarnPercent must be a whole number between 1 and 100 (got 120)."],
         [{ backup: { s3: { endpoint: "s3.example.com", bucket: "b-1", accessKeyId: "a", secretAccessKey: "b" } } }, 'backup.s3.endpoint "s3.example.com" must be an http(s) URL'],

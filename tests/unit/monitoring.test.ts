@@ -1,22 +1,15 @@
 // The alert rules: the checked-in file is the typed source's rendering; promtool (Debian's, extracted by
 // scripts/lab/prometheus.sh) accepts it, and its rule unit tests (monitoring/etcd-alerts.test.yml) make each
 // alert fire and not fire. Each checker is also shown to say no.
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { etcdAlertRules, renderRulesYaml, scrapeTargets } from "../../components/etcd-cluster/monitoring/rules";
+import { promtool } from "../helpers/promtool";
 
 const ROOT = path.join(__dirname, "../..");
 const RULES = path.join(ROOT, "monitoring/etcd-alerts.rules.yml");
 const RULE_TESTS = path.join(ROOT, "monitoring/etcd-alerts.test.yml");
-
-function promtoolBinary(): string {
-    const r = spawnSync("bash", [path.join(ROOT, "scripts/lab/prometheus.sh"), "install"], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`scripts/lab/prometheus.sh install failed: ${r.stderr}`);
-    return path.join(r.stdout.trim(), "promtool");
-}
-const promtool = (...args: string[]) => spawnSync(promtoolBinary(), args, { encoding: "utf8" });
 
 /** A scratch directory with the rule tests beside a rules file of the given text. */
 function withRules(text: string): string {
@@ -34,12 +27,12 @@ describe("alert rules", () => {
     });
 
     it("promtool check rules accepts the file, and refuses a rule whose expression does not parse", () => {
-        const ok = promtool("check", "rules", RULES);
+        const ok = promtool(["check", "rules", RULES]);
         expect(ok.stdout + ok.stderr).toContain(`SUCCESS: ${etcdAlertRules().length} rules found`);
         expect(ok.status).toBe(0);
         const broken = etcdAlertRules().map((r, i) => (i === 0 ? { ...r, expr: "up{etcd_cluster!=\"\" == 0" } : r));
         const dir = withRules(renderRulesYaml(broken));
-        const bad = promtool("check", "rules", path.join(dir, "etcd-alerts.rules.yml"));
+        const bad = promtool(["check", "rules", path.join(dir, "etcd-alerts.rules.yml")]);
         expect(bad.status).not.toBe(0);
         expect(bad.stdout + bad.stderr).toMatch(/FAILED/);
     });
@@ -54,14 +47,16 @@ describe("alert rules", () => {
     });
 
     it("promtool test rules passes, and fails against rules that would not fire in time", () => {
-        const ok = promtool("test", "rules", RULE_TESTS);
+        const ok = promtool(["test", "rules", RULE_TESTS]);
         expect(ok.stdout + ok.stderr).toContain("SUCCESS");
         expect(ok.status).toBe(0);
-        const dir = withRules(renderRulesYaml(etcdAlertRules({ memberDownFor: "30m", quotaWarnPercent: 90 })));
-        const bad = promtool("test", "rules", path.join(dir, "etcd-alerts.test.yml"));
+        const dir = withRules(renderRulesYaml(etcdAlertRules({ memberDownFor: "30m", quotaWarnPercent: 90, certificateWarnDays: 7, backupMaxAgeHours: 24 })));
+        const bad = promtool(["test", "rules", path.join(dir, "etcd-alerts.test.yml")]);
         expect(bad.status).not.toBe(0);
         expect(bad.stdout + bad.stderr).toContain("alertname: EtcdMemberDown");
         expect(bad.stdout + bad.stderr).toContain("alertname: EtcdDatabaseQuotaLowSpace");
+        expect(bad.stdout + bad.stderr).toContain("alertname: EtcdCertificateExpiresSoon");
+        expect(bad.stdout + bad.stderr).toContain("alertname: EtcdBackupTooOld");
     });
 });
 

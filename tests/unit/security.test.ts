@@ -4,7 +4,9 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { EXPIRING_CERTIFICATES } from "../../components/etcd-cluster/render/cert-expiry";
+import { CERTIFICATE_EXPIRY_METRICS, EXPIRING_CERTIFICATES } from "../../components/etcd-cluster/render/cert-expiry";
+import { WRITE_TEXTFILE } from "../../components/etcd-cluster/render/textfile-metrics";
+import { promtool } from "../helpers/promtool";
 import { etcdUnit } from "../../components/etcd-cluster/render/flags";
 import { hostKeyUserData } from "../../components/etcd-cluster/render/host-key-user-data";
 import { hostLayout } from "../../components/etcd-cluster/render/layout";
@@ -51,7 +53,28 @@ describe("expiring certificates in bash", () => {
         expect(r.stdout).toMatch(new RegExp(`^${dir}/ca.crt \\(certificate 2, CN = new-ca\\) expires .+ GMT, within 30 days\\n$`));
         expect(check(400).stdout.split("\n").filter(Boolean).map((l) => l.split(" ")[0])).toEqual([`${dir}/ca.crt`, `${dir}/server.crt`]);
     });
-    it("passes shellcheck", () => expect(shellcheck(`#!/usr/bin/env bash\n${EXPIRING_CERTIFICATES}`)).toBe(""));
+    it("passes shellcheck", () => expect(shellcheck(`#!/usr/bin/env bash\n${EXPIRING_CERTIFICATES}${CERTIFICATE_EXPIRY_METRICS}${WRITE_TEXTFILE}`)).toBe(""));
+
+    it("writes every certificate's notAfter as a metric file that promtool accepts, with openssl's dates", () => {
+        const metricsDir = fs.mkdtempSync(path.join(os.tmpdir(), "cert-metrics-"));
+        const r = spawnSync("bash", ["-c", `set -euo pipefail\nCLUSTER=prod MEMBER=etcd-1 METRICS_DIR="$2"\n${EXPIRING_CERTIFICATES}${CERTIFICATE_EXPIRY_METRICS}${WRITE_TEXTFILE}`
+            + `certificate_expiry_metrics "$1" | write_textfile etcd-certificates.prom`, "_", dir, metricsDir], { encoding: "utf8" });
+        expect(r.stderr).toBe("");
+        expect(fs.readdirSync(metricsDir)).toEqual(["etcd-certificates.prom"]); // no temporary file left
+        const text = fs.readFileSync(path.join(metricsDir, "etcd-certificates.prom"), "utf8");
+        const lint = promtool(["check", "metrics"], text);
+        expect({ status: lint.status, out: lint.stdout + lint.stderr }).toEqual({ status: 0, out: "" });
+        const notAfter = (pem: string) => Math.round(new Date(execFileSync("openssl", ["x509", "-noout", "-enddate"], { input: pem, encoding: "utf8" })
+            .trim().replace("notAfter=", "")).getTime() / 1000);
+        const bundle = fs.readFileSync(path.join(dir, "ca.crt"), "utf8").split(/(?<=-----END CERTIFICATE-----\n)/);
+        const series = text.split("\n").filter((l) => l && !l.startsWith("#"));
+        expect(series).toEqual([
+            `etcd_certificate_expiry_timestamp_seconds{etcd_cluster="prod",etcd_member="etcd-1",file="${dir}/ca.crt",certificate="1"} ${notAfter(bundle[0])}`,
+            `etcd_certificate_expiry_timestamp_seconds{etcd_cluster="prod",etcd_member="etcd-1",file="${dir}/ca.crt",certificate="2"} ${notAfter(bundle[1])}`,
+            `etcd_certificate_expiry_timestamp_seconds{etcd_cluster="prod",etcd_member="etcd-1",file="${dir}/server.crt",certificate="1"} ${notAfter(fs.readFileSync(path.join(dir, "server.crt"), "utf8"))}`,
+        ]);
+        fs.rmSync(metricsDir, { recursive: true, force: true });
+    });
 });
 
 describe("the etcd unit's sandbox", () => {

@@ -3,6 +3,7 @@
 // test holds the file equal to it; promtool checks and unit-tests the file). Pure.
 import { defaults } from "../defaults";
 import { urlHost } from "../render/layout";
+import { TEXTFILE_METRICS } from "../render/textfile-metrics";
 
 /** The labels every scrape target of `prometheusTargets` carries (and the rules group by). */
 export const TARGET_LABELS = { cluster: "etcd_cluster", member: "etcd_member" } as const;
@@ -30,11 +31,17 @@ export interface EtcdAlertOptions {
     memberDownFor?: string;
     /** Database size, in percent of its quota, from which EtcdDatabaseQuotaLowSpace fires. @default maintenance.quotaWarnPercent's (80) */
     quotaWarnPercent?: number;
+    /** EtcdCertificateExpiresSoon fires this many days before a certificate expires. @default maintenance.certificateWarnDays's (21) */
+    certificateWarnDays?: number;
+    /** EtcdBackupTooOld fires when the cluster's newest backup is older than this. @default backup.maxAgeHours's (3) */
+    backupMaxAgeHours?: number;
 }
 
 export function etcdAlertRules(options: EtcdAlertOptions = {}): AlertRule[] {
     const memberDownFor = options.memberDownFor ?? "3m";
     const quotaPercent = options.quotaWarnPercent ?? defaults.maintenance.quotaWarnPercent;
+    const certificateDays = options.certificateWarnDays ?? defaults.maintenance.certificateWarnDays;
+    const backupHours = options.backupMaxAgeHours ?? defaults.backup.maxAgeHours;
     const member = `{{ $labels.${TARGET_LABELS.member} }} of etcd cluster {{ $labels.${TARGET_LABELS.cluster} }}`;
     return [
         {
@@ -92,6 +99,23 @@ export function etcdAlertRules(options: EtcdAlertOptions = {}): AlertRule[] {
             severity: "critical",
             summary: "etcd's database is near its quota.",
             description: `Member ${member}: the database uses {{ $value | humanize }}% of its quota (tuning.quotaBackendBytes); at 100% etcd refuses writes (NOSPACE). Compact and defragment, or raise the quota.`,
+        },
+        // The two below read the maintenance tools' metric files (node_exporter's textfile collector).
+        {
+            alert: "EtcdCertificateExpiresSoon",
+            expr: `min by (${BY_MEMBER}, file) (${TEXTFILE_METRICS.certificateExpiry}{${SELECTOR}}) - time() < ${certificateDays} * 86400`,
+            for: "1h",
+            severity: "warning",
+            summary: "An etcd certificate expires soon.",
+            description: `{{ $labels.file }} on member ${member} expires in {{ $value | humanizeDuration }}. Run pulumi up: it renews member and client certificates (pki.earlyRenewalHours); a CA needs a CA rotation.`,
+        },
+        {
+            alert: "EtcdBackupTooOld",
+            expr: `time() - max by (${TARGET_LABELS.cluster}) (${TEXTFILE_METRICS.backupLastSuccess}{${SELECTOR}}) > ${backupHours} * 3600`,
+            for: "10m",
+            severity: "warning",
+            summary: "etcd has no recent backup.",
+            description: `The newest successful backup of etcd cluster {{ $labels.${TARGET_LABELS.cluster} }} is {{ $value | humanizeDuration }} old (more than ${backupHours}h): see etcd-backup.service on the leader (journalctl -u etcd-backup).`,
         },
     ];
 }

@@ -2,11 +2,14 @@
 // as failed, with the reason in the journal) while any alarm is active in the cluster (NOSPACE, CORRUPT) or
 // while this member's backend has reached the warning share of its quota, or while a certificate under the
 // PKI directory expires within the stated number of days (leaves renew only when someone runs `pulumi up`).
-import { EXPIRING_CERTIFICATES } from "./cert-expiry";
-import { HostLayout, PKI_DIR } from "./layout";
+import { CERTIFICATE_EXPIRY_METRICS, EXPIRING_CERTIFICATES } from "./cert-expiry";
+import { HostLayout, METRICS_TEXTFILE_DIR, PKI_DIR } from "./layout";
 import { ETCDCTL_MTLS, header, localMemberVars, STATUS_LINES } from "./shell";
+import { TEXTFILE_NAMES, WRITE_TEXTFILE } from "./textfile-metrics";
 
 export interface AlarmScriptInput {
+    /** The cluster's name: the etcd_cluster label of the metrics it writes. */
+    clusterName: string;
     memberName: string;
     layout: HostLayout;
     /** `--quota-backend-bytes` as rendered; used when the member does not report its quota (etcd 3.5). */
@@ -19,7 +22,9 @@ export interface AlarmScriptInput {
 
 export function alarmScript(input: AlarmScriptInput): string {
     return header("etcd-alarm-check: active alarms and backend size vs quota", {
+        CLUSTER: input.clusterName,
         ...localMemberVars(input.memberName, input.layout),
+        METRICS_DIR: METRICS_TEXTFILE_DIR,
         CONFIGURED_QUOTA: input.quotaBackendBytes,
         WARN_PERCENT: input.warnPercent,
         PKI_DIR,
@@ -27,7 +32,9 @@ export function alarmScript(input: AlarmScriptInput): string {
     }) + ALARM_BODY;
 }
 
-const ALARM_BODY = `${ETCDCTL_MTLS}${STATUS_LINES}${EXPIRING_CERTIFICATES}
+const ALARM_BODY = `${ETCDCTL_MTLS}${STATUS_LINES}${EXPIRING_CERTIFICATES}${CERTIFICATE_EXPIRY_METRICS}${WRITE_TEXTFILE}
+# Every certificate's expiry for Prometheus first: it is true whether or not etcd answers.
+certificate_expiry_metrics "$PKI_DIR" | write_textfile ${TEXTFILE_NAMES.certificates}
 if ! fields=$(etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" endpoint status -w fields 2>&1); then
   echo "etcd-alarm-check on $MEMBER: FAILED: the local etcd member does not answer: $fields" >&2
   exit 1

@@ -4,10 +4,13 @@
 // (a maintained S3 client: signing, multipart above its cutoff, retries, hash checks). rclone's settings are
 // RCLONE_CONFIG_<REMOTE>_<OPTION> lines in a 0600 file that the script reads as data (never sources) and
 // exports: no credential is ever on a command line, and rclone runs without a config file.
-import { HostLayout, S3_ENV_FILE, SCHEDULED_PREFIX } from "./layout";
+import { HostLayout, METRICS_TEXTFILE_DIR, S3_ENV_FILE, SCHEDULED_PREFIX } from "./layout";
 import { ETCDCTL_MTLS, header, localMemberVars, STATUS_LINES } from "./shell";
+import { TEXTFILE_METRICS, TEXTFILE_NAMES, WRITE_TEXTFILE } from "./textfile-metrics";
 
 export interface BackupScriptInput {
+    /** The cluster's name: the etcd_cluster label of the metric it writes. */
+    clusterName: string;
     memberName: string;
     layout: HostLayout;
     /** Scheduled snapshots kept on this host. */
@@ -82,13 +85,15 @@ export function renderS3Env(s3: S3Settings): string {
 const CRYPT_PASSWORD_VAR = `RCLONE_CONFIG_${RCLONE_CRYPT_REMOTE.toUpperCase()}_PASSWORD`;
 
 /**
- * Step 4 of the backup: the upload, when the S3 env file exists. Needs MEMBER, SNAPSHOT_DIR, name, TIMEOUT and
- * S3_ENV_FILE. Exported so that a test runs it against a recording rclone.
+ * Step 4 of the backup: the upload, when the S3 env file exists; either way it ends with
+ * \`backup_succeeded\` once the snapshot is where it should be. Needs MEMBER, SNAPSHOT_DIR, name, TIMEOUT,
+ * S3_ENV_FILE and that function. Exported so that a test runs it against a recording rclone.
  */
 export const UPLOAD_STEP = `# 4. Upload when configured, with rclone. Its settings are read as data and exported (RCLONE_CONFIG_* of the
 #    remotes): nothing secret on a command line. Never raise rclone's log level to DEBUG: it prints the options,
 #    secret key included.
 if [ ! -f "$S3_ENV_FILE" ]; then
+  backup_succeeded
   exit 0
 fi
 remote="" passphrase=""
@@ -134,13 +139,30 @@ if [ -n "$passphrase" ]; then
 else
   echo "etcd-backup on $MEMBER: uploaded $name to $remote$name (rclone checked size and MD5)"
 fi
+backup_succeeded
+`;
+
+/**
+ * \`backup_succeeded\`: writes the time of this success for Prometheus (EtcdBackupTooOld reads it). Needs
+ * CLUSTER, MEMBER, METRICS_DIR and \`write_textfile\`. Exported so that a test runs it.
+ */
+export const BACKUP_SUCCEEDED = `# The time of this success for Prometheus (the alert on the newest backup's age reads it).
+backup_succeeded() {
+  printf '%s\\n' \\
+    "# HELP ${TEXTFILE_METRICS.backupLastSuccess} Unix time of the newest snapshot this member saved, verified and uploaded." \\
+    "# TYPE ${TEXTFILE_METRICS.backupLastSuccess} gauge" \\
+    "${TEXTFILE_METRICS.backupLastSuccess}{etcd_cluster=\\"$CLUSTER\\",etcd_member=\\"$MEMBER\\"} $(date +%s)" |
+    write_textfile ${TEXTFILE_NAMES.backup}
+}
 `;
 
 export function backupScript(input: BackupScriptInput): string {
     const { layout } = input;
     return header("etcd-backup: scheduled snapshot of the cluster", {
+        CLUSTER: input.clusterName,
         ...localMemberVars(input.memberName, layout),
         SNAPSHOT_DIR: layout.snapshotDir,
+        METRICS_DIR: METRICS_TEXTFILE_DIR,
         KEEP: input.keep,
         TIMEOUT: input.timeoutSeconds,
         S3_ENV_FILE,
@@ -150,7 +172,8 @@ export function backupScript(input: BackupScriptInput): string {
 }
 
 const BACKUP_BODY = `# Usage: etcd-backup [--any-member]   (--any-member: take the snapshot even when this member is not the leader)
-${ETCDCTL_MTLS}${STATUS_LINES}
+${ETCDCTL_MTLS}${STATUS_LINES}${WRITE_TEXTFILE}
+${BACKUP_SUCCEEDED}
 any_member=0
 case "\${1:-}" in
   --any-member) any_member=1 ;;

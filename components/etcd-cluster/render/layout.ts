@@ -31,6 +31,11 @@ export const TOOLS = {
  * which stays as the component wrote it.
  */
 export const FORCE_NEW_CLUSTER_DROPIN = "/run/systemd/system/etcd.service.d/force-new-cluster.conf";
+/**
+ * Metric files of the maintenance tools (render/textfile-metrics.ts) for node_exporter's textfile collector:
+ * owned by the service user, 0755. Point `--collector.textfile.directory` at it.
+ */
+export const METRICS_TEXTFILE_DIR = "/var/lib/etcd-metrics";
 /** Scheduled snapshots are `scheduled-<UTC time>-<member>.db`: sorting by name sorts by time. */
 export const SCHEDULED_PREFIX = "scheduled-";
 

@@ -6,12 +6,14 @@
 import { alarmScript } from "./alarm-script";
 import { BACKUP_REMOTE_KEY, backupScript, RCLONE_S3_REMOTE } from "./backup-script";
 import { defragScript } from "./defrag-script";
-import { HostLayout, S3_ENV_FILE, SERVICE_USER, TOOLS, UNIT_DIR } from "./layout";
+import { HostLayout, METRICS_TEXTFILE_DIR, S3_ENV_FILE, SERVICE_USER, TOOLS, UNIT_DIR } from "./layout";
 import { restoreTool } from "./restore-tool";
 import { header } from "./shell";
 import { serializeUnit, UnitFile } from "./systemd";
 
 export interface MaintenanceUnitsInput {
+    /** The cluster's name: the etcd_cluster label of the metrics the tools write. */
+    clusterName: string;
     memberName: string;
     layout: HostLayout;
     backup: {
@@ -78,19 +80,19 @@ export interface HostFile {
 
 /** Every file the install script writes, by destination: text and mode. Timers only when scheduled. */
 export function maintenanceFiles(input: MaintenanceUnitsInput): HostFile[] {
-    const { layout, memberName } = input;
+    const { layout, memberName, clusterName } = input;
     const unit = (name: string, u: UnitFile): HostFile => ({ path: `${UNIT_DIR}/${name}`, mode: "0644", text: serializeUnit(u) });
     const tool = (path: string, text: string): HostFile => ({ path, mode: "0755", text });
     const files = [
-        tool(TOOLS.backup, backupScript({ memberName, layout, keep: input.backup.keep, timeoutSeconds: MAINTENANCE_TIMEOUT_SECONDS })),
+        tool(TOOLS.backup, backupScript({ clusterName, memberName, layout, keep: input.backup.keep, timeoutSeconds: MAINTENANCE_TIMEOUT_SECONDS })),
         tool(TOOLS.defrag, defragScript({ memberName, layout, defragTimeoutSeconds: MAINTENANCE_TIMEOUT_SECONDS, healthTimeoutSeconds: input.healthTimeoutSeconds })),
-        tool(TOOLS.alarmCheck, alarmScript({ memberName, layout, quotaBackendBytes: input.quotaBackendBytes, warnPercent: input.quotaWarnPercent,
+        tool(TOOLS.alarmCheck, alarmScript({ clusterName, memberName, layout, quotaBackendBytes: input.quotaBackendBytes, warnPercent: input.quotaWarnPercent,
             certificateWarnDays: input.certificateWarnDays })),
         tool(TOOLS.restore, restoreTool({ layout })),
-        unit("etcd-backup.service", service("etcd snapshot (the leader saves, verifies, prunes and uploads it)", [TOOLS.backup], [layout.snapshotDir])),
+        unit("etcd-backup.service", service("etcd snapshot (the leader saves, verifies, prunes and uploads it)", [TOOLS.backup], [layout.snapshotDir, METRICS_TEXTFILE_DIR])),
         unit("etcd-defrag.service", service("etcd defragmentation of every member, one at a time", [TOOLS.defrag], [])),
         unit("etcd-defrag-scheduled.service", service("etcd scheduled defragmentation (runs on the leader only)", [TOOLS.defrag, "--only-on-leader"], [])),
-        unit("etcd-alarm-check.service", service("etcd alarm and backend quota check", [TOOLS.alarmCheck], [])),
+        unit("etcd-alarm-check.service", service("etcd alarm and backend quota check", [TOOLS.alarmCheck], [METRICS_TEXTFILE_DIR])),
         unit("etcd-alarm-check.timer", timer("etcd alarm and backend quota check", input.alarmCheckSchedule, false)),
     ];
     if (input.backup.schedule !== "") files.push(unit("etcd-backup.timer", timer("etcd scheduled snapshot", input.backup.schedule, true)));
@@ -119,6 +121,7 @@ export function maintenanceInstallScript(input: MaintenanceUnitsInput): string {
         S3_ENV_FILE,
         S3_REQUIRED_KEYS: [`RCLONE_CONFIG_${RCLONE_S3_REMOTE.toUpperCase()}_SECRET_ACCESS_KEY`, BACKUP_REMOTE_KEY],
         SNAPSHOT_DIR: input.layout.snapshotDir,
+        METRICS_DIR: METRICS_TEXTFILE_DIR,
         SERVICE_USER,
         UNIT_DIR,
     }) + INSTALL_STAGE + staged + INSTALL_BODY;
@@ -139,10 +142,12 @@ done
 `;
 
 const INSTALL_BODY = `
-# 3. The snapshot directory (0700, owned by the service user) and, when uploads are configured, rclone (the
+# 3. The snapshot and metrics directories (owned by the service user) and, when uploads are configured, rclone (the
 #    distribution's package, from the host's package mirror) and the S3 settings from stdin into a 0600 file
 #    owned by the service user; otherwise no such file.
 install -d -m 0700 -o "$SERVICE_USER" -g "$SERVICE_USER" "$SNAPSHOT_DIR"
+# The tools' metric files for node_exporter (readable by anyone: times, no secrets).
+install -d -m 0755 -o "$SERVICE_USER" -g "$SERVICE_USER" "$METRICS_DIR"
 if [ "$S3_UPLOADS" = 1 ]; then
   (umask 077; cat > "$stage/s3.env")
   if ! command -v rclone >/dev/null; then
@@ -205,6 +210,8 @@ export function maintenanceUninstallScript(): string {
         UNITS: [...TIMERS, ...SERVICES],
         UNIT_DIR,
         FILES: [...Object.values(TOOLS), S3_ENV_FILE],
+        // Metrics of a member that is gone would say its certificates and backups are still there.
+        METRICS_DIR: METRICS_TEXTFILE_DIR,
     }) + UNINSTALL_BODY;
 }
 
@@ -213,6 +220,7 @@ const UNINSTALL_BODY = `for u in "\${UNITS[@]}"; do
   rm -f "\${UNIT_DIR:?}/$u"
 done
 rm -f "\${FILES[@]}"
+rm -rf "\${METRICS_DIR:?}"
 systemctl daemon-reload
 systemctl reset-failed "\${UNITS[@]}" 2>/dev/null || true
 echo "etcd maintenance units removed; snapshots are kept"
