@@ -108,7 +108,13 @@ describe("adopting a cluster built by hand with the distribution's etcd package"
         seedClient = new Etcdctl(localEtcdctl(VERSION, work), seedCreds);
     }, 20 * 60_000);
 
-    afterAll(() => tearDown(stack, RIG, false), 10 * 60_000);
+    afterAll(() => {
+        try {
+            tearDown(stack, RIG, false);
+        } finally {
+            if (work) fs.rmSync(work, { recursive: true, force: true });
+        }
+    }, 10 * 60_000);
 
     it("1. the procedure's restart keeps the package's own one-member data: the check refuses the three separate clusters", () => {
         // The package started etcd with its defaults when installed; `systemctl restart etcd` (the procedure's
