@@ -298,7 +298,8 @@ describe("scripts/restore.sh --from-member with the rendered host tool (quorum l
   start | restart) touch '${host}/running'; if [ -e '${host}/run/etcd.service.d/force.conf' ]; then cp '${host}/run/etcd.service.d/force.conf' '${host}/dropin-seen'; touch '${host}/forced'; fi ;;
 esac`);
         fake("etcdctl", `ep=""; for a in "$@"; do case "$a" in --endpoints=*) ep=\${a#--endpoints=} ;; esac; done
-local_up() { [ "$ep" = https://127.0.0.1:2379 ] && [ -e '${host}/running' ] && [ -e '${host}/forced' ]; }
+# etcd-2 answers on loopback and on its private address.
+local_up() { [[ $ep == https://127.0.0.1:2379 || $ep == *//10.0.0.2:* ]] && [ -e '${host}/running' ] && [ -e '${host}/forced' ]; }
 case "$*" in
   *--count-only*) echo "Error: --count-only is only for --write-out=fields" >&2; exit 1 ;; # as etcdctl 3.6 says
   *" get "*) local_up || [[ $ep == *'//${opts.quorumAt ?? "none"}:'* ]] || { echo "context deadline exceeded" >&2; exit 1; } ;;

@@ -187,11 +187,11 @@ alone() {
 survivor() {
   local name=$1 members=$2 serving
   [[ ",$members" == *",$name="* ]] || { echo "$host: member $name is not in $members" >&2; return 1; }
-  if alone "$name"; then
-    echo "$host: $name already runs as a one-member cluster with its data; nothing to force"
-    return 3
-  fi
   if serving=$(quorum_member "$members"); then
+    if alone "$name"; then
+      echo "$host: $name already runs as a one-member cluster with its data; nothing to force"
+      return 3
+    fi
     echo "$host: refusing --from-member $name: the cluster still has a quorum ($serving serves a linearizable read). Nothing was changed. Replace the lost members one at a time instead (docs/operations.md, \"A member is lost or down\")." >&2
     return 1
   fi
