@@ -51,8 +51,11 @@ function run(script: string, args: string[] = [], input = "") {
 const memberLine = (n: number, learner = false) => `${n}, started, etcd-${n}, https://${ips[n - 1]}:2380, https://${ips[n - 1]}:2379, ${learner}`;
 
 describe("the health gate before a restart", () => {
-    /** etcd-1 restarts after a certificate change; `unhealthy` is the client URL whose health check fails. */
-    const configure = (unhealthy: string | undefined) => {
+    /**
+     * etcd-1 restarts after a certificate change; `unhealthy` is the client URL whose health check fails;
+     * `restartRuns`: the queued restart gives the unit a new run (InvocationID), or the old run goes on answering.
+     */
+    const configure = (unhealthy: string | undefined, restartRuns = true) => {
         fs.mkdirSync(path.join(dir, "data/member"), { recursive: true });
         fs.mkdirSync(path.join(dir, "pki"));
         fake("etcdctl", `case "$*" in
@@ -60,7 +63,10 @@ describe("the health gate before a restart", () => {
   *"endpoint health"*) ${unhealthy ? `if [[ $* == *${unhealthy}* ]]; then echo "${unhealthy} is unhealthy: failed to commit proposal" >&2; exit 1; fi` : ""}
                        echo "healthy" ;;
 esac`);
-        fake("systemctl");
+        fake("systemctl", `case "$1" in
+  show) cat '${dir}/invocation' 2>/dev/null || echo old-run ;;
+  restart) ${restartRuns ? `echo new-run > '${dir}/invocation'` : ":"} ;;
+esac`);
         fake("install");
         fake("ln");
         const script = withVars(configureScript({
@@ -92,6 +98,13 @@ esac`);
         expect(r.status).toBe(0);
         expect(calls()).toContain("systemctl restart --no-block etcd.service");
         expect(calls().filter((c) => c.startsWith("install "))).toHaveLength(Object.keys(PKI_FILES).length + 1); // the files and the unit
+    });
+
+    it("after the restart, waits for a new run of the unit: the old run still answering healthy does not let the next member go", () => {
+        const r = configure(undefined, false);
+        expect(calls()).toContain("systemctl restart --no-block etcd.service");
+        expect(r.stderr).toContain("etcd on etcd-1 or the cluster was not healthy within 2s after the restart");
+        expect(r.status).toBe(1);
     });
 });
 

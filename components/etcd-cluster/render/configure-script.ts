@@ -103,6 +103,7 @@ done
 @UNIT@
 # 2. Nothing to do when files are current and etcd runs, unless an earlier run left this member a learner.
 restart=1
+invocation_before=""
 join_id=""
 learner=0
 changed=0
@@ -189,6 +190,9 @@ if [ "$restart" = 1 ]; then
   for i in "\${!BINARIES[@]}"; do ln -sfn "\${BINARIES[$i]}" "\${LINKS[$i]}"; done
   systemctl daemon-reload
   systemctl enable --quiet etcd.service
+  # The gate after waits for a new run of the unit: with --no-block the old process may still answer, active
+  # and healthy, for a moment after the restart was queued.
+  invocation_before=$(systemctl show -p InvocationID --value etcd.service)
   # --no-block: a first member cannot finish starting until enough peers are up, so starting blocks on them.
   systemctl restart --no-block etcd.service
 fi
@@ -211,6 +215,7 @@ member_ready() {
   # Type=notify: the unit is active once etcd has rejoined and serves; until then etcdctl would only wait out
   # its timeouts (a refused connection is retried, not reported), so ask systemd first: it answers at once.
   systemctl is-active --quiet etcd.service || return 1
+  if [ "$restart" = 1 ] && [ "$(systemctl show -p InvocationID --value etcd.service)" = "$invocation_before" ]; then return 1; fi
   list=$(etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" member list 2>/dev/null) || return 1
   all_running "$list" "$(grep -c . <<<"$list")" || return 1
   etcdctl_mtls --endpoints="$(client_urls "$list")" endpoint health >/dev/null 2>&1
