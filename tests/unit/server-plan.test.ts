@@ -123,12 +123,13 @@ describe("the Hetzner servers under mocks", () => {
 });
 
 describe("the server gate script", () => {
-    const run = (healthy: boolean, established = true) => {
+    /** The gate for etcd-1 (peer https://10.0.0.1:2380); `listed`: etcd-1 is in the member list. */
+    const run = (healthy: boolean, established = true, listed = true) => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gate-"));
         fs.mkdirSync(path.join(dir, "bin"));
         fs.writeFileSync(path.join(dir, "bin/etcdctl"), `#!/usr/bin/env bash
 case "$*" in
-  *"member list"*) echo "1, started, etcd-1, https://10.0.0.1:2380, https://10.0.0.1:2379, false"
+  *"member list"*) ${listed ? "" : ": "}echo "1, started, etcd-1, https://10.0.0.1:2380, https://10.0.0.1:2379, false"
                    echo "2, started, etcd-2, https://10.0.0.2:2380, https://10.0.0.2:2379, false"
                    echo "3, started, etcd-3, https://10.0.0.3:2380, https://10.0.0.3:2379, ${healthy ? "false" : "true"}" ;;
   *"endpoint health"*) exit 0 ;;
@@ -138,7 +139,7 @@ esac
         if (established) fs.mkdirSync(path.join(dir, "data/member"), { recursive: true });
         const layout = hostLayout({ dataDir: path.join(dir, "data"), snapshotDir: "/var/backups/etcd", ports: { client: 2379, peer: 2380, metrics: 2381 }, release: { version: "3.6.14" } });
         const script = serverGateScript({
-            memberName: "etcd-1", settings: "cpx21 ubuntu-22.04 ash", layout,
+            memberName: "etcd-1", settings: "cpx21 ubuntu-22.04 ash", peerUrl: "https://10.0.0.1:2380", layout,
             clientUrls: ["https://10.0.0.1:2379", "https://10.0.0.2:2379", "https://10.0.0.3:2379"], timeoutSeconds: 2,
         }).replace(`readonly ETCDCTL='${layout.etcdctl.installed.binary}'`, `readonly ETCDCTL='${dir}/bin/etcdctl'`);
         expect(script).toContain(`readonly ETCDCTL='${dir}/bin/etcdctl'`);
@@ -157,6 +158,12 @@ esac
         expect(r.status).toBe(1);
         expect(r.stderr).toContain("refusing to replace the server of etcd-1: not all 3 members were started, voting and healthy within 2s");
         expect(r.stderr).toContain("Nothing was changed");
+    });
+
+    it("passes at once while the member is not in the cluster (its server is new in a scale-up), even with a learner", () => {
+        const { r } = run(false, true, false);
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("etcd-1 (https://10.0.0.1:2380) is not a member of the cluster: nothing to guard");
     });
 
     it("has nothing to guard on a host without a running member (a new cluster)", () => {

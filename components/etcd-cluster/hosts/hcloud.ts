@@ -117,6 +117,7 @@ export function hcloudHosts({ name, plan, hcloud: h, parent }: HcloudHostsInput)
             create: servers.apply((p) => serverGateScript({
                 memberName: host.name,
                 settings: `${p.settings[i].serverType} ${p.settings[i].image} ${p.settings[i].location}`,
+                peerUrl: layout.peerUrl(h.privateIps[i]),
                 layout,
                 clientUrls: h.privateIps.map(layout.clientUrl),
                 timeoutSeconds: plan.healthTimeoutSeconds,
