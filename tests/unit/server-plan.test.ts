@@ -100,6 +100,21 @@ describe("the Hetzner servers under mocks", () => {
         expect(await captured.dependencyNames("etcd-etcd-1")).toEqual(["etcd-subnet"]);
     });
 
+    it("carry nothing about the cluster's size: a scale-up does not re-run the gates of the members that stay", async () => {
+        const gates = async (memberCount: number) => {
+            created.length = 0;
+            captured.clear();
+            const cluster = new EtcdCluster("etcd", { memberCount, hcloud: { sshAllowedCidrs: ["203.0.113.0/24"] } }, { transformations: [captured.transformation] });
+            await promiseOf(cluster.clusterCheck);
+            await settled();
+            return new Map(created.filter((c) => c.name.endsWith("-server-gate")).map((c) => [c.name, c.inputs.create as string]));
+        };
+        const three = await gates(3);
+        const five = await gates(5);
+        expect(five.size).toBe(5);
+        for (const [name, script] of three) expect(five.get(name)).toBe(script);
+    });
+
     it("keep their names unless uniqueNames, then get a stack suffix (member and host names stay)", async () => {
         await build({});
         expect(ofType("hcloud:index/server:Server").map((s) => s.inputs.name)).toEqual(["etcd-1", "etcd-2", "etcd-3"]);
@@ -123,15 +138,15 @@ describe("the Hetzner servers under mocks", () => {
 });
 
 describe("the server gate script", () => {
-    /** The gate for etcd-1 (peer https://10.0.0.1:2380); `listed`: etcd-1 is in the member list. */
-    const run = (healthy: boolean, established = true, listed = true) => {
+    /** The gate for etcd-1 (peer https://10.0.0.1:2380); `listed`: etcd-1 is in the member list; `three`: so is etcd-3. */
+    const run = (healthy: boolean, established = true, listed = true, three = true) => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gate-"));
         fs.mkdirSync(path.join(dir, "bin"));
         fs.writeFileSync(path.join(dir, "bin/etcdctl"), `#!/usr/bin/env bash
 case "$*" in
   *"member list"*) ${listed ? "" : ": "}echo "1, started, etcd-1, https://10.0.0.1:2380, https://10.0.0.1:2379, false"
                    echo "2, started, etcd-2, https://10.0.0.2:2380, https://10.0.0.2:2379, false"
-                   echo "3, started, etcd-3, https://10.0.0.3:2380, https://10.0.0.3:2379, ${healthy ? "false" : "true"}" ;;
+                   ${three ? "" : ": "}echo "3, started, etcd-3, https://10.0.0.3:2380, https://10.0.0.3:2379, ${healthy ? "false" : "true"}" ;;
   *"endpoint health"*) exit 0 ;;
 esac
 `, { mode: 0o755 });
@@ -140,7 +155,7 @@ esac
         const layout = hostLayout({ dataDir: path.join(dir, "data"), snapshotDir: "/var/backups/etcd", ports: { client: 2379, peer: 2380, metrics: 2381 }, release: { version: "3.6.14" } });
         const script = serverGateScript({
             memberName: "etcd-1", settings: "cpx21 ubuntu-22.04 ash", peerUrl: "https://10.0.0.1:2380", layout,
-            clientUrls: ["https://10.0.0.1:2379", "https://10.0.0.2:2379", "https://10.0.0.3:2379"], timeoutSeconds: 2,
+            timeoutSeconds: 2,
         }).replace(`readonly ETCDCTL='${layout.etcdctl.installed.binary}'`, `readonly ETCDCTL='${dir}/bin/etcdctl'`);
         expect(script).toContain(`readonly ETCDCTL='${dir}/bin/etcdctl'`);
         return { script, r: spawnSync("bash", ["-c", script], { encoding: "utf8", env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` }, timeout: 30_000 }) };
@@ -156,8 +171,14 @@ esac
     it("refuses while a member is not (here: still a learner), saying nothing was changed", () => {
         const { r } = run(false);
         expect(r.status).toBe(1);
-        expect(r.stderr).toContain("refusing to replace the server of etcd-1: not all 3 members were started, voting and healthy within 2s");
+        expect(r.stderr).toContain("refusing to replace the server of etcd-1: the members the cluster lists were not all started, voting and healthy, at least 3 of them, within 2s");
         expect(r.stderr).toContain("Nothing was changed");
+    });
+
+    it("refuses while the cluster lists fewer than 3 members, all healthy: taking one of 2 down loses quorum", () => {
+        const { r } = run(true, true, true, false);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("at least 3 of them");
     });
 
     it("passes at once while the member is not in the cluster (its server is new in a scale-up), even with a learner", () => {

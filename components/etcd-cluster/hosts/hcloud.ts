@@ -119,7 +119,6 @@ export function hcloudHosts({ name, plan, hcloud: h, parent }: HcloudHostsInput)
                 settings: `${p.settings[i].serverType} ${p.settings[i].image} ${p.settings[i].location}`,
                 peerUrl: layout.peerUrl(h.privateIps[i]),
                 layout,
-                clientUrls: h.privateIps.map(layout.clientUrl),
                 timeoutSeconds: plan.healthTimeoutSeconds,
             })),
         }, { parent })));

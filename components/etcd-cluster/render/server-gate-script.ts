@@ -1,7 +1,8 @@
 // The health gate before a member's server is replaced: runs on another member and passes only while every
-// member the cluster lists is started, a voting member and healthy. It carries the server's settings, so it
-// runs exactly when they change (and once when created: on a host with no cluster yet, or while the member is
-// not in the cluster, e.g. its server is new in a scale-up, it has nothing to guard).
+// member the cluster lists is started, a voting member and healthy, and there are at least 3 of them (so the
+// others keep quorum). It carries the server's settings and nothing about the cluster's size, which it reads
+// from the cluster: it runs exactly when the settings change (and once when created, or when it moves to
+// another host), never because members are added or removed; a scale-up must not wait for itself.
 import { HostLayout } from "./layout";
 import { MEMBER_LIST_FUNCTIONS } from "./membership";
 import { ETCDCTL_MTLS, etcdctlVars, header, WAIT_UNTIL } from "./shell";
@@ -14,7 +15,6 @@ export interface ServerGateInput {
     /** The member's peer URL: how the cluster's member list names it. */
     peerUrl: string;
     layout: HostLayout;
-    clientUrls: string[];
     timeoutSeconds: number;
 }
 
@@ -22,8 +22,7 @@ export function serverGateScript(input: ServerGateInput): string {
     return header(`Health gate before the server of ${input.memberName} changes to: ${input.settings}`, {
         MEMBER: input.memberName,
         PEER_URL: input.peerUrl,
-        ENDPOINTS: input.clientUrls.join(","),
-        COUNT: input.clientUrls.length,
+        LOCAL_CLIENT_URL: input.layout.localClientUrl,
         DATA_DIR: input.layout.dataDir,
         TIMEOUT: input.timeoutSeconds,
         ...etcdctlVars(input.layout.etcdctl.installed),
@@ -37,14 +36,17 @@ if [ ! -d "$DATA_DIR/member" ] || ! systemctl is-active --quiet etcd.service; th
 fi
 member_absent=0
 cluster_healthy() {
-  list=$(etcdctl_mtls --endpoints="$ENDPOINTS" member list 2>/dev/null) || return 1
+  local count
+  list=$(etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" member list 2>/dev/null) || return 1
   # Not a member (yet): the server is new in a scale-up, which adds its member later. Taking it down cannot
-  # cost the cluster a vote, and waiting for all COUNT members here would wait for this very scale-up.
+  # cost the cluster a vote.
   if ! member_line "$list" "$PEER_URL" >/dev/null; then member_absent=1; return 0; fi
-  all_running "$list" "$COUNT" || return 1
+  count=$(grep -c . <<<"$list")
+  [ "$count" -ge 3 ] || return 1
+  all_running "$list" "$count" || return 1
   etcdctl_mtls --endpoints="$(client_urls "$list")" endpoint health >/dev/null 2>&1
 }
-wait_until "$TIMEOUT" "refusing to replace the server of $MEMBER: not all $COUNT members were started, voting and healthy within \${TIMEOUT}s, and taking one down could lose quorum. Nothing was changed; bring the members back, then run pulumi up again." cluster_healthy
+wait_until "$TIMEOUT" "refusing to replace the server of $MEMBER: the members the cluster lists were not all started, voting and healthy, at least 3 of them, within \${TIMEOUT}s; taking one down could lose quorum. Nothing was changed; bring the members back, then run pulumi up again." cluster_healthy
 if [ "$member_absent" = 1 ]; then
   echo "$MEMBER ($PEER_URL) is not a member of the cluster: nothing to guard"
   exit 0
