@@ -80,7 +80,10 @@ describe("maintenance host scripts", () => {
         expect(alarm).toContain("readonly CONFIGURED_QUOTA=16777216");
         expect(alarm).toContain("readonly WARN_PERCENT=80");
         expect(alarm).toContain("readonly CERT_WARN_DAYS=21");
-        expect(alarm).toContain('if ! expiring=$(expiring_certificates "$PKI_DIR" "$CERT_WARN_DAYS"); then');
+        // The certificates are read once, for the metric file and the expiry check.
+        expect(alarm.match(/certificate_ends "/g)).toEqual(['certificate_ends "']);
+        expect(alarm).toContain('certificate_expiry_metrics <<<"$ends" | write_textfile etcd-certificates.prom');
+        expect(alarm).toContain('elif ! expiring=$(expiring_certificates "$CERT_WARN_DAYS" <<<"$ends"); then');
         expect(alarm).toContain("alarm list");
         expect(alarm).toContain('if [ "$problems" = 1 ]; then exit 1; fi');
     });

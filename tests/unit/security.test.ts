@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { CERTIFICATE_EXPIRY_METRICS, EXPIRING_CERTIFICATES } from "../../components/etcd-cluster/render/cert-expiry";
+import { CERTIFICATE_ENDS, CERTIFICATE_EXPIRY_METRICS, EXPIRING_CERTIFICATES } from "../../components/etcd-cluster/render/cert-expiry";
 import { WRITE_TEXTFILE } from "../../components/etcd-cluster/render/textfile-metrics";
 import { promtool } from "../helpers/promtool";
 import { etcdUnit } from "../../components/etcd-cluster/render/flags";
@@ -41,7 +41,7 @@ describe("expiring certificates in bash", () => {
         fs.writeFileSync(path.join(dir, "server.crt"), cert("server", 365));
         fs.writeFileSync(path.join(dir, "ca.crt"), cert("old-ca", 3650) + cert("new-ca", 20)); // the second of a bundle
     });
-    const check = (days: number) => spawnSync("bash", ["-c", `set -euo pipefail\n${EXPIRING_CERTIFICATES}\nexpiring_certificates "$1" "$2"`, "_", dir, String(days)],
+    const check = (days: number) => spawnSync("bash", ["-c", `set -euo pipefail\n${CERTIFICATE_ENDS}${EXPIRING_CERTIFICATES}\ncertificate_ends "$1" | expiring_certificates "$2"`, "_", dir, String(days)],
         { encoding: "utf8" });
 
     it("passes while every certificate outlives the window", () => {
@@ -53,12 +53,12 @@ describe("expiring certificates in bash", () => {
         expect(r.stdout).toMatch(new RegExp(`^${dir}/ca.crt \\(certificate 2, CN = new-ca\\) expires .+ GMT, within 30 days\\n$`));
         expect(check(400).stdout.split("\n").filter(Boolean).map((l) => l.split(" ")[0])).toEqual([`${dir}/ca.crt`, `${dir}/server.crt`]);
     });
-    it("passes shellcheck", () => expect(shellcheck(`#!/usr/bin/env bash\n${EXPIRING_CERTIFICATES}${CERTIFICATE_EXPIRY_METRICS}${WRITE_TEXTFILE}`)).toBe(""));
+    it("passes shellcheck", () => expect(shellcheck(`#!/usr/bin/env bash\n${CERTIFICATE_ENDS}${EXPIRING_CERTIFICATES}${CERTIFICATE_EXPIRY_METRICS}${WRITE_TEXTFILE}`)).toBe(""));
 
     it("writes every certificate's notAfter as a metric file that promtool accepts, with openssl's dates", () => {
         const metricsDir = fs.mkdtempSync(path.join(os.tmpdir(), "cert-metrics-"));
-        const r = spawnSync("bash", ["-c", `set -euo pipefail\nCLUSTER=prod MEMBER=etcd-1 METRICS_DIR="$2"\n${EXPIRING_CERTIFICATES}${CERTIFICATE_EXPIRY_METRICS}${WRITE_TEXTFILE}`
-            + `certificate_expiry_metrics "$1" | write_textfile etcd-certificates.prom`, "_", dir, metricsDir], { encoding: "utf8" });
+        const r = spawnSync("bash", ["-c", `set -euo pipefail\nCLUSTER=prod MEMBER=etcd-1 METRICS_DIR="$2"\n${CERTIFICATE_ENDS}${CERTIFICATE_EXPIRY_METRICS}${WRITE_TEXTFILE}`
+            + `certificate_ends "$1" | certificate_expiry_metrics | write_textfile etcd-certificates.prom`, "_", dir, metricsDir], { encoding: "utf8" });
         expect(r.stderr).toBe("");
         expect(fs.readdirSync(metricsDir)).toEqual(["etcd-certificates.prom"]); // no temporary file left
         const text = fs.readFileSync(path.join(metricsDir, "etcd-certificates.prom"), "utf8");

@@ -2,7 +2,7 @@
 // as failed, with the reason in the journal) while any alarm is active in the cluster (NOSPACE, CORRUPT) or
 // while this member's backend has reached the warning share of its quota, or while a certificate under the
 // PKI directory expires within the stated number of days (leaves renew only when someone runs `pulumi up`).
-import { CERTIFICATE_EXPIRY_METRICS, EXPIRING_CERTIFICATES } from "./cert-expiry";
+import { CERTIFICATE_ENDS, CERTIFICATE_EXPIRY_METRICS, EXPIRING_CERTIFICATES } from "./cert-expiry";
 import { HostLayout, METRICS_TEXTFILE_DIR, PKI_DIR } from "./layout";
 import { ETCDCTL_MTLS, header, localMemberVars, STATUS_LINES } from "./shell";
 import { TEXTFILE_NAMES, WRITE_TEXTFILE } from "./textfile-metrics";
@@ -32,9 +32,12 @@ export function alarmScript(input: AlarmScriptInput): string {
     }) + ALARM_BODY;
 }
 
-const ALARM_BODY = `${ETCDCTL_MTLS}${STATUS_LINES}${EXPIRING_CERTIFICATES}${CERTIFICATE_EXPIRY_METRICS}${WRITE_TEXTFILE}
-# Every certificate's expiry for Prometheus first: it is true whether or not etcd answers.
-certificate_expiry_metrics "$PKI_DIR" | write_textfile ${TEXTFILE_NAMES.certificates}
+const ALARM_BODY = `${ETCDCTL_MTLS}${STATUS_LINES}${CERTIFICATE_ENDS}${EXPIRING_CERTIFICATES}${CERTIFICATE_EXPIRY_METRICS}${WRITE_TEXTFILE}
+# The certificates, read once: their expiry for Prometheus first (true whether or not etcd answers), then the
+# expiry check below.
+certificates_read=1
+ends=$(certificate_ends "$PKI_DIR") || certificates_read=0
+if [ "$certificates_read" = 1 ]; then certificate_expiry_metrics <<<"$ends" | write_textfile ${TEXTFILE_NAMES.certificates}; fi
 if ! fields=$(etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" endpoint status -w fields 2>&1); then
   echo "etcd-alarm-check on $MEMBER: FAILED: the local etcd member does not answer: $fields" >&2
   exit 1
@@ -60,7 +63,10 @@ if [ "$percent" -ge "$WARN_PERCENT" ]; then
   echo "  or raise tuning.quotaBackendBytes. See docs/operations.md." >&2
   problems=1
 fi
-if ! expiring=$(expiring_certificates "$PKI_DIR" "$CERT_WARN_DAYS"); then
+if [ "$certificates_read" = 0 ]; then
+  echo "etcd-alarm-check on $MEMBER: FAILED: cannot read the certificates under $PKI_DIR (the reason is above)" >&2
+  problems=1
+elif ! expiring=$(expiring_certificates "$CERT_WARN_DAYS" <<<"$ends"); then
   echo "etcd-alarm-check on $MEMBER: FAILED: certificates expire soon: \${expiring//$'\\n'/; }." >&2
   echo "  Run pulumi up: it renews member and client certificates from pki.earlyRenewalHours before they expire." >&2
   echo "  A CA is renewed by a CA rotation (pki.activeCa / pki.trustedCas). See docs/operations.md." >&2

@@ -1,6 +1,7 @@
 // Bash that reads the certificates under a directory: leaf certificates are renewed only when someone runs
 // `pulumi up`, so the hosts must say when that is due rather than fail one day in the TLS handshake. The
-// alarm check fails on the ones about to expire, and writes every expiry as a metric for Prometheus.
+// alarm check reads them once, writes every expiry as a metric for Prometheus and fails on the ones about to
+// expire.
 import { TEXTFILE_METRICS } from "./textfile-metrics";
 
 /**
@@ -8,7 +9,7 @@ import { TEXTFILE_METRICS } from "./textfile-metrics";
  * not only the first): file, its number in the file, notAfter in epoch seconds, notAfter as openssl prints
  * it, subject. Returns 1 when openssl is missing (a dependency of ca-certificates on Debian and Ubuntu).
  */
-const CERTIFICATE_ENDS = `certificate_ends() {
+export const CERTIFICATE_ENDS = `certificate_ends() {
   local dir=$1 file line pem n end subject
   if ! command -v openssl >/dev/null; then
     echo "cannot read certificates: openssl is not installed (apt-get install openssl)" >&2
@@ -34,15 +35,11 @@ const CERTIFICATE_ENDS = `certificate_ends() {
 `;
 
 /**
- * A bash function `expiring_certificates DIR DAYS` that prints one line per certificate in DIR/*.crt that
- * expires within DAYS days, and returns 1 when it printed any (or could not read them).
+ * `expiring_certificates DAYS`, fed `certificate_ends` lines on stdin: prints one line per certificate that
+ * expires within DAYS days, and returns 1 when it printed any.
  */
-export const EXPIRING_CERTIFICATES = `${CERTIFICATE_ENDS}expiring_certificates() {
-  local dir=$1 days=$2 ends limit file n end end_text subject found=0
-  if ! ends=$(certificate_ends "$dir" 2>&1); then
-    echo "cannot check certificate expiry: $ends"
-    return 1
-  fi
+export const EXPIRING_CERTIFICATES = `expiring_certificates() {
+  local days=$1 limit file n end end_text subject found=0
   limit=$(( $(date +%s) + days * 86400 ))
   while IFS=$'\\t' read -r file n end end_text subject; do
     [ -n "$file" ] || continue
@@ -50,23 +47,22 @@ export const EXPIRING_CERTIFICATES = `${CERTIFICATE_ENDS}expiring_certificates()
       echo "$file (certificate $n, $subject) expires $end_text, within $days days"
       found=1
     fi
-  done <<<"$ends"
+  done
   return "$found"
 }
 `;
 
 /**
- * `certificate_expiry_metrics DIR`: every certificate's notAfter in Prometheus's text format, labelled with
- * CLUSTER, MEMBER, the file and the certificate's number in it. Needs \`certificate_ends\` (EXPIRING_CERTIFICATES).
+ * `certificate_expiry_metrics`, fed `certificate_ends` lines on stdin: every certificate's notAfter in
+ * Prometheus's text format, labelled with CLUSTER, MEMBER, the file and the certificate's number in it.
  */
 export const CERTIFICATE_EXPIRY_METRICS = `certificate_expiry_metrics() {
-  local ends file n end _
-  ends=$(certificate_ends "$1")
+  local file n end _
   echo "# HELP ${TEXTFILE_METRICS.certificateExpiry} notAfter of each certificate under the etcd PKI directory."
   echo "# TYPE ${TEXTFILE_METRICS.certificateExpiry} gauge"
   while IFS=$'\\t' read -r file n end _; do
     [ -n "$file" ] || continue
     echo "${TEXTFILE_METRICS.certificateExpiry}{etcd_cluster=\\"$CLUSTER\\",etcd_member=\\"$MEMBER\\",file=\\"$file\\",certificate=\\"$n\\"} $end"
-  done <<<"$ends"
+  done
 }
 `;
