@@ -1,7 +1,7 @@
 // Benchmarks: how long the real program takes on the local hosts, and how that grows with the cluster size,
 // each figure next to its floor measured in the same run on the same hardware (etcd started and restarted
 // directly over SSH, an empty TypeScript Pulumi program with the same runtime options, one SSH round trip), so
-// the ratios cancel the machine's speed. Run with `npm run bench` (see bench/run.cjs); not part of `npm test`.
+// the ratios cancel the machine's speed. Run with `npm run bench` (lab/run-ts.cjs runs it); not part of `npm test`.
 // Prints the ratios and a table, and writes reports/bench-<time>.json. Every step is bounded in time; the rig
 // and the stacks it made are removed at the end.
 import { spawn } from "child_process";

@@ -7,6 +7,7 @@ import * as path from "path";
 import { mustRun } from "../../lab/run";
 import { REPO_ROOT } from "../../lab/pulumi";
 import { adminClientFiles } from "../../lab/rig";
+import { appendReport } from "../../lab/reports";
 
 export interface LincheckReport {
     verdict: "linearizable" | "not linearizable" | "undetermined";
@@ -110,16 +111,11 @@ export function expectLinearizable(r: LincheckReport): void {
 }
 
 function saveReport(operation: string, r: LincheckReport): void {
-    const dir = path.join(REPO_ROOT, "reports");
-    fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, "linearizability.json");
-    const all: unknown[] = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : [];
-    all.push({
+    appendReport("linearizability", {
         operation, at: new Date().toISOString(), verdict: r.verdict, operations: r.operations, successes: r.successes,
         failures: r.failures, unknowns: r.unknowns, longestUnavailableSeconds: r.longestUnavailableSeconds,
         latencyMs: r.latencyMs, durationSeconds: r.durationSeconds, ...(r.visualization ? { visualization: r.visualization } : {}),
     });
-    fs.writeFileSync(file, JSON.stringify(all, null, 2));
     process.stdout.write(`[linearizability] ${operation}: ${r.verdict}; ${r.operations} operations, ${r.successes} ok, ` +
         `${r.failures} failed, ${r.unknowns} unknown; longest unavailable ${r.longestUnavailableSeconds.toFixed(2)} s; ` +
         `latency p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms; over ${r.durationSeconds.toFixed(1)} s\n`);

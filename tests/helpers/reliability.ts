@@ -8,23 +8,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { Etcdctl, parseWithIds } from "../../lab/rig";
 import { REPO_ROOT } from "../../lab/pulumi";
+import { appendReport, ReliabilityRecord } from "../../lab/reports";
 
-export interface ReliabilityReport {
-    operation: string;
-    members: number;
-    attempted: number;
-    acknowledged: number;
-    failed: number;
-    /** Acknowledged writes missing (or wrong) on at least one member that had caught up. Must be 0. */
-    lost: number;
-    /** Members that had not applied the leader's commit index when read (their missing writes are not in lost). */
-    lagging: string[];
-    /** What stopped the writer: "stop-file" (finish()), or a cap ("max-writes", "max-seconds") that ended coverage early. */
-    stoppedBy: string;
-    /** Longest time without an acknowledged write while the writer ran, in seconds. */
-    longestOutageSeconds: number;
-    durationSeconds: number;
-}
+export type ReliabilityReport = ReliabilityRecord;
 
 interface Write { i: number; key: string; ok: boolean; start: number; end: number }
 
@@ -159,12 +145,7 @@ function readPrefix(admin: Etcdctl, endpoint: string, prefix: string): Map<strin
 }
 
 function saveReport(report: ReliabilityReport): void {
-    const dir = process.env.RELIABILITY_REPORTS_DIR ?? path.join(REPO_ROOT, "reports"); // unit tests keep theirs apart
-    fs.mkdirSync(dir, { recursive: true });
-    const file = path.join(dir, "reliability.json");
-    const all: ReliabilityReport[] = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : [];
-    all.push(report);
-    fs.writeFileSync(file, JSON.stringify(all, null, 2));
+    appendReport("reliability", report);
     process.stdout.write(`[reliability] ${report.operation} (${report.members} members): attempted ${report.attempted}, ` +
         `acknowledged ${report.acknowledged}, failed ${report.failed}, lost ${report.lost}, ` +
         `lagging ${report.lagging.length ? report.lagging.join(",") : "none"}, stopped by ${report.stoppedBy}, ` +

@@ -10,7 +10,7 @@ import { ContinuousWriter, expectNoLoss } from "../helpers/reliability";
 let dir: string;
 beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "writer-"));
-    process.env.RELIABILITY_REPORTS_DIR = dir;
+    process.env.REPORTS_DIR = dir;
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
