@@ -18,23 +18,29 @@ go_cmd() {
 #   `BUILD OUT ARG...` writes the binaries into the new, empty directory OUT (CGO_ENABLED=0 and -trimpath are
 #   set in its environment); `CHECK OUT ARG...` then runs them and must succeed. Both run in a subshell whose status
 #   is their last command's (errexit does not apply there): chain steps with &&. Each run builds in a private
-#   directory that moves into place only when complete, so parallel runs never see half a build.
+#   directory that moves into place only when complete, so no run sees half a build; a run that finds another
+#   building the same NAME-KEY waits for it (a lock file beside) instead of building it a second time.
 go_cached() {
-  local name=$1 key=$2 check=$3 build=$4 cache dir tmp go started
+  local name=$1 key=$2 check=$3 build=$4 cache dir tmp go started lock
   shift 4
   cache=$(etcd_cluster_cache) || return 1
   dir=$cache/bin/$name-$key
   if [[ ! -e $dir/.built ]]; then
-    go=$(go_cmd) || return 1
+    mkdir -p "$cache/bin"
+    exec {lock}>"$cache/bin/.$name-$key.lock"
+    flock "$lock"
+  fi
+  if [[ ! -e $dir/.built ]]; then
+    go=$(go_cmd) || { exec {lock}>&-; return 1; }
     started=$SECONDS
     echo "gobuild: building $name $key with $("$go" env GOVERSION)" >&2
-    mkdir -p "$cache/bin"
     tmp=$(mktemp -d "$cache/bin/.$name-$key.XXXXXX")
     chmod 755 "$tmp"
     if ! (CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -trimpath" "$build" "$tmp" "$@" >&2 && "$check" "$tmp" "$@" >&2); then
       echo "gobuild: building $name $key failed" >&2
       chmod -R u+w "$tmp" 2>/dev/null
       rm -rf "$tmp"
+      exec {lock}>&-
       return 1
     fi
     touch "$tmp/.built"
@@ -42,6 +48,7 @@ go_cached() {
     mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp" # another run finished first: keep its build
     echo "gobuild: $name $key built in $((SECONDS - started)) s" >&2
   fi
+  if [[ -n ${lock:-} ]]; then exec {lock}>&-; fi
   printf '%s\n' "$dir"
 }
 
