@@ -16,22 +16,16 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/../lib/cli.sh"
 # shellcheck source=scripts/lib/cache.sh
 source "$here/../lib/cache.sh"
+# shellcheck source=scripts/lib/debs.sh
+source "$here/../lib/debs.sh"
 readonly CLI_NAME=debian-etcd
 readonly PACKAGES=(etcd-server etcd-client)
 
-candidate() { apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: //p'; }
-
 TMP=""
 download() {
-  local version cache dir p
-  version=$(candidate etcd-server)
-  if [[ -z $version || $version == "(none)" ]]; then
-    # apt's lists may not be there yet on a fresh machine.
-    apt-get update -qq >&2 || die "apt-get update failed (as root?)"
-    version=$(candidate etcd-server)
-  fi
-  [[ -n $version && $version != "(none)" ]] || die "apt knows no package etcd-server"
-  [[ $(candidate etcd-client) == "$version" ]] || die "etcd-client's candidate is not $version like etcd-server's"
+  local version cache dir
+  version=$(deb_candidate etcd-server)
+  [[ $(deb_candidate etcd-client) == "$version" ]] || die "etcd-client's candidate is not $version like etcd-server's"
   cache=$(etcd_cluster_cache)
   dir=$cache/debian-etcd/${version//[^A-Za-z0-9.+_-]/_}
   if [[ -f $dir/.complete ]]; then
@@ -41,17 +35,10 @@ download() {
   mkdir -p "$cache/debian-etcd"
   TMP=$(mktemp -d "$cache/debian-etcd/download.XXXXXX")
   trap 'rm -rf "$TMP"' EXIT
-  # apt downloads as its own user (_apt), who cannot enter root's home: the directory is opened to it.
-  chmod 0755 "$TMP"
-  chown _apt "$TMP" 2>/dev/null || true
-  for p in "${PACKAGES[@]}"; do
-    (cd "$TMP" && apt-get download -qq "$p=$version" >&2) || die "apt-get download $p=$version failed"
-    dpkg-deb -I "$TMP/${p}_"*.deb >/dev/null || die "the downloaded $p is not a package"
-  done
+  deb_download "$TMP" "${PACKAGES[@]/%/=$version}"
   touch "$TMP/.complete"
   rm -rf "$dir"
   mv "$TMP" "$dir" # whole or not at all
-  chmod 0755 "$dir"
   log "etcd-server and etcd-client $version downloaded to $dir"
   printf '%s\n' "$dir"
 }

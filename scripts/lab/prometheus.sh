@@ -16,20 +16,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/../lib/cli.sh"
 # shellcheck source=scripts/lib/cache.sh
 source "$here/../lib/cache.sh"
+# shellcheck source=scripts/lib/debs.sh
+source "$here/../lib/debs.sh"
 readonly CLI_NAME=prometheus
-
-candidate() { apt-cache policy prometheus 2>/dev/null | sed -n 's/^ *Candidate: //p'; }
 
 TMP="" DEB=""
 install() {
-  local version cache dir tmp
-  version=$(candidate)
-  if [[ -z $version || $version == "(none)" ]]; then
-    # apt's lists may not be there yet on a fresh machine.
-    apt-get update -qq >&2 || die "apt-get update failed (as root?)"
-    version=$(candidate)
-  fi
-  [[ -n $version && $version != "(none)" ]] || die "apt knows no package prometheus"
+  local version cache dir
+  version=$(deb_candidate prometheus)
   cache=$(etcd_cluster_cache)
   dir=$cache/prometheus/${version//[^A-Za-z0-9.+_-]/_}
   if [[ -x $dir/usr/bin/promtool && -x $dir/usr/bin/prometheus ]]; then
@@ -39,17 +33,13 @@ install() {
   mkdir -p "$cache"
   TMP=$(mktemp -d "$cache/prometheus-download.XXXXXX") DEB=$(mktemp -d)
   trap 'rm -rf "$TMP" "$DEB"' EXIT
-  # apt downloads as its own user (_apt), who cannot enter root's home: the .deb goes to a directory of its own.
-  chmod 0755 "$DEB"
-  chown _apt "$DEB" 2>/dev/null || true
-  (cd "$DEB" && apt-get download -qq "prometheus=$version" >&2) || die "apt-get download prometheus=$version failed"
-  tmp=$TMP
-  dpkg-deb -x "$DEB"/prometheus_*.deb "$tmp/root"
-  "$tmp/root/usr/bin/promtool" --version >/dev/null || die "the extracted promtool does not run"
-  "$tmp/root/usr/bin/prometheus" --version >/dev/null || die "the extracted prometheus does not run"
+  deb_download "$DEB" "prometheus=$version"
+  dpkg-deb -x "$DEB"/prometheus_*.deb "$TMP/root"
+  "$TMP/root/usr/bin/promtool" --version >/dev/null || die "the extracted promtool does not run"
+  "$TMP/root/usr/bin/prometheus" --version >/dev/null || die "the extracted prometheus does not run"
   mkdir -p "$(dirname "$dir")"
   rm -rf "$dir"
-  mv "$tmp/root" "$dir" # whole or not at all: a half-extracted tree is never seen as done
+  mv "$TMP/root" "$dir" # whole or not at all: a half-extracted tree is never seen as done
   log "Prometheus $version extracted to $dir"
   printf '%s\n' "$dir/usr/bin"
 }
