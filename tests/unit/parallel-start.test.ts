@@ -92,9 +92,10 @@ describe("the start variant of the configure script", () => {
     });
 });
 
-describe("joining while another new member holds the learner slot", () => {
-    /** Runs the join decision with a fake etcdctl: `member add` answers "too many learner members" `busy` times. */
-    const join = (busy: number, timeout: number, otherError = "") => {
+describe("joining while another new member holds the learner slot, or the leader has just met a new member", () => {
+    /** Runs the join decision with a fake etcdctl: `member add` answers `busyError` `busy` times. */
+    const TOO_MANY_LEARNERS = "Error: etcdserver: too many learner members in cluster";
+    const join = (busy: number, timeout: number, otherError = "", busyError = TOO_MANY_LEARNERS) => {
         const script = `set -euo pipefail
 MEMBER=etcd-4
 PEERS=('https://10.0.0.1:2379')
@@ -116,7 +117,7 @@ etcdctl_mtls() {
     *"member add"*)
       n=$(cat "$fake/tries" 2>/dev/null || echo 0); echo $((n + 1)) > "$fake/tries"
       if [ -n ${JSON.stringify(otherError)} ]; then echo ${JSON.stringify(otherError)} >&2; return 1; fi
-      if [ "$n" -lt ${busy} ]; then echo "Error: etcdserver: too many learner members in cluster" >&2; return 1; fi
+      if [ "$n" -lt ${busy} ]; then echo ${JSON.stringify(busyError)} >&2; return 1; fi
       touch "$fake/added"; echo "Member 4 added" ;;
   esac
 }
@@ -137,6 +138,12 @@ cat "$stage/bootstrap.env"
         expect(r.stdout).toContain("ETCD_INITIAL_CLUSTER=etcd-1=https://10.0.0.1:2380,etcd-4=https://10.0.0.4:2380");
     });
 
+    it("waits while etcd answers \"unhealthy cluster\" (its leader not yet connected to enough voting members for 5 s)", () => {
+        const r = join(2, 30, "", "Error: etcdserver: unhealthy cluster");
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("tries=3 learner=1");
+    });
+
     it("gives up after the timeout, saying why", () => {
         const r = join(100, 1);
         expect(r.status).toBe(1);
@@ -144,9 +151,9 @@ cat "$stage/bootstrap.env"
     });
 
     it("fails at once on any other error", () => {
-        const r = join(0, 30, "Error: etcdserver: unhealthy cluster");
+        const r = join(0, 30, "Error: etcdserver: permission denied");
         expect(r.status).toBe(1);
-        expect(r.stderr).toContain("member add failed: Error: etcdserver: unhealthy cluster");
+        expect(r.stderr).toContain("member add failed: Error: etcdserver: permission denied");
         expect(r.stdout).toContain("member add tried 1 time(s)");
     });
 });

@@ -91,11 +91,13 @@ export const JOIN_DECISION = `join_decision() {
       list=$(etcdctl_mtls --endpoints="$endpoints" member list)
     fi
     if ! line=$(member_line "$list" "$SELF_PEER_URL"); then
-      # New members start in parallel, and etcd admits one learner at a time: while another one catches up and
-      # is promoted, etcd answers "too many learner members"; wait for the slot.
+      # Two refusals pass, so wait them out: new members start in parallel and etcd admits one learner at a
+      # time ("too many learner members" while another catches up and is promoted); and etcd refuses a member
+      # add until its leader has been connected for 5 s to enough voting members to keep a quorum with the new
+      # one counted as down ("unhealthy cluster", e.g. just after another new member was promoted).
       add_deadline=$((SECONDS + HEALTH_TIMEOUT))
       until add_error=$(etcdctl_mtls --endpoints="$endpoints" member add "$MEMBER" --peer-urls="$SELF_PEER_URL" --learner 2>&1 >/dev/null); do
-        if [[ $add_error != *"too many learner members"* ]] || [ "$SECONDS" -ge "$add_deadline" ]; then
+        if [[ $add_error != *"too many learner members"* && $add_error != *"unhealthy cluster"* ]] || [ "$SECONDS" -ge "$add_deadline" ]; then
           echo "etcd on $MEMBER: member add failed: $add_error" >&2
           exit 1
         fi
