@@ -120,13 +120,11 @@ export function adminClientFiles(dir: string, out: Record<string, unknown>): Cli
 }
 
 export class Etcdctl {
-    /** `commandTimeout`: etcdctl's --command-timeout (a Go duration); raise it where big writes load the hosts. */
-    constructor(private readonly binary: string, private readonly creds: { ca: string; cert?: string; key?: string },
-        private readonly commandTimeout = "5s") {}
+    constructor(private readonly binary: string, private readonly creds: { ca: string; cert?: string; key?: string }) {}
 
     run(endpoints: string[], args: string[]): RunResult {
         const tls = [`--cacert=${this.creds.ca}`, ...(this.creds.cert ? [`--cert=${this.creds.cert}`, `--key=${this.creds.key}`] : [])];
-        return run(this.binary, [`--endpoints=${endpoints.join(",")}`, ...tls, "--dial-timeout=3s", `--command-timeout=${this.commandTimeout}`, ...args],
+        return run(this.binary, [`--endpoints=${endpoints.join(",")}`, ...tls, "--dial-timeout=3s", "--command-timeout=5s", ...args],
             { timeout: 30_000, env: { ...process.env, ETCDCTL_API: "3" } });
     }
 

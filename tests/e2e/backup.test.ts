@@ -148,9 +148,7 @@ describe("backups, restore and maintenance", () => {
         const out = stack.outputs(true);
         client = adminClientFiles(path.join(stack.dir, "client"), out);
         endpoints = out.clientEndpoints;
-        // 15 s per command: the quota test writes 450 kB values until NOSPACE, and under CI load (two e2e suites
-        // on two cores) a member's `endpoint status` took longer than etcdctl's default 5 s.
-        admin = new Etcdctl(localEtcdctl(VERSION, stack.dir), client, "15s");
+        admin = new Etcdctl(localEtcdctl(VERSION, stack.dir), client);
         for (let i = 0; i < N; i++) {
             expect(sh(i, "systemctl is-active etcd-backup.timer etcd-defrag-scheduled.timer etcd-alarm-check.timer").trim().split("\n")).toEqual(["active", "active", "active"]);
             expect(sh(i, "systemctl show -p TimersCalendar etcd-backup.timer")).toContain("OnCalendar=*-*-* *:00:00");
