@@ -51,12 +51,17 @@ export function readReports<K extends ReportKind>(kind: K, dir = reportsDir()): 
     return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : [];
 }
 
-/** Appends one record to reports/<kind>.json. */
+/**
+ * Appends one record to reports/<kind>.json. The file is replaced by a rename, so a test file running beside
+ * (jest runs two) never reads half of it.
+ */
 export function appendReport<K extends ReportKind>(kind: K, record: Records[K], dir = reportsDir()): void {
     fs.mkdirSync(dir, { recursive: true });
     const all = readReports(kind, dir);
     all.push(record);
-    fs.writeFileSync(path.join(dir, `${kind}.json`), JSON.stringify(all, null, 2));
+    const file = path.join(dir, `${kind}.json`);
+    fs.writeFileSync(`${file}.${process.pid}`, JSON.stringify(all, null, 2));
+    fs.renameSync(`${file}.${process.pid}`, file);
 }
 
 /** The newest record of each operation, in the order the operations first appear. */
