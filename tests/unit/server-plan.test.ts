@@ -139,10 +139,11 @@ describe("the Hetzner servers under mocks", () => {
 
 describe("the server gate script", () => {
     /** The gate for etcd-1 (peer https://10.0.0.1:2380); `listed`: etcd-1 is in the member list; `three`: so is etcd-3. */
-    const run = (healthy: boolean, established = true, listed = true, three = true) => {
+    const run = (healthy: boolean, established = true, listed = true, three = true, localRunning = true) => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gate-"));
         fs.mkdirSync(path.join(dir, "bin"));
         fs.writeFileSync(path.join(dir, "bin/etcdctl"), `#!/usr/bin/env bash
+${localRunning ? "" : 'case "$*" in *"127.0.0.1"*) echo "connection refused" >&2; exit 1 ;; esac'}
 case "$*" in
   *"member list"*) ${listed ? "" : ": "}echo "1, started, etcd-1, https://10.0.0.1:2380, https://10.0.0.1:2379, false"
                    echo "2, started, etcd-2, https://10.0.0.2:2380, https://10.0.0.2:2379, false"
@@ -150,7 +151,7 @@ case "$*" in
   *"endpoint health"*) exit 0 ;;
 esac
 `, { mode: 0o755 });
-        fs.writeFileSync(path.join(dir, "bin/systemctl"), "#!/usr/bin/env bash\nexit 0\n", { mode: 0o755 });
+        fs.writeFileSync(path.join(dir, "bin/systemctl"), `#!/usr/bin/env bash\nexit ${localRunning ? 0 : 3}\n`, { mode: 0o755 }); // is-active
         if (established) fs.mkdirSync(path.join(dir, "data/member"), { recursive: true });
         const layout = hostLayout({ dataDir: path.join(dir, "data"), snapshotDir: "/var/backups/etcd", ports: { client: 2379, peer: 2380, metrics: 2381 }, release: { version: "3.6.14" } });
         const script = serverGateScript({
@@ -187,9 +188,15 @@ esac
         expect(r.stdout).toContain("etcd-1 (https://10.0.0.1:2380) is not a member of the cluster: nothing to guard");
     });
 
-    it("has nothing to guard on a host without a running member (a new cluster)", () => {
+    it("has nothing to guard on a host where no member has run (a new cluster)", () => {
         const { r } = run(false, false);
         expect(r.status).toBe(0);
-        expect(r.stdout).toContain("nothing to guard");
+        expect(r.stdout).toContain("no etcd member has run on this host yet: nothing to guard");
+    });
+
+    it("refuses on a host whose member is stopped: the cluster cannot be asked, and a member is down", () => {
+        const { r } = run(true, true, true, true, false);
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("refusing to replace the server of etcd-1");
     });
 });

@@ -30,8 +30,10 @@ export function serverGateScript(input: ServerGateInput): string {
 }
 
 const GATE_BODY = `${ETCDCTL_MTLS}${WAIT_UNTIL}${MEMBER_LIST_FUNCTIONS}
-if [ ! -d "$DATA_DIR/member" ] || ! systemctl is-active --quiet etcd.service; then
-  echo "no running etcd member on this host yet: nothing to guard"
+# A host that never ran a member (a new cluster, or a server new in a scale-up) has no cluster to ask. One
+# whose member is stopped does: the local member must answer, or the gate refuses.
+if [ ! -d "$DATA_DIR/member" ]; then
+  echo "no etcd member has run on this host yet: nothing to guard"
   exit 0
 fi
 member_absent=0
