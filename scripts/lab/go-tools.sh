@@ -36,6 +36,7 @@ check_yaml() { "$1/pulumi-language-yaml" -help >/dev/null 2>&1; }
 check_minio() { "$1/minio" --version >/dev/null; }
 check_ours() { [[ -x $1/$tool ]]; } # a tool of this repository: its own tests check what it does
 
+case ${1:-} in -h | --help) sed -n '2,20p' "$0"; exit 0 ;; esac
 [[ $# -gt 0 ]] || { sed -n '2,20p' "$0" >&2; exit 2; }
 for tool in "$@"; do
   case $tool in
