@@ -21,35 +21,39 @@ go_cmd() {
 #   directory that moves into place only when complete, so no run sees half a build; a run that finds another
 #   building the same NAME-KEY waits for it (a lock file beside) instead of building it a second time.
 go_cached() {
-  local name=$1 key=$2 check=$3 build=$4 cache dir tmp go started lock
+  local name=$1 key=$2 check=$3 build=$4 cache dir
   shift 4
   cache=$(etcd_cluster_cache) || return 1
   dir=$cache/bin/$name-$key
   if [[ ! -e $dir/.built ]]; then
     mkdir -p "$cache/bin"
-    exec {lock}>"$cache/bin/.$name-$key.lock"
-    flock "$lock"
+    # The lock is held by the subshell's descriptor 9 and released when it ends, however it ends.
+    (flock 9 && go_build_once "$name" "$key" "$dir" "$check" "$build" "$@") 9>"$cache/bin/.$name-$key.lock" || return 1
   fi
-  if [[ ! -e $dir/.built ]]; then
-    go=$(go_cmd) || { exec {lock}>&-; return 1; }
-    started=$SECONDS
-    echo "gobuild: building $name $key with $("$go" env GOVERSION)" >&2
-    tmp=$(mktemp -d "$cache/bin/.$name-$key.XXXXXX")
-    chmod 755 "$tmp"
-    if ! (CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -trimpath" "$build" "$tmp" "$@" >&2 && "$check" "$tmp" "$@" >&2); then
-      echo "gobuild: building $name $key failed" >&2
-      chmod -R u+w "$tmp" 2>/dev/null
-      rm -rf "$tmp"
-      exec {lock}>&-
-      return 1
-    fi
-    touch "$tmp/.built"
-    rm -rf "$dir"
-    mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp" # another run finished first: keep its build
-    echo "gobuild: $name $key built in $((SECONDS - started)) s" >&2
-  fi
-  if [[ -n ${lock:-} ]]; then exec {lock}>&-; fi
   printf '%s\n' "$dir"
+}
+
+# go_build_once NAME KEY DIR CHECK BUILD [ARG...]: go_cached's build, under its lock: builds DIR unless the run
+# that held the lock before has built it.
+go_build_once() {
+  local name=$1 key=$2 dir=$3 check=$4 build=$5 go started tmp
+  shift 5
+  [[ ! -e $dir/.built ]] || return 0
+  go=$(go_cmd) || return 1
+  started=$SECONDS
+  echo "gobuild: building $name $key with $("$go" env GOVERSION)" >&2
+  tmp=$(mktemp -d "${dir%/*}/.$name-$key.XXXXXX")
+  chmod 755 "$tmp"
+  if ! (CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -trimpath" "$build" "$tmp" "$@" >&2 && "$check" "$tmp" "$@" >&2); then
+    echo "gobuild: building $name $key failed" >&2
+    chmod -R u+w "$tmp" 2>/dev/null
+    rm -rf "$tmp"
+    return 1
+  fi
+  touch "$tmp/.built"
+  rm -rf "$dir"
+  mv -T "$tmp" "$dir"
+  echo "gobuild: $name $key built in $((SECONDS - started)) s" >&2
 }
 
 # go_install OUT MODULE@VERSION: BUILD of a published module (`go install`).
