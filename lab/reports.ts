@@ -2,6 +2,7 @@
 // every run, and the README's tables of the last run generated from them (`npm run readme:figures`).
 import * as fs from "fs";
 import * as path from "path";
+import { REPO_ROOT } from "./pulumi";
 
 /** One operation under the continuous writer (tests/helpers/reliability.ts). */
 export interface ReliabilityRecord {
@@ -41,9 +42,9 @@ export interface LinearizabilityRecord {
 interface Records { reliability: ReliabilityRecord; linearizability: LinearizabilityRecord }
 export type ReportKind = keyof Records;
 
-/** reports/ beside lab/, or REPORTS_DIR (unit tests keep theirs apart). */
+/** The repository's reports/, or REPORTS_DIR (unit tests keep theirs apart). */
 export function reportsDir(): string {
-    return process.env.REPORTS_DIR ?? path.resolve(__dirname, "..", "reports");
+    return process.env.REPORTS_DIR ?? path.join(REPO_ROOT, "reports");
 }
 
 export function readReports<K extends ReportKind>(kind: K, dir = reportsDir()): Records[K][] {
@@ -114,7 +115,7 @@ export function withFigures(readme: string, tables: Record<ReportKind, string | 
 
 /** `npm run readme:figures [-- README]`: rewrites the README's figures (default: the repository's README.md). */
 export function main(args: string[]): number {
-    const readmePath = path.resolve(args[0] ?? path.join(__dirname, "..", "README.md"));
+    const readmePath = path.resolve(args[0] ?? path.join(REPO_ROOT, "README.md"));
     const table = <K extends ReportKind>(kind: K, render: (r: Records[K][]) => string) => {
         const records = readReports(kind);
         return records.length > 0 ? render(records) : undefined;
