@@ -34,7 +34,8 @@ function backup(): BackupArgs | undefined {
     };
 }
 
-const cluster = new EtcdCluster(config.get("clusterName") ?? "etcd", {
+// clusterName, dataDir, snapshotDir, healthTimeoutSeconds and metricsOnPrivateNetwork have their defaults in Pulumi.yaml.
+const cluster = new EtcdCluster(config.require("clusterName"), {
     memberCount: config.getNumber("memberCount"),
     hcloud: config.getObject<HcloudHostsArgs>("hcloud"),
     existingHosts: config.getObject<ExistingHostArgs[]>("existingHosts"),
@@ -42,11 +43,11 @@ const cluster = new EtcdCluster(config.get("clusterName") ?? "etcd", {
     release: config.getObject<EtcdReleaseArgs>("release"),
     tuning: config.getObject<EtcdTuningArgs>("tuning"),
     pki: config.getObject<PkiArgs>("pki"),
-    dataDir: config.get("dataDir"),
-    metricsOnPrivateNetwork: config.getBoolean("metricsOnPrivateNetwork"),
+    dataDir: config.require("dataDir"),
+    metricsOnPrivateNetwork: config.requireBoolean("metricsOnPrivateNetwork"),
     clientsOnPublicAddress: config.getBoolean("clientsOnPublicAddress"),
-    healthTimeoutSeconds: config.getNumber("healthTimeoutSeconds"),
-    snapshotDir: config.get("snapshotDir"),
+    healthTimeoutSeconds: config.requireNumber("healthTimeoutSeconds"),
+    snapshotDir: config.require("snapshotDir"),
     backup: backup(),
     maintenance: config.getObject<MaintenanceArgs>("maintenance"),
 });

@@ -109,8 +109,9 @@ export class TestStack {
         return JSON.parse(this.pulumi(["stack", "output", "--json", ...(showSecrets ? ["--show-secrets"] : [])]).stdout);
     }
 
-    exportState(): string {
-        return this.pulumi(["stack", "export"]).stdout;
+    /** `pulumi stack export`; with `showSecrets`, secrets in clear (as an operator takes the CA key to sign a CRL). */
+    exportState(showSecrets = false): string {
+        return this.pulumi(["stack", "export", ...(showSecrets ? ["--show-secrets"] : [])]).stdout;
     }
 
     /** What a Command printed in its last run, from the state (its `stdout` output). */

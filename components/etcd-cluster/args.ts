@@ -145,6 +145,16 @@ export interface PkiArgs {
     activeCa?: CaSlot;
     /** CAs trusted during a rotation; must include `activeCa`. @default [activeCa] */
     trustedCas?: CaSlot[];
+    /**
+     * A certificate revocation list (PEM) signed by a trusted CA: members refuse client certificates whose
+     * serial it lists (etcd `--client-crl-file`), from the next connection on. Setting it the first time rolls
+     * the flag out one member at a time; a new list after that is installed without a restart. Each member
+     * checks the list's signature against the CA bundle before installing it, and refuses a list that revokes
+     * the health-check certificate the component's own gates use. Sign it with the CA key from the stack's
+     * state (docs/operations.md shows how). Revoking the peer or server certificates is a CA rotation.
+     * @default none (no list; revoke by rotating the CA)
+     */
+    clientCrlPem?: pulumi.Input<string>;
 }
 
 export type CaSlot = "a" | "b";
@@ -188,6 +198,11 @@ export interface BackupS3Args {
      * loses the backups. @default none (no client-side encryption)
      */
     encryptionPassphrase?: pulumi.Input<string>;
+    /**
+     * Snapshots larger than this many MiB are uploaded in parts (an S3 multipart upload, rclone's `upload_cutoff`);
+     * smaller ones in one PUT, which S3 allows up to 5 GiB. From 1 to 5120. @default 200 (rclone's default)
+     */
+    uploadCutoffMiB?: number;
 }
 
 /**

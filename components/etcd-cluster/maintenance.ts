@@ -32,7 +32,7 @@ export function createMaintenance(input: MaintenanceInput): command.remote.Comma
             // Secret values are only known here; resolveArgs checked plain ones already.
             renderS3Env({
                 endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region, prefix: s3.prefix, accessKeyId: s3AccessKeyId(accessKeyId), secretAccessKey,
-                serverSideEncryption: s3.serverSideEncryption, kmsKeyId: s3.kmsKeyId,
+                serverSideEncryption: s3.serverSideEncryption, kmsKeyId: s3.kmsKeyId, uploadCutoffMiB: s3.uploadCutoffMiB,
                 encryptionPassphrase: passphrase === undefined ? undefined : encryptionPassphrase(passphrase),
             })))
         : undefined;

@@ -53,7 +53,8 @@ export function createMember(input: MemberInput): MemberResources {
 
     const render = (firstStartOnly: boolean) => pulumi.all([input.addresses, input.clusterToken]).apply(([members, token]) => {
         const flags = etcdFlags({ member: members[index], layout, tuning: plan.tuning, metricsOnPrivateNetwork: plan.metricsOnPrivateNetwork,
-            clientsOnPublicAddress: plan.clientsOnPublicAddress, peerCertificatesOnly: plan.pki.peerCertificatesOnly });
+            clientsOnPublicAddress: plan.clientsOnPublicAddress, peerCertificatesOnly: plan.pki.peerCertificatesOnly,
+            clientCrl: plan.pki.clientCrlPem !== undefined });
         return configureScript({
             memberName: host.name,
             layout,
@@ -70,9 +71,9 @@ export function createMember(input: MemberInput): MemberResources {
     const memberPki = input.pki.members[index];
     const bundle = pulumi.secret(pulumi.all([
         input.pki.caCertPem, memberPki.server.certPem, memberPki.server.keyPem, memberPki.peer.certPem, memberPki.peer.keyPem,
-        input.pki.clients.healthcheck.certPem, input.pki.clients.healthcheck.keyPem,
-    ]).apply(([ca, serverCert, serverKey, peerCert, peerKey, healthcheckCert, healthcheckKey]) =>
-        renderBundle({ ca, serverCert, serverKey, peerCert, peerKey, healthcheckCert, healthcheckKey })));
+        input.pki.clients.healthcheck.certPem, input.pki.clients.healthcheck.keyPem, pulumi.output(plan.pki.clientCrlPem),
+    ]).apply(([ca, serverCert, serverKey, peerCert, peerKey, healthcheckCert, healthcheckKey, clientCrlPem]) =>
+        renderBundle({ ca, serverCert, serverKey, peerCert, peerKey, healthcheckCert, healthcheckKey }, clientCrlPem)));
 
     // Two steps, because the engine orders creates and updates alike and only restarts need an order. The
     // start step runs when the member first appears in the stack, for all members at once: a member without

@@ -62,6 +62,9 @@ export interface ExistingHostsPlan {
 
 export type HostsPlan = HcloudHostsPlan | ExistingHostsPlan;
 
+/** Certificate settings with their defaults; the client CRL stays an Input (another resource may make it). */
+export type ResolvedPki = Required<Omit<PkiArgs, "clientCrlPem">> & Pick<PkiArgs, "clientCrlPem">;
+
 export interface ResolvedRelease {
     version: string;
     sha256: string;
@@ -78,6 +81,7 @@ export interface ResolvedBackupS3 {
     serverSideEncryption?: "AES256" | "aws:kms";
     kmsKeyId?: string;
     encryptionPassphrase?: pulumi.Input<string>;
+    uploadCutoffMiB?: number;
 }
 
 export interface ResolvedBackup {
@@ -96,7 +100,7 @@ export interface ClusterPlan {
     hosts: HostsPlan;
     release: ResolvedRelease;
     tuning: Required<EtcdTuningArgs>;
-    pki: Required<PkiArgs>;
+    pki: ResolvedPki;
     dataDir: string;
     snapshotDir: string;
     metricsOnPrivateNetwork: boolean;

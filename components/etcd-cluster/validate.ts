@@ -7,7 +7,7 @@ import {
 } from "./args";
 import { defaults, KNOWN_RELEASE_SHA256, MAX_MEMBERS, MAX_QUOTA_BACKEND_BYTES } from "./defaults";
 import { cidrContains, cidrSize, isCidr, memberPrivateIp, parseIpv4, parseIpv4Cidr } from "./net";
-import type { ExistingHostsPlan, HcloudHostsPlan, MemberPlan, ResolvedBackup, ResolvedRelease } from "./plan";
+import type { ExistingHostsPlan, HcloudHostsPlan, MemberPlan, ResolvedBackup, ResolvedPki, ResolvedRelease } from "./plan";
 
 /** Error for invalid arguments; its message names the argument, the value and what to do. */
 export class EtcdClusterArgsError extends Error {
@@ -150,8 +150,25 @@ export function resolveTuning(args: EtcdTuningArgs): Required<EtcdTuningArgs> {
     return tuning;
 }
 
-export function resolvePki(args: PkiArgs): Required<PkiArgs> {
+/**
+ * The client CRL's shape: one PEM block `X509 CRL`. Its signature and what it revokes are checked on the hosts
+ * with openssl, against the CA bundle they trust, before it is installed.
+ */
+export function clientCrlPem(value: string): string {
+    if (!CRL_PEM.test(value.trim())) {
+        const start = value.trim().split("\n")[0].slice(0, 40);
+        fail(`pki.clientCrlPem must be one PEM certificate revocation list (-----BEGIN X509 CRL----- ... -----END X509 CRL-----), `
+            + `got text starting with ${JSON.stringify(start)}. Make one with \`openssl ca -gencrl\` (see docs/operations.md), or leave it unset.`);
+    }
+    return `${value.trim()}\n`;
+}
+const CRL_PEM = /^-----BEGIN X509 CRL-----\r?\n[A-Za-z0-9+/=\r\n]+-----END X509 CRL-----$/;
+
+export function resolvePki(args: PkiArgs): ResolvedPki {
     const pki = { ...defaults.pki, trustedCas: [args.activeCa ?? defaults.pki.activeCa], ...args };
+    if (pki.clientCrlPem !== undefined) {
+        pki.clientCrlPem = typeof pki.clientCrlPem === "string" ? clientCrlPem(pki.clientCrlPem) : pulumi.output(pki.clientCrlPem).apply(clientCrlPem);
+    }
     const slots: CaSlot[] = ["a", "b"];
     if (!slots.includes(pki.activeCa)) fail(`pki.activeCa must be "a" or "b" (got ${JSON.stringify(pki.activeCa)}).`);
     if (pki.trustedCas.length === 0 || pki.trustedCas.some((c) => !slots.includes(c)) || new Set(pki.trustedCas).size !== pki.trustedCas.length) {
@@ -231,6 +248,8 @@ export function resolveBackup(clusterName: string, args: BackupArgs): ResolvedBa
         }
         if (typeof s3.encryptionPassphrase === "string") encryptionPassphrase(s3.encryptionPassphrase);
     }
+    // S3 takes at most 5 GiB in a single PUT.
+    if (s3.uploadCutoffMiB !== undefined) positiveInteger("backup.s3.uploadCutoffMiB", s3.uploadCutoffMiB, 5120);
     return {
         schedule, keep, maxAgeHours,
         s3: {
@@ -238,6 +257,7 @@ export function resolveBackup(clusterName: string, args: BackupArgs): ResolvedBa
             ...(sse !== undefined ? { serverSideEncryption: sse } : {}),
             ...(s3.kmsKeyId !== undefined ? { kmsKeyId: s3.kmsKeyId } : {}),
             ...(s3.encryptionPassphrase !== undefined ? { encryptionPassphrase: s3.encryptionPassphrase } : {}),
+            ...(s3.uploadCutoffMiB !== undefined ? { uploadCutoffMiB: s3.uploadCutoffMiB } : {}),
         },
     };
 }

@@ -1,11 +1,12 @@
 // Backups, restore and maintenance on a real 3-member cluster, with a real S3-compatible server (MinIO, built
 // from its Go module, checking every SigV4 signature and payload hash) on the rig's bridge; the hosts upload
-// with rclone (the Debian package, in the rig's rootfs):
+// with rclone (the Debian package, in the rig's rootfs), in parts above a cutoff the test sets:
 //   1. up installs the units; the S3 keys reach the hosts only in a 0600 file, never the state or the logs;
 //   2. the timer's service: only the leader saves a snapshot, verified, uploaded (same sha256 in S3), pruned
 //      to `keep` (pre-upgrade snapshots untouched); wrong credentials fail the unit visibly, kept locally;
 //      with server-side encryption MinIO stores the object encrypted (its HEAD says so); with client-side
 //      encryption the object is not the snapshot, and rclone on this machine decrypts it to the exact bytes;
+//      above backup.s3.uploadCutoffMiB the upload is multipart (the object's ETag counts its parts);
 //   3. quorum lost (two of three members stopped, their data gone), then restore (scripts/restore.sh driving
 //      the hosts' etcd-restore, with a custom dataDir) of the uploaded snapshot: its keys back, later keys gone,
 //      revision bumped and older revisions compacted, a new cluster ID, healthy; pulumi up changes nothing;
@@ -329,6 +330,42 @@ describe("backups, restore and maintenance", () => {
         const again = startUnit(leaderIndex(), "etcd-backup.service");
         expectRun(again, true);
         expect(again.journal).toContain("(rclone checked size and MD5)");
+    }, 15 * 60_000);
+
+    it("2c. a snapshot above backup.s3.uploadCutoffMiB goes up in parts (S3 multipart), checked and byte for byte the same", () => {
+        const s3Args = { endpoint: s3Url, allowHttp: true, bucket: BUCKET, prefix: PREFIX };
+        // More than one of rclone's 5 MiB parts: a database of 6 MiB or more (the quota here is 16 MiB).
+        const filled = fillUntil(() => Math.min(...dbSizes()) >= 6 * 1024 * 1024, "/bkp/multipart");
+        expect(filled.refused).toBe(false);
+        stack.setConfig({ backup: { keep: 3, s3: { ...s3Args, uploadCutoffMiB: 5 } } });
+        stack.up("backup: pulumi up (multipart above 5 MiB)");
+        run("sleep", ["1.1"]);
+        const leader = leaderIndex();
+        const r = startUnit(leader, "etcd-backup.service");
+        expectRun(r, true);
+        expect(r.journal).toContain("(rclone checked size and MD5)");
+        const name = /saved \/var\/backups\/etcd\/(\S+\.db)/.exec(r.journal)![1];
+        // An S3 multipart object's ETag is "<md5 of the parts' md5s>-<parts>"; a single PUT's has no count.
+        const etag = (key: string) => /^etag: "?([0-9a-f]{32}(?:-\d+)?)"?\r?$/im.exec(s3(["--fail", "--head", `${s3Url}/${BUCKET}/${key}`]).stdout)?.[1];
+        const parts = /-(\d+)$/.exec(etag(`${PREFIX}${name}`) ?? "")?.[1];
+        expect(Number(parts)).toBeGreaterThanOrEqual(2);
+        const singlePut = s3Keys().find((k) => k.endsWith(".db") && k !== `${PREFIX}${name}`)!;
+        expect(etag(singlePut)).toMatch(/^[0-9a-f]{32}$/); // the check can say no: an object of one PUT
+        const local = path.join(stack.dir, "multipart-local.db");
+        const remote = path.join(stack.dir, "multipart-remote.db");
+        fs.writeFileSync(local, Buffer.from(sh(leader, `base64 -w0 /var/backups/etcd/${name}`), "base64"));
+        expect(fs.statSync(local).size).toBeGreaterThanOrEqual(6 * 1024 * 1024);
+        expect(s3(["--fail", "-o", remote, `${s3Url}/${BUCKET}/${PREFIX}${name}`]).status).toBe(0);
+        expect(sha256(remote)).toBe(sha256(local));
+
+        // Back to rclone's default cutoff, and the space those values took given back (the quota test comes later).
+        stack.setConfig({ backup: { keep: 3, s3: s3Args } });
+        stack.up("backup: pulumi up (default multipart cutoff)");
+        for (let i = 0; i < N; i++) expect(sh(i, "cat /etc/etcd/backup-s3.env")).not.toContain("UPLOAD_CUTOFF");
+        admin.must(endpoints, ["del", "--prefix", "/bkp/multipart/"]);
+        admin.must(endpoints, ["compact", String(revision())]);
+        for (const e of endpoints) admin.must([e], ["defrag"]);
+        expect(Math.max(...dbSizes())).toBeLessThan(4 * 1024 * 1024);
     }, 15 * 60_000);
 
     it("3. restore from the uploaded snapshot: its keys back, later ones gone, revision bumped, healthy; up changes nothing", () => {

@@ -129,6 +129,75 @@ describe("security of a 3-member cluster on local hosts", () => {
         expect(check().status).toBe(0);
     }, 10 * 60_000);
 
+    it("a client CRL: the revoked certificates are refused on the client port; a new list needs no restart; a list from another CA is refused", () => {
+        const out = stack.outputs(true);
+        const dir = fs.mkdtempSync(path.join(files, "crl-"));
+        const put = (name: string, text: string) => fs.writeFileSync(path.join(dir, name), text, { mode: 0o600 });
+        put("ca.crt", out.caCertificate);
+        put("kube.crt", out.kubeApiserverClientCertificate);
+        put("kube.key", out.kubeApiserverClientKey);
+        put("admin.crt", out.adminClientCertificate);
+        put("admin.key", out.adminClientKey);
+        // The CA key, where an operator takes it from: the stack's state (docs/operations.md, "Revoking a client certificate").
+        const caKey = JSON.parse(stack.exportState(true)).deployment.resources
+            .find((r: any) => r.type === "tls:index/privateKey:PrivateKey" && r.urn.endsWith("::etcd-ca-key")).outputs.privateKeyPem;
+        put("ca.key", typeof caKey === "string" ? caKey : JSON.parse(caKey.plaintext)); // a secret: {…, plaintext: "<JSON>"}
+        const openssl = (...args: string[]) => mustRun("openssl", args, { cwd: dir, timeout: 30_000 }).stdout;
+        /** A CRL signed by CA (its .crt and .key in dir) revoking the certificates named, made as the docs show. */
+        const crl = (ca: string, revoke: string[]) => {
+            put("crl.cnf", "[ca]\ndefault_ca = crl\n[crl]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n");
+            put("index.txt", "");
+            put("crlnumber", "01\n");
+            for (const c of revoke) openssl("ca", "-config", "crl.cnf", "-keyfile", `${ca}.key`, "-cert", `${ca}.crt`, "-revoke", `${c}.crt`);
+            openssl("ca", "-config", "crl.cnf", "-keyfile", `${ca}.key`, "-cert", `${ca}.crt`, "-gencrl", "-out", "crl.pem");
+            return fs.readFileSync(path.join(dir, "crl.pem"), "utf8");
+        };
+        /** Each member's answer on its client port to CERT: its etcd version, or "refused". */
+        const answers = (cert: string) => rig.hosts.map((h) => {
+            const r = run("curl", ["-sS", "--max-time", "10", "--cacert", path.join(dir, "ca.crt"), "--cert", path.join(dir, `${cert}.crt`),
+                "--key", path.join(dir, `${cert}.key`), `https://${h.privateIp}:2379/version`], { timeout: 30_000 });
+            return r.status === 0 ? JSON.parse(r.stdout).etcdserver : "refused";
+        });
+        const started = () => rig.hosts.map((h) => mustSsh(rig, h, "systemctl show etcd -p ExecMainStartTimestampMonotonic --value").trim());
+        const installedCrl = () => rig.hosts.map((h) => mustSsh(rig, h, "sha256sum /etc/etcd/pki/client-crl.der").split(" ")[0]);
+        const all = (answer: string) => rig.hosts.map(() => answer);
+        expect(answers("kube")).toEqual(all(VERSION));
+
+        // 1. The kube-apiserver certificate revoked: the flag rolls out, one member at a time.
+        stack.setConfig({ pki: { clientCrlPem: crl("ca", ["kube"]) } });
+        stack.up("security: a client CRL revoking the kube-apiserver certificate");
+        expect(answers("kube")).toEqual(all("refused"));
+        expect(answers("admin")).toEqual(all(VERSION));
+        expect(mustSsh(rig, rig.hosts[0], "stat -c '%a %U' /etc/etcd/pki/client-crl.der").trim()).toBe("644 etcd");
+
+        // 2. A new list that also revokes the admin certificate: installed, in force, and no member restarted.
+        const before = started();
+        stack.setConfig({ pki: { clientCrlPem: crl("ca", ["kube", "admin"]) } });
+        stack.up("security: a new client CRL (no restart)");
+        expect(stack.commandStdout(`etcd-${rig.hosts[2].name}-configure`)).toContain("client CRL installed (2 revoked certificates)");
+        expect(answers("admin")).toEqual(all("refused"));
+        expect(answers("kube")).toEqual(all("refused"));
+        expect(started()).toEqual(before);
+
+        // 3. A list signed by another CA: refused before anything changes; the members keep the last list.
+        const kept = installedCrl();
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "other.key", "-subj", "/CN=other", "-days", "2", "-out", "other.crt");
+        stack.setConfig({ pki: { clientCrlPem: crl("other", []) } });
+        const refused = stack.tryPulumi(["up", "--yes", "--skip-preview"]);
+        expect(refused.status).not.toBe(0);
+        expect(refused.stdout + refused.stderr).toContain("it is not a CRL signed by a CA the cluster trusts");
+        expect(installedCrl()).toEqual(kept);
+        expect(answers("admin")).toEqual(all("refused"));
+
+        // 4. Back to the first list: the admin certificate is accepted again, still without a restart. It stays
+        //    for the next test, which checks that a second up changes nothing.
+        stack.setConfig({ pki: { clientCrlPem: crl("ca", ["kube"]) } });
+        stack.up("security: the client CRL that revokes the kube-apiserver certificate only");
+        expect(answers("admin")).toEqual(all(VERSION));
+        expect(answers("kube")).toEqual(all("refused"));
+        expect(started()).toEqual(before);
+    }, 10 * 60_000);
+
     it("a host that shows another SSH host key than the pinned one is refused before anything is sent to it", () => {
         mustRun("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "not-the-host", "-f", path.join(files, "other_host_key")]);
         const otherKey = fs.readFileSync(path.join(files, "other_host_key.pub"), "utf8").trim();

@@ -84,4 +84,17 @@ describe("invalid configuration", () => {
             stack.dispose();
         }
     }, 180_000);
+
+    it("fails a setting of the wrong type before the program runs, from Pulumi.yaml's declarations", () => {
+        const dev = load(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
+        const stack = new TestStack({ stack: "invalid-type", config: { ...dev.config, "etcd-cluster:healthTimeoutSeconds": "soon" }, env });
+        try {
+            const r = stack.tryPulumi(["preview"]);
+            expect(r.status).not.toBe(0);
+            expect(r.stdout + r.stderr).toContain("configuration key 'healthTimeoutSeconds' must be of type 'integer'");
+            expect(r.stdout + r.stderr).not.toContain("hcloud:index/server:Server");
+        } finally {
+            stack.dispose();
+        }
+    }, 180_000);
 });

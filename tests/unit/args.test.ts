@@ -81,6 +81,10 @@ describe("validation errors name the argument, the value and the fix", () => {
         [hc({}, { pki: { activeCa: "b", trustedCas: ["a"] } }), 'pki.trustedCas ["a"] must include pki.activeCa "b"'],
         [hc({}, { pki: { trustedCas: [] } }), "pki.trustedCas must be \"a\", \"b\" or both, each once (got [])."],
         [hc({}, { pki: { activeCa: "c" as never } }), 'pki.activeCa must be "a" or "b" (got "c").'],
+        [hc({}, { backup: { s3: { endpoint: "https://s3.example.com", bucket: "bkp", accessKeyId: "a", secretAccessKey: "b", uploadCutoffMiB: 6000 } } }),
+            "backup.s3.uploadCutoffMiB must be a whole number between 1 and 5120 (got 6000)."],
+        [hc({}, { pki: { clientCrlPem: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" } }),
+            'pki.clientCrlPem must be one PEM certificate revocation list (-----BEGIN X509 CRL----- ... -----END X509 CRL-----), got text starting with "-----BEGIN CERTIFICATE-----"'],
         [hc({}, { dataDir: "var/lib/etcd" }), 'dataDir "var/lib/etcd" must be an absolute path'],
         [hc({}, { snapshotDir: "/var/lib/etcd/backups" }), "snapshotDir /var/lib/etcd/backups must not lie inside dataDir /var/lib/etcd"],
         [hc({}, { memberNamePrefix: "Etcd_" }), 'memberNamePrefix "Etcd_" must be lowercase letters'],
@@ -145,5 +149,7 @@ describe("accepted near the refused ones", () => {
             .toBe("http://10.0.0.5:9000");
         expect(hc({ location: "fsn1", networkZone: "eu-central" })().hosts).toMatchObject({ locations: ["fsn1"] });
         expect(hc({}, { pki: { extraSans: ["10.0.0.30", "etcd.example.com"] } })().pki.extraSans).toEqual(["10.0.0.30", "etcd.example.com"]);
+        expect(hc({}, { pki: { clientCrlPem: "\n-----BEGIN X509 CRL-----\nMIIBCz\nAA==\n-----END X509 CRL-----" } })().pki.clientCrlPem)
+            .toBe("-----BEGIN X509 CRL-----\nMIIBCz\nAA==\n-----END X509 CRL-----\n");
     });
 });

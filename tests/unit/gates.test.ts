@@ -108,6 +108,95 @@ esac`);
     });
 });
 
+describe("the client CRL, checked on the host before it is installed", () => {
+    /** openssl in DIR/ca: a CA, the health-check certificate and a consumer's, each signed by it. */
+    const ossl = (...args: string[]) => {
+        const r = spawnSync("openssl", args, { cwd: path.join(dir, "ca"), encoding: "utf8" });
+        if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr}`);
+        return r.stdout;
+    };
+    const newCa = (name: string) => {
+        ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${name}.key`);
+        ossl("req", "-x509", "-new", "-key", `${name}.key`, "-subj", `/CN=${name}`, "-days", "2", "-out", `${name}.crt`);
+    };
+    const newLeaf = (name: string, ca: string) => {
+        ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", `${name}.key`);
+        ossl("req", "-new", "-key", `${name}.key`, "-subj", `/CN=${name}`, "-out", `${name}.csr`);
+        ossl("x509", "-req", "-in", `${name}.csr`, "-CA", `${ca}.crt`, "-CAkey", `${ca}.key`, "-CAcreateserial", "-days", "1", "-out", `${name}.crt`);
+    };
+    /** A CRL signed by CA that revokes the certificates named (openssl ca's own database, as docs/operations.md does it). */
+    const crl = (ca: string, revoke: string[]) => {
+        fs.writeFileSync(path.join(dir, "ca", "crl.cnf"),
+            "[ca]\ndefault_ca = crl\n[crl]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n");
+        fs.writeFileSync(path.join(dir, "ca", "index.txt"), "");
+        fs.writeFileSync(path.join(dir, "ca", "crlnumber"), "01\n");
+        for (const cert of revoke) ossl("ca", "-config", "crl.cnf", "-keyfile", `${ca}.key`, "-cert", `${ca}.crt`, "-revoke", `${cert}.crt`);
+        ossl("ca", "-config", "crl.cnf", "-keyfile", `${ca}.key`, "-cert", `${ca}.crt`, "-gencrl", "-out", "crl.pem");
+        return fs.readFileSync(path.join(dir, "ca", "crl.pem"), "utf8");
+    };
+    const pem = (name: string) => fs.readFileSync(path.join(dir, "ca", `${name}.crt`), "utf8");
+    const installed = () => path.join(dir, "pki", "client-crl.der");
+
+    /** etcd-1 with every file current and etcd running: only the CRL can change. */
+    const configure = (clientCrlPem: string) => {
+        fs.mkdirSync(path.join(dir, "data/member"), { recursive: true });
+        fs.mkdirSync(path.join(dir, "pki"), { recursive: true });
+        const files = Object.fromEntries(Object.keys(PKI_FILES).map((k) => [k, `current ${k}`])) as Record<PkiFileKey, string>;
+        files.ca = pem("cluster-ca");
+        files.healthcheckCert = pem("healthcheck");
+        for (const [key, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, "pki", PKI_FILES[key as PkiFileKey].file), `${text.trimEnd()}\n`);
+        const unit = "[Unit]\nDescription=etcd\n";
+        fs.writeFileSync(path.join(dir, "etcd.service"), unit);
+        fake("etcdctl", `echo '${memberLine(1)}'`);
+        fake("systemctl");
+        fake("install", 'cp "${@: -2:1}" "${@: -1}"'); // the owner needs the etcd user, which this machine lacks
+        const script = withVars(configureScript({
+            memberName: "etcd-1", layout, unit, peerClientUrls: [layout.clientUrl(ips[1])], selfPeerUrl: layout.peerUrl(ips[0]),
+            initialCluster: "unused", clusterToken: "t", healthTimeoutSeconds: 2,
+        }), { ETCDCTL: `${dir}/bin/etcdctl`, PKI_DIR: `${dir}/pki`, DATA_DIR: `${dir}/data`, UNIT_PATH: `${dir}/etcd.service` });
+        return run(script, [], renderBundle(files, clientCrlPem));
+    };
+
+    beforeEach(() => {
+        fs.mkdirSync(path.join(dir, "ca"));
+        newCa("cluster-ca");
+        newCa("other-ca");
+        newLeaf("healthcheck", "cluster-ca");
+        newLeaf("consumer", "cluster-ca");
+    });
+
+    it("installs a list signed by the cluster CA as DER, without a restart; the same list again changes nothing", () => {
+        const list = crl("cluster-ca", ["consumer"]);
+        const r = configure(list);
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("etcd on etcd-1: client CRL installed (1 revoked certificates)");
+        expect(r.stdout).toContain("configuration unchanged and running");
+        expect(calls().filter((c) => /^systemctl (restart|stop)/.test(c))).toEqual([]);
+        // What etcd reads: the DER form of the same list, naming the consumer's serial.
+        const der = spawnSync("openssl", ["crl", "-inform", "DER", "-in", installed(), "-noout", "-text"], { encoding: "utf8" }).stdout;
+        const serial = ossl("x509", "-in", "consumer.crt", "-noout", "-serial").trim().replace(/^serial=/, "");
+        expect(der).toContain(`Serial Number: ${serial}`);
+        const again = configure(list);
+        expect(again.status).toBe(0);
+        expect(again.stdout).not.toContain("client CRL installed");
+    });
+
+    it("refuses a list signed by another CA: exit 1, nothing installed", () => {
+        const r = configure(crl("other-ca", []));
+        expect(r.stderr).toContain("refusing pki.clientCrlPem on etcd-1: it is not a CRL signed by a CA the cluster trusts");
+        expect(r.status).toBe(1);
+        expect(fs.existsSync(installed())).toBe(false);
+    });
+
+    it("refuses a list that revokes the health-check certificate: exit 1, nothing installed", () => {
+        const r = configure(crl("cluster-ca", ["consumer", "healthcheck"]));
+        expect(r.stderr).toContain("refusing pki.clientCrlPem on etcd-1: it revokes the health-check certificate");
+        expect(r.status).toBe(1);
+        expect(fs.existsSync(installed())).toBe(false);
+    });
+});
+
 describe("scale-down with the leader among the removed members", () => {
     /** 5 members, 1-3 wanted; `leader` leads until move-leader hands leadership on. */
     const prune = (leader: number) => {

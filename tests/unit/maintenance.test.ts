@@ -157,6 +157,9 @@ describe("the S3 settings file", () => {
         expect(renderS3Env({ ...s3, serverSideEncryption: "aws:kms", kmsKeyId: "alias/etcd" }))
             .toContain("RCLONE_CONFIG_ETCDS3_SERVER_SIDE_ENCRYPTION=aws:kms\nRCLONE_CONFIG_ETCDS3_SSE_KMS_KEY_ID=alias/etcd\n");
     });
+    it("carries the multipart cutoff when one is set, as rclone's upload_cutoff in MiB", () => {
+        expect(renderS3Env({ ...s3, uploadCutoffMiB: 5 })).toBe(`${base}RCLONE_CONFIG_ETCDS3_UPLOAD_CUTOFF=5Mi\nETCD_BACKUP_REMOTE=etcds3:b/etcd/\n`);
+    });
     it("with a passphrase: a crypt remote around the folder (readable names), the upload goes through it", () => {
         expect(renderS3Env({ ...s3, encryptionPassphrase: "correct horse battery staple" })).toBe(`${base}RCLONE_CONFIG_ETCDCRYPT_TYPE=crypt\n`
             + "RCLONE_CONFIG_ETCDCRYPT_REMOTE=etcds3:b/etcd\nRCLONE_CONFIG_ETCDCRYPT_FILENAME_ENCRYPTION=off\nRCLONE_CONFIG_ETCDCRYPT_DIRECTORY_NAME_ENCRYPTION=false\n"

@@ -54,6 +54,10 @@ describe("etcd flags", () => {
         // Off only while a cluster whose peer certificates predate that CN rolls new ones out.
         expect(flagMap(etcdFlags({ ...flagsInput, peerCertificatesOnly: false }))["peer-cert-allowed-cn"]).toBeUndefined();
     });
+    it("read the client CRL, as DER from the PKI directory, only when one is set", () => {
+        expect(flags["client-crl-file"]).toBeUndefined();
+        expect(flagMap(etcdFlags({ ...flagsInput, clientCrl: true }))["client-crl-file"]).toBe("/etc/etcd/pki/client-crl.der");
+    });
     it("carry the tunables with their defaults", () => {
         expect(flags).toMatchObject({
             "heartbeat-interval": "100", "election-timeout": "1000", "quota-backend-bytes": String(2 * 1024 ** 3),
@@ -202,6 +206,12 @@ describe("certificate bundle", () => {
         const bundle = renderBundle(files);
         expect(bundle.split("\n").filter((l) => l.startsWith("--- FILE "))).toEqual(Object.values(PKI_FILES).map((f) => `--- FILE ${f.file}`));
         expect(bundle).toContain("--- FILE server.key\n-----BEGIN X-----\nserverKey\n-----END X-----\n");
+        expect(bundle).not.toContain("client-crl");
+    });
+    it("carries the client CRL last, when there is one", () => {
+        const files = Object.fromEntries(Object.keys(PKI_FILES).map((k) => [k, k])) as never;
+        const bundle = renderBundle(files, "-----BEGIN X509 CRL-----\nAA==\n-----END X509 CRL-----\n");
+        expect(bundle.endsWith("--- FILE client-crl.pem\n-----BEGIN X509 CRL-----\nAA==\n-----END X509 CRL-----\n")).toBe(true);
     });
 });
 

@@ -37,6 +37,8 @@ export interface S3Settings {
     kmsKeyId?: string;
     /** Client-side encryption through rclone crypt; the script obscures it for rclone on the host. */
     encryptionPassphrase?: string;
+    /** Above this size rclone uploads in parts (multipart). @default rclone's (200 MiB) */
+    uploadCutoffMiB?: number;
 }
 
 /**
@@ -60,6 +62,7 @@ export function renderS3Env(s3: S3Settings): string {
     ];
     if (s3.serverSideEncryption) lines.push([s3var("SERVER_SIDE_ENCRYPTION"), s3.serverSideEncryption]);
     if (s3.kmsKeyId) lines.push([s3var("SSE_KMS_KEY_ID"), s3.kmsKeyId]);
+    if (s3.uploadCutoffMiB !== undefined) lines.push([s3var("UPLOAD_CUTOFF"), `${s3.uploadCutoffMiB}Mi`]);
     if (s3.encryptionPassphrase !== undefined) {
         lines.push(
             [cryptVar("TYPE"), "crypt"],

@@ -2,7 +2,7 @@
 // stdin (never on the command line, never in a log). Members run this one after another, so a rolling
 // change never takes two members down at once.
 import { MAINTENANCE_TIMEOUT_SECONDS } from "./maintenance-units";
-import { BOOTSTRAP_ENV_PATH, HostLayout, PKI_DIR, PKI_FILES, PkiFileKey, RELEASES_DIR, SERVICE_USER, UNIT_PATH } from "./layout";
+import { BOOTSTRAP_ENV_PATH, CLIENT_CRL, HostLayout, PKI_DIR, PKI_FILES, PkiFileKey, RELEASES_DIR, SERVICE_USER, UNIT_PATH } from "./layout";
 import { JOIN_DECISION, MEMBER_LIST_FUNCTIONS } from "./membership";
 import { ETCDCTL_MTLS, header, WAIT_UNTIL } from "./shell";
 
@@ -30,11 +30,11 @@ export interface ConfigureInput {
 /** One header line per file in the bundle; the PEM text follows until the next header. */
 export const BUNDLE_HEADER = "--- FILE ";
 
-/** The stdin bundle: every PKI file, in a fixed order, framed by header lines. */
-export function renderBundle(files: Record<PkiFileKey, string>): string {
-    return (Object.keys(PKI_FILES) as PkiFileKey[])
-        .map((key) => `${BUNDLE_HEADER}${PKI_FILES[key].file}\n${files[key].trimEnd()}\n`)
-        .join("");
+/** The stdin bundle: every PKI file, in a fixed order, then the client CRL when there is one, framed by header lines. */
+export function renderBundle(files: Record<PkiFileKey, string>, clientCrlPem?: string): string {
+    const sections: [string, string][] = (Object.keys(PKI_FILES) as PkiFileKey[]).map((key) => [PKI_FILES[key].file, files[key]]);
+    if (clientCrlPem !== undefined) sections.push([CLIENT_CRL.pemFile, clientCrlPem]);
+    return sections.map(([file, text]) => `${BUNDLE_HEADER}${file}\n${text.trimEnd()}\n`).join("");
 }
 
 const UNIT_MARKER = "ETCD_UNIT_EOF";
@@ -54,6 +54,9 @@ export function configureScript(input: ConfigureInput): string {
         PKI_DIR,
         FILES: files.map((f) => f.file),
         MODES: files.map((f) => f.mode),
+        CRL_PEM_FILE: CLIENT_CRL.pemFile,
+        CRL_DER_FILE: CLIENT_CRL.derFile,
+        CRL_MODE: CLIENT_CRL.mode,
         BUNDLE_HEADER,
         UNIT_PATH,
         BOOTSTRAP_ENV_PATH,
@@ -90,7 +93,7 @@ while IFS= read -r line; do
   case "$line" in
     "$BUNDLE_HEADER"*)
       current=\${line#"$BUNDLE_HEADER"}
-      case " \${FILES[*]} " in *" $current "*) ;; *) echo "unexpected file in bundle: $current" >&2; exit 1 ;; esac
+      case " \${FILES[*]} $CRL_PEM_FILE " in *" $current "*) ;; *) echo "unexpected file in bundle: $current" >&2; exit 1 ;; esac
       : > "$stage/$current" ;;
     *)
       if [ -z "$current" ]; then echo "certificate bundle does not start with a file header" >&2; exit 1; fi
@@ -101,6 +104,29 @@ for f in "\${FILES[@]}"; do
   if [ ! -s "$stage/$f" ]; then echo "certificate bundle lacks $f" >&2; exit 1; fi
 done
 @UNIT@
+# 1b. The client CRL, when the bundle has one: signed by a CA of the staged bundle, not revoking the
+#     health-check certificate the gates use, installed as DER (what etcd reads). etcd reads the file at every
+#     new client connection, so a new list takes effect without a restart; the flag itself is a unit change.
+if [ -s "$stage/$CRL_PEM_FILE" ]; then
+  if ! openssl crl -in "$stage/$CRL_PEM_FILE" -CAfile "$stage/$CLIENT_CA_FILE" -noout 2>"$stage/crl.err"; then
+    echo "refusing pki.clientCrlPem on $MEMBER: it is not a CRL signed by a CA the cluster trusts ($(tr '\n' ' ' <"$stage/crl.err")). Nothing was changed." >&2
+    exit 1
+  fi
+  revoked=$(openssl crl -in "$stage/$CRL_PEM_FILE" -noout -text | sed -n -E 's/^ *Serial Number: *([0-9A-Fa-f]+)$/\\1/p')
+  healthcheck_serial=$(openssl x509 -in "$stage/$CLIENT_CERT_FILE" -noout -serial)
+  if grep -qix "\${healthcheck_serial#serial=}" <<<"$revoked"; then
+    echo "refusing pki.clientCrlPem on $MEMBER: it revokes the health-check certificate (serial \${healthcheck_serial#serial=}), which every health gate uses. Nothing was changed." >&2
+    exit 1
+  fi
+  openssl crl -in "$stage/$CRL_PEM_FILE" -outform DER -out "$stage/$CRL_DER_FILE"
+  if ! cmp -s "$stage/$CRL_DER_FILE" "$PKI_DIR/$CRL_DER_FILE"; then
+    # Renamed into place: a connection never reads half a list.
+    install -m "$CRL_MODE" -o "$SERVICE_USER" -g "$SERVICE_USER" "$stage/$CRL_DER_FILE" "$PKI_DIR/.$CRL_DER_FILE.new"
+    mv -f "$PKI_DIR/.$CRL_DER_FILE.new" "$PKI_DIR/$CRL_DER_FILE"
+    echo "etcd on $MEMBER: client CRL installed ($(grep -c . <<<"$revoked" || true) revoked certificates)"
+  fi
+fi
+
 # 2. Nothing to do when files are current and etcd runs, unless an earlier run left this member a learner.
 restart=1
 invocation_before=""
@@ -175,10 +201,11 @@ if [ "$restart" = 1 ] && [ "$established" = 1 ] && [ -n "$running_version" ] && 
   install -d -m 0700 -o "$SERVICE_USER" -g "$SERVICE_USER" "$SNAPSHOT_DIR"
   snapshot=$SNAPSHOT_DIR/pre-upgrade-v$running_version-to-v$VERSION-$(date +%Y%m%dT%H%M%S).db
   # A large database streams for minutes: etcdctl's 5 s default command timeout would fail the upgrade.
+  snapshot_started=$SECONDS
   etcdctl_mtls --endpoints="$LOCAL_CLIENT_URL" --command-timeout="\${SNAPSHOT_TIMEOUT}s" snapshot save "$snapshot.part" >/dev/null
   "$ETCDUTL" snapshot status "$snapshot.part" >/dev/null
   chown "$SERVICE_USER:$SERVICE_USER" "$snapshot.part" && chmod 0600 "$snapshot.part" && mv "$snapshot.part" "$snapshot"
-  echo "etcd on $MEMBER: snapshot before $running_version -> $VERSION saved to $snapshot"
+  echo "etcd on $MEMBER: snapshot before $running_version -> $VERSION saved to $snapshot ($(( $(stat -c %s "$snapshot") / 1048576 )) MiB in $(( SECONDS - snapshot_started )) s)"
 fi
 
 # 6. Put the files in place (keys 0600, owned by the service user), link the release and restart.
@@ -221,5 +248,10 @@ member_ready() {
   etcdctl_mtls --endpoints="$(client_urls "$list")" endpoint health >/dev/null 2>&1
 }
 wait_until "$HEALTH_TIMEOUT" "etcd on $MEMBER or the cluster was not healthy within \${HEALTH_TIMEOUT}s after the restart; see journalctl -u etcd on that host. The roll stops here; the members after it were not touched." member_ready
+# A client CRL no longer wanted: the unit that read it is gone now.
+if [ ! -s "$stage/$CRL_PEM_FILE" ] && [ -e "$PKI_DIR/$CRL_DER_FILE" ]; then
+  rm -f "$PKI_DIR/$CRL_DER_FILE"
+  echo "etcd on $MEMBER: client CRL removed"
+fi
 echo "etcd on $MEMBER: up to date, and every member is healthy"
 `;

@@ -4,7 +4,7 @@
 import { EtcdTuningArgs } from "../args";
 import { EtcdMemberInfo } from "../plan";
 import { PEER_CERT_CN } from "../pki";
-import { BOOTSTRAP_ENV_PATH, HostLayout, PKI_DIR, pkiPath, SERVICE_USER } from "./layout";
+import { BOOTSTRAP_ENV_PATH, CLIENT_CRL, HostLayout, PKI_DIR, pkiPath, SERVICE_USER } from "./layout";
 import { UnitFile } from "./systemd";
 
 export interface FlagsInput {
@@ -17,6 +17,8 @@ export interface FlagsInput {
     clientsOnPublicAddress: boolean;
     /** Accept members' peer certificates only on the peer port. */
     peerCertificatesOnly: boolean;
+    /** Refuse client certificates listed in the client CRL (`pki.clientCrlPem`). @default false */
+    clientCrl?: boolean;
     /** Where the certificates are. @default PKI_DIR (the benchmark's floor keeps its own) */
     pkiDir?: string;
 }
@@ -69,6 +71,7 @@ export function etcdFlags(input: FlagsInput): string[] {
         `--peer-key-file=${pki("peerKey")}`,
         // Of the CA's certificates, only members' peer certificates may speak raft (both directions).
         ...(input.peerCertificatesOnly ? [`--peer-cert-allowed-cn=${PEER_CERT_CN}`] : []),
+        ...(input.clientCrl ? [`--client-crl-file=${input.pkiDir ?? PKI_DIR}/${CLIENT_CRL.derFile}`] : []),
         "--tls-min-version=TLS1.2",
         `--cipher-suites=${TLS_CIPHER_SUITES.join(",")}`,
         `--heartbeat-interval=${tuning.heartbeatIntervalMs}`,

@@ -51,6 +51,13 @@ export const PKI_FILES = {
 } as const;
 export type PkiFileKey = keyof typeof PKI_FILES;
 
+/**
+ * The optional client certificate revocation list: the bundle carries it as PEM (`pki.clientCrlPem`), and the
+ * host installs it as DER, the only form etcd's `--client-crl-file` reads. etcd reads the file again at every
+ * new client connection, so a new list needs no restart.
+ */
+export const CLIENT_CRL = { pemFile: "client-crl.pem", derFile: "client-crl.der", mode: "0644" } as const;
+
 export function pkiPath(key: PkiFileKey, dir = PKI_DIR): string {
     return `${dir}/${PKI_FILES[key].file}`;
 }

@@ -41,6 +41,8 @@ export interface CertificateArgs {
     activeCa?: string;
     /** CA slots trusted during a rotation ("a", "b"); must include activeCa. Default [activeCa]. */
     trustedCas?: string[];
+    /** A CRL (PEM) signed by a trusted CA: members refuse the client certificates it lists. Default none. */
+    clientCrlPem?: pulumi.Input<string>;
 }
 
 /** Arguments of EtcdCluster; see EtcdClusterArgs of the TypeScript package for every default. */
