@@ -12,7 +12,8 @@
 #                         (about 3.5 min from cold on 2 cores, with about 1.2 GB of modules)
 # Tools of this repository: every tools/<tool>/ with a go.mod (tools/hcloud-standin, ...), built from its
 # sources to $ETCD_CLUSTER_CACHE/bin/<tool>-src-<hash of its sources>/<tool>. Adding one takes no change here:
-# put the module in tools/<tool>/ (package main) and call `scripts/lab/go-tools.sh <tool>`.
+# put the module in tools/<tool>/ (package main) and call `scripts/lab/go-tools.sh <tool>`. The largest is
+# tools/kube-apiserver (k8s.io/kubernetes: about 8 min on 2 cores with its modules downloaded, 14 min of CPU).
 #
 # A tool is built once per version (CGO_ENABLED=0, -trimpath) and checked by running it; a second call only
 # prints the path. Go: $GO, else `go` on PATH, else /usr/local/go/bin/go. Build output goes to stderr, so
