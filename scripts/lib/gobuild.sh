@@ -59,8 +59,9 @@ go_build_once() {
 # go_install OUT MODULE@VERSION: BUILD of a published module (`go install`).
 go_install() { GOBIN=$1 "$(go_cmd)" install "$2"; }
 
-# go_build_module OUT DIR: BUILD of the module in DIR (a tool of this repository); the binary is named after DIR.
-go_build_module() { (cd "$2" && "$(go_cmd)" build -o "$1/${2##*/}" .); }
+# go_build_module OUT DIR: BUILD of the module in DIR (a tool of this repository); the binary is named after DIR,
+# without symbol table and DWARF (-s -w: a faster link; stack traces keep their names and lines).
+go_build_module() { (cd "$2" && "$(go_cmd)" build -ldflags "-s -w" -o "$1/${2##*/}" .); }
 
 # go_sources_key DIR: the KEY of a module built from its sources: src- and a hash of its non-test .go files,
 # go.mod and go.sum.
