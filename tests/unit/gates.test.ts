@@ -57,7 +57,7 @@ describe("the health gate before a restart", () => {
      */
     const configure = (unhealthy: string | undefined, restartRuns = true) => {
         fs.mkdirSync(path.join(dir, "data/member"), { recursive: true });
-        fs.mkdirSync(path.join(dir, "pki"));
+        fs.mkdirSync(path.join(dir, "pki"), { recursive: true });
         fake("etcdctl", `case "$*" in
   *"member list"*) printf '%s\\n' '${memberLine(1)}' '${memberLine(2)}' '${memberLine(3)}' ;;
   *"endpoint health"*) ${unhealthy ? `if [[ $* == *${unhealthy}* ]]; then echo "${unhealthy} is unhealthy: failed to commit proposal" >&2; exit 1; fi` : ""}
@@ -98,6 +98,18 @@ esac`);
         expect(r.status).toBe(0);
         expect(calls()).toContain("systemctl restart --no-block etcd.service");
         expect(calls().filter((c) => c.startsWith("install "))).toHaveLength(Object.keys(PKI_FILES).length + 1); // the files and the unit
+    });
+
+    it("removes a client CRL no longer wanted only once the restarted unit (without the flag) is healthy", () => {
+        const crl = path.join(dir, "pki", "client-crl.der");
+        fs.mkdirSync(path.dirname(crl), { recursive: true });
+        fs.writeFileSync(crl, "old list");
+        expect(configure("https://10.0.0.3:2379").status).toBe(1);
+        expect(fs.existsSync(crl)).toBe(true); // refused before the restart: the running etcd still reads it
+        const r = configure(undefined);
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("etcd on etcd-1: client CRL removed");
+        expect(fs.existsSync(crl)).toBe(false);
     });
 
     it("after the restart, waits for a new run of the unit: the old run still answering healthy does not let the next member go", () => {
