@@ -13,9 +13,10 @@
 # Tools of this repository: every tools/<tool>/ with a go.mod (tools/hcloud-standin, ...), built from its
 # sources to $ETCD_CLUSTER_CACHE/bin/<tool>-src-<hash of its sources>/<tool>. Adding one takes no change here:
 # put the module in tools/<tool>/ (package main) and call `scripts/lab/go-tools.sh <tool>`. The largest is
-# tools/kube-apiserver (k8s.io/kubernetes: about 8 min on 2 cores with its modules downloaded, 14 min of CPU).
+# tools/kube-apiserver (k8s.io/kubernetes: about 6 min on 2 cores with its modules downloaded, 11 min of CPU).
 #
-# A tool is built once per version (CGO_ENABLED=0, -trimpath) and checked by running it; a second call only
+# A tool is built once per version (CGO_ENABLED=0, -trimpath, -s -w; MinIO, the YAML host and kube-apiserver
+# unoptimized, see UNOPTIMIZED in lib/gobuild.sh) and checked by running it; a second call only
 # prints the path. Go: $GO, else `go` on PATH, else /usr/local/go/bin/go. Build output goes to stderr, so
 # `bin=$(scripts/lab/go-tools.sh actionlint)` works.
 set -euo pipefail
@@ -37,13 +38,14 @@ check_yaml() { "$1/pulumi-language-yaml" -help >/dev/null 2>&1; }
 check_minio() { "$1/minio" --version >/dev/null; }
 check_ours() { [[ -x $1/$tool ]]; } # a tool of this repository: its own tests check what it does
 
-case ${1:-} in -h | --help) sed -n '2,20p' "$0"; exit 0 ;; esac
-[[ $# -gt 0 ]] || { sed -n '2,20p' "$0" >&2; exit 2; }
+case ${1:-} in -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;; esac
+[[ $# -gt 0 ]] || { awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" >&2; exit 2; }
 for tool in "$@"; do
   case $tool in
     actionlint) dir=$(go_cached actionlint "$ACTIONLINT_VERSION" check_actionlint go_install github.com/rhysd/actionlint/cmd/actionlint@"$ACTIONLINT_VERSION") ;;
-    pulumi-language-yaml) dir=$(go_cached pulumi-language-yaml "$PULUMI_YAML_VERSION" check_yaml go_install github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml@"$PULUMI_YAML_VERSION") ;;
-    minio) dir=$(go_cached minio "$MINIO_VERSION" check_minio go_install github.com/minio/minio@"$MINIO_VERSION") ;;
+    pulumi-language-yaml) dir=$(go_cached pulumi-language-yaml "$PULUMI_YAML_VERSION" check_yaml go_install github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml@"$PULUMI_YAML_VERSION" "$UNOPTIMIZED") ;;
+    minio) dir=$(go_cached minio "$MINIO_VERSION" check_minio go_install github.com/minio/minio@"$MINIO_VERSION" "$UNOPTIMIZED") ;;
+    kube-apiserver) dir=$(go_cached "$tool" "$(go_sources_key "$tools/$tool")" check_ours go_build_module "$tools/$tool" "$UNOPTIMIZED") ;;
     *)
       [[ $tool =~ ^[a-z0-9][a-z0-9-]*$ && -f $tools/$tool/go.mod ]] \
         || { echo "go-tools: unknown tool $tool (known: actionlint, pulumi-language-yaml, minio, and each tools/<tool>/ with a go.mod)" >&2; exit 2; }
