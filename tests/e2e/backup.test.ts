@@ -91,6 +91,23 @@ describe("backups, restore and maintenance", () => {
         return [...r.stdout.matchAll(/<Key>([^<]+)<\/Key>/g)].map((m) => m[1]);
     };
     const sha256 = (file: string) => crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+    /** `pulumi up`, then one run of the backup service on the leader (it succeeds): the leader, its journal, the snapshot's name. */
+    const upThenBackup = (label: string) => {
+        stack.up(label);
+        run("sleep", ["1.1"]); // snapshot names have a one-second resolution
+        const leader = leaderIndex();
+        const r = startUnit(leader, "etcd-backup.service");
+        expectRun(r, true);
+        return { leader, journal: r.journal, name: /saved \/var\/backups\/etcd\/(\S+\.db)/.exec(r.journal)![1] };
+    };
+    /** Snapshot NAME copied from member i's snapshot directory, and object KEY downloaded from S3, as files here. */
+    const localAndRemote = (i: number, name: string, key: string, label: string) => {
+        const local = path.join(stack.dir, `${label}-local.db`);
+        const remote = path.join(stack.dir, `${label}-remote.bin`);
+        fs.writeFileSync(local, Buffer.from(sh(i, `base64 -w0 /var/backups/etcd/${name}`), "base64"));
+        expect(s3(["--fail", "-o", remote, `${s3Url}/${BUCKET}/${key}`]).status).toBe(0);
+        return { local, remote };
+    };
     const scheduled = (i: number) => sh(i, "cd /var/backups/etcd && ls -1 scheduled-*.db 2>/dev/null || true").split("\n").filter(Boolean);
     const fillUntil = (stop: () => boolean, prefix: string, maxPuts = 80) => {
         const value = path.join(stack.dir, "value.bin");
@@ -195,10 +212,7 @@ describe("backups, restore and maintenance", () => {
         all((_, i) => expect(i === leader || sh(i, `test -e ${METRICS_TEXTFILE_DIR}/etcd-backup.prom && echo present || echo absent`).trim() === "absent").toBe(true));
         // The uploaded object is byte for byte the local snapshot.
         const name = scheduled(leader)[0];
-        const local = path.join(stack.dir, "local.db");
-        const remote = path.join(stack.dir, "remote.db");
-        fs.writeFileSync(local, Buffer.from(sh(leader, `base64 -w0 /var/backups/etcd/${name}`), "base64"));
-        expect(s3(["--fail", "-o", remote, `${s3Url}/${BUCKET}/${PREFIX}${name}`]).status).toBe(0);
+        const { local, remote } = localAndRemote(leader, name, `${PREFIX}${name}`, "plain");
         expect(sha256(remote)).toBe(sha256(local));
         expect(s3Keys()).toEqual([`${PREFIX}${name}`]);
         // The server checks signatures: a wrong secret is refused.
@@ -256,13 +270,8 @@ describe("backups, restore and maintenance", () => {
         const s3Args = { endpoint: s3Url, allowHttp: true, bucket: BUCKET, prefix: PREFIX };
         stack.setConfig({ backup: { keep: 3, s3: { ...s3Args, serverSideEncryption: "AES256" } }, backupEncryptionPassphrase: PASSPHRASE },
             ["backupEncryptionPassphrase"]);
-        stack.up("backup: pulumi up (server- and client-side encryption)");
-        run("sleep", ["1.1"]);
-        const leader = leaderIndex();
-        const r = startUnit(leader, "etcd-backup.service");
-        expectRun(r, true);
-        expect(r.journal).toContain("encrypted on this host (cryptcheck: contents match)");
-        const name = /saved \/var\/backups\/etcd\/(\S+\.db)/.exec(r.journal)![1];
+        const { leader, journal, name } = upThenBackup("backup: pulumi up (server- and client-side encryption)");
+        expect(journal).toContain("encrypted on this host (cryptcheck: contents match)");
         const key = `${PREFIX}${name}.bin`;
         const keys = s3Keys();
         expect(keys).toContain(key);
@@ -277,10 +286,7 @@ describe("backups, restore and maintenance", () => {
         expect(plainHead.stdout).not.toMatch(/x-amz-server-side-encryption/i); // the check can say no
 
         // Client-side: the object is rclone's crypt format, not the snapshot, and etcdutl cannot read it.
-        const local = path.join(stack.dir, "enc-local.db");
-        const remote = path.join(stack.dir, "enc-remote.bin");
-        fs.writeFileSync(local, Buffer.from(sh(leader, `base64 -w0 /var/backups/etcd/${name}`), "base64"));
-        expect(s3(["--fail", "-o", remote, `${s3Url}/${BUCKET}/${key}`]).status).toBe(0);
+        const { local, remote } = localAndRemote(leader, name, key, "enc");
         const plain = fs.readFileSync(local);
         const stored = fs.readFileSync(remote);
         expect(stored.subarray(0, 8).toString("latin1")).toBe("RCLONE\0\0");
@@ -316,8 +322,8 @@ describe("backups, restore and maintenance", () => {
 
         // The passphrase is only in the 0600 file: not in the state, the engine log or the journal.
         expect(sh(leader, "cat /etc/etcd/backup-s3.env")).toContain(`ETCD_BACKUP_PASSPHRASE=${PASSPHRASE}\n`);
-        const journal = sh(leader, "journalctl -u etcd-backup.service --no-pager -o cat");
-        for (const text of [stack.exportState(), stack.engineLog, journal]) {
+        const wholeJournal = sh(leader, "journalctl -u etcd-backup.service --no-pager -o cat");
+        for (const text of [stack.exportState(), stack.engineLog, wholeJournal]) {
             expect(text).not.toContain(PASSPHRASE_RANDOM);
         }
 
@@ -338,24 +344,16 @@ describe("backups, restore and maintenance", () => {
         const filled = fillUntil(() => Math.min(...dbSizes()) >= 6 * 1024 * 1024, "/bkp/multipart");
         expect(filled.refused).toBe(false);
         stack.setConfig({ backup: { keep: 3, s3: { ...s3Args, uploadCutoffMiB: 5 } } });
-        stack.up("backup: pulumi up (multipart above 5 MiB)");
-        run("sleep", ["1.1"]);
-        const leader = leaderIndex();
-        const r = startUnit(leader, "etcd-backup.service");
-        expectRun(r, true);
-        expect(r.journal).toContain("(rclone checked size and MD5)");
-        const name = /saved \/var\/backups\/etcd\/(\S+\.db)/.exec(r.journal)![1];
+        const { leader, journal, name } = upThenBackup("backup: pulumi up (multipart above 5 MiB)");
+        expect(journal).toContain("(rclone checked size and MD5)");
         // An S3 multipart object's ETag is "<md5 of the parts' md5s>-<parts>"; a single PUT's has no count.
         const etag = (key: string) => /^etag: "?([0-9a-f]{32}(?:-\d+)?)"?\r?$/im.exec(s3(["--fail", "--head", `${s3Url}/${BUCKET}/${key}`]).stdout)?.[1];
         const parts = /-(\d+)$/.exec(etag(`${PREFIX}${name}`) ?? "")?.[1];
         expect(Number(parts)).toBeGreaterThanOrEqual(2);
         const singlePut = s3Keys().find((k) => k.endsWith(".db") && k !== `${PREFIX}${name}`)!;
         expect(etag(singlePut)).toMatch(/^[0-9a-f]{32}$/); // the check can say no: an object of one PUT
-        const local = path.join(stack.dir, "multipart-local.db");
-        const remote = path.join(stack.dir, "multipart-remote.db");
-        fs.writeFileSync(local, Buffer.from(sh(leader, `base64 -w0 /var/backups/etcd/${name}`), "base64"));
+        const { local, remote } = localAndRemote(leader, name, `${PREFIX}${name}`, "multipart");
         expect(fs.statSync(local).size).toBeGreaterThanOrEqual(6 * 1024 * 1024);
-        expect(s3(["--fail", "-o", remote, `${s3Url}/${BUCKET}/${PREFIX}${name}`]).status).toBe(0);
         expect(sha256(remote)).toBe(sha256(local));
 
         // Back to rclone's default cutoff, and the space those values took given back (the quota test comes later).

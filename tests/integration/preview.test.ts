@@ -71,30 +71,26 @@ describe.each([1, 5])("the program previewed with %i members", (n) => {
 });
 
 describe("invalid configuration", () => {
-    it("fails the preview with the validation message and plans nothing", () => {
+    /** A preview of the dev stack with one setting changed: it fails with MESSAGE and plans nothing. */
+    const expectRefused = (stackName: string, setting: Record<string, unknown>, message: string) => {
         const dev = load(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
-        const stack = new TestStack({ stack: "invalid", config: { ...dev.config, "etcd-cluster:memberCount": 4 }, env });
+        const stack = new TestStack({ stack: stackName, config: { ...dev.config, ...setting }, env });
         try {
             const r = stack.tryPulumi(["preview"]);
             expect(r.status).not.toBe(0);
-            expect(r.stdout + r.stderr).toContain("memberCount must be odd to keep a majority (got 4); use 3 or 5.");
+            expect(r.stdout + r.stderr).toContain(message);
             // The real type token (the one the plans above count by): no server may appear in the plan at all.
             expect(r.stdout + r.stderr).not.toContain("hcloud:index/server:Server");
         } finally {
             stack.dispose();
         }
+    };
+
+    it("fails the preview with the validation message and plans nothing", () => {
+        expectRefused("invalid", { "etcd-cluster:memberCount": 4 }, "memberCount must be odd to keep a majority (got 4); use 3 or 5.");
     }, 180_000);
 
     it("fails a setting of the wrong type before the program runs, from Pulumi.yaml's declarations", () => {
-        const dev = load(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
-        const stack = new TestStack({ stack: "invalid-type", config: { ...dev.config, "etcd-cluster:healthTimeoutSeconds": "soon" }, env });
-        try {
-            const r = stack.tryPulumi(["preview"]);
-            expect(r.status).not.toBe(0);
-            expect(r.stdout + r.stderr).toContain("configuration key 'healthTimeoutSeconds' must be of type 'integer'");
-            expect(r.stdout + r.stderr).not.toContain("hcloud:index/server:Server");
-        } finally {
-            stack.dispose();
-        }
+        expectRefused("invalid-type", { "etcd-cluster:healthTimeoutSeconds": "soon" }, "configuration key 'healthTimeoutSeconds' must be of type 'integer'");
     }, 180_000);
 });
