@@ -11,8 +11,6 @@ module.exports = {
   // A cluster under mocks takes seconds to build on a busy 2-core machine: jest's default 5 s is too tight.
   // (Integration and e2e tests give their own, longer timeouts.)
   testTimeout: 60_000,
-  // End-to-end files slowest first (see jest.sequencer.js), so that the two workers end together.
-  testSequencer: "<rootDir>/jest.sequencer.js",
   projects: [
     { ...base, displayName: "unit", testMatch: ["<rootDir>/tests/unit/**/*.test.ts"] },
     { ...base, displayName: "integration", testMatch: ["<rootDir>/tests/integration/**/*.test.ts"] },
