@@ -155,12 +155,13 @@ export function resolveTuning(args: EtcdTuningArgs): Required<EtcdTuningArgs> {
  * with openssl, against the CA bundle they trust, before it is installed.
  */
 export function clientCrlPem(value: string): string {
-    if (!CRL_PEM.test(value.trim())) {
-        const start = value.trim().split("\n")[0].slice(0, 40);
+    const text = value.trim();
+    if (!CRL_PEM.test(text)) {
+        const start = text.split("\n")[0].slice(0, 40);
         fail(`pki.clientCrlPem must be one PEM certificate revocation list (-----BEGIN X509 CRL----- ... -----END X509 CRL-----), `
             + `got text starting with ${JSON.stringify(start)}. Make one with \`openssl ca -gencrl\` (see docs/operations.md), or leave it unset.`);
     }
-    return `${value.trim()}\n`;
+    return `${text}\n`;
 }
 const CRL_PEM = /^-----BEGIN X509 CRL-----\r?\n[A-Za-z0-9+/=\r\n]+-----END X509 CRL-----$/;
 
