@@ -82,6 +82,23 @@ export function mustSsh(rig: Rig, host: RigHost, command: string): string {
     return r.stdout;
 }
 
+/**
+ * Starts a oneshot unit on a host and waits for it to end: whether it succeeded, and what that run logged.
+ * A run its timer began before the caller's setup is waited out first (a start would only join it); the
+ * journal is read by the run's invocation id, so it holds all of that one run and nothing of another.
+ */
+export function startUnit(rig: Rig, host: RigHost, unit: string): { ok: boolean; journal: string } {
+    const r = ssh(rig, host, [
+        `while [ "$(systemctl show -p ActiveState --value ${unit})" = activating ]; do sleep 0.2; done`,
+        `rc=0; systemctl start ${unit} || rc=$?`,
+        `id=$(systemctl show -p InvocationID --value ${unit})`,
+        `journalctl --sync`,
+        `journalctl _SYSTEMD_INVOCATION_ID="$id" --no-pager -o cat`,
+        `exit $rc`,
+    ].join("\n"));
+    return { ok: r.status === 0, journal: r.stdout };
+}
+
 /** An etcdctl binary on this machine, from the toolchain's tarball of `version`. */
 export function localEtcdctl(version: string, workDir: string): string {
     const dir = path.join(workDir, `etcd-v${version}`);

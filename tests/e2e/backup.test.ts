@@ -23,7 +23,7 @@ import * as path from "path";
 import { METRICS_TEXTFILE_DIR } from "../../components/etcd-cluster/render/layout";
 import { REPO_ROOT, TestStack } from "../../lab/pulumi";
 import { ContinuousWriter, expectNoLoss } from "../helpers/reliability";
-import { adminClientFiles, ClientFiles, Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, RigHost, rigDown, rigUp, ssh } from "../../lab/rig";
+import { adminClientFiles, ClientFiles, Etcdctl, localEtcdctl, mustSsh, releaseSha256, Rig, RigHost, rigDown, rigUp, startUnit as startUnitOn } from "../../lab/rig";
 import { logStep, mustRun, run } from "../../lab/run";
 
 const VERSION = process.env.ETCD_VERSION ?? "";
@@ -70,11 +70,7 @@ describe("backups, restore and maintenance", () => {
     };
     const revision = () => Number(status()[0].Status.header.revision);
     /** A unit run to its end: exit status of `systemctl start`, and what it logged during this run. */
-    const startUnit = (i: number, unit: string) => {
-        const r = ssh(rig, rig.hosts[i], `c=$(journalctl -n 0 --show-cursor --no-pager | sed -n 's/^-- cursor: //p'); rc=0; ` +
-            `systemctl start ${unit} || rc=$?; journalctl --sync; journalctl -u ${unit} --after-cursor="$c" --no-pager -o cat; exit $rc`);
-        return { ok: r.status === 0, journal: r.stdout };
-    };
+    const startUnit = (i: number, unit: string) => startUnitOn(rig, rig.hosts[i], unit);
     /** Fails with the unit's journal when it did not end as expected. */
     const expectRun = (r: { ok: boolean; journal: string }, ok: boolean) => {
         if (r.ok !== ok) throw new Error(`expected the unit to ${ok ? "succeed" : "fail"}; it logged:\n${r.journal}`);
