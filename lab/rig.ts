@@ -84,19 +84,29 @@ export function mustSsh(rig: Rig, host: RigHost, command: string): string {
 
 /**
  * Starts a oneshot unit on a host and waits for it to end: whether it succeeded, and what that run logged.
- * A run its timer began before the caller's setup is waited out first (a start would only join it); the
- * journal is read by the run's invocation id, so it holds all of that one run and nothing of another.
+ * A run its timer began before the caller's setup is waited out first (a start would only join it). The
+ * journal after the start's cursor may still hold that run's last lines: only the last run's are returned,
+ * by invocation id (read from the entries, since systemd unloads an inactive unit no timer refers to).
  */
 export function startUnit(rig: Rig, host: RigHost, unit: string): { ok: boolean; journal: string } {
     const r = ssh(rig, host, [
+        `c=$(journalctl -n 0 --show-cursor --no-pager | sed -n 's/^-- cursor: //p')`,
         `while [ "$(systemctl show -p ActiveState --value ${unit})" = activating ]; do sleep 0.2; done`,
-        `rc=0; systemctl start ${unit} || rc=$?`,
-        `id=$(systemctl show -p InvocationID --value ${unit})`,
+        `rc=0; systemctl start ${unit} >/dev/null 2>&1 || rc=$?`,
         `journalctl --sync`,
-        `journalctl _SYSTEMD_INVOCATION_ID="$id" --no-pager -o cat`,
+        `journalctl -u ${unit} --after-cursor="$c" --no-pager -o json --output-fields=MESSAGE,_SYSTEMD_INVOCATION_ID,INVOCATION_ID`,
         `exit $rc`,
     ].join("\n"));
-    return { ok: r.status === 0, journal: r.stdout };
+    const entries = r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>)
+        .map((e) => ({ run: String(e._SYSTEMD_INVOCATION_ID ?? e.INVOCATION_ID ?? ""), message: journalMessage(e.MESSAGE) }));
+    const last = entries.map((e) => e.run).filter((id) => id !== "").pop();
+    const journal = entries.filter((e) => e.run === last).map((e) => `${e.message}\n`).join("");
+    return { ok: r.status === 0, journal };
+}
+
+/** A journal entry's MESSAGE in `-o json`: a string, or an array of bytes when it is not valid UTF-8. */
+function journalMessage(m: unknown): string {
+    return Array.isArray(m) ? Buffer.from(m as number[]).toString("utf8") : String(m ?? "");
 }
 
 /** An etcdctl binary on this machine, from the toolchain's tarball of `version`. */
