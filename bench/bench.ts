@@ -83,6 +83,8 @@ const FLOOR = {
     roll: "floor: etcd rolling restart",
     emptyPreview: "floor: empty program, pulumi preview",
     emptyUp: "floor: empty program, pulumi up",
+    providersPreview: "floor: one resource per provider, pulumi preview",
+    providersUp: "floor: one resource per provider, pulumi up",
 } as const;
 /** Figures whose floor does not depend on the member count are recorded with members 0. */
 const ANY_SIZE = 0;
@@ -276,17 +278,44 @@ async function sshRoundTrip(rig: Rig, runs: number): Promise<void> {
  * (Pulumi.yaml's runtime and main, the tsconfig files, package.json, node_modules) and the same environment.
  */
 function emptyProgramStack(work: string, env: Record<string, string>): TestStack {
-    const dir = path.join(work, "empty-program");
+    return floorProgramStack(work, env, "empty", "// Nothing: the floor of any program.\nexport {};\n");
+}
+
+/** One cheap resource of each provider package a program may use, none of which reaches a host or an API. */
+const PROVIDER_FLOOR_RESOURCES: Record<string, string> = {
+    command: `import * as command from "@pulumi/command";\nnew command.local.Command("floor", { create: "true" });\n`,
+    hcloud: `import * as hcloud from "@pulumi/hcloud";\nnew hcloud.Provider("floor", { token: "0".repeat(64), endpoint: "http://127.0.0.1:9/v1" });\n`,
+    random: `import * as random from "@pulumi/random";\nnew random.RandomId("floor", { byteLength: 4 });\n`,
+    tls: `import * as tls from "@pulumi/tls";\nnew tls.PrivateKey("floor", { algorithm: "ED25519" });\n`,
+};
+
+/**
+ * The floor of a no-op run of this program's providers: the empty program plus one resource of each provider
+ * package the deployed stack uses (its \`pulumi:providers:*\` resources). Their plugins start and answer the
+ * engine, which no program that uses them can avoid; the component's own work is what remains above it.
+ */
+function providersProgramStack(work: string, env: Record<string, string>, deployed: TestStack): TestStack {
+    const packages = [...new Set((JSON.parse(deployed.exportState()).deployment.resources as { type: string }[])
+        .map((r) => /^pulumi:providers:(.+)$/.exec(r.type)?.[1]).filter((p): p is string => p !== undefined))].sort();
+    const unknown = packages.filter((p) => !(p in PROVIDER_FLOOR_RESOURCES));
+    if (unknown.length > 0) throw new Error(`no floor resource for the provider package(s) ${unknown.join(", ")}: add one to PROVIDER_FLOOR_RESOURCES`);
+    notes.push(`the providers' floor program has one resource of each of: ${packages.join(", ")}`);
+    return floorProgramStack(work, env, "providers", packages.map((p) => PROVIDER_FLOOR_RESOURCES[p]).join(""));
+}
+
+/** A deployed stack of a small program with the real one's runtime options (see emptyProgramStack). */
+function floorProgramStack(work: string, env: Record<string, string>, name: string, source: string): TestStack {
+    const dir = path.join(work, `${name}-program`);
     fs.mkdirSync(dir);
     const project = load(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8")) as { runtime: unknown; main?: string };
     const main = project.main ?? "index.ts";
-    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), dump({ name: "empty-program", runtime: project.runtime, main }));
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), dump({ name: `${name}-program`, runtime: project.runtime, main }));
     for (const f of fs.readdirSync(REPO_ROOT).filter((x) => /^(tsconfig.*|package)\.json$/.test(x))) {
         fs.copyFileSync(path.join(REPO_ROOT, f), path.join(dir, f));
     }
-    fs.writeFileSync(path.join(dir, main), "// Nothing: the floor of any program.\nexport {};\n");
-    const stack = new TestStack({ stack: "empty", config: {}, env, programSource: dir });
-    stack.pulumi(["up", "--yes", "--skip-preview"]); // it has its stack resource, as a deployed stack has
+    fs.writeFileSync(path.join(dir, main), source);
+    const stack = new TestStack({ stack: name, config: {}, env, programSource: dir });
+    stack.pulumi(["up", "--yes", "--skip-preview"]); // it has its resources (at least the stack), as a deployed stack has
     return stack;
 }
 
@@ -331,7 +360,10 @@ async function wipeHosts(rig: Rig, n: number): Promise<void> {
         "rm -rf /var/lib/etcd.removed-* /var/lib/etcd.orphaned-* /var/lib/etcd /var/backups/etcd")));
 }
 
-async function deploySize(rig: Rig, n: number, o: Options, version: string, deadline: number, empty: TestStack | undefined): Promise<void> {
+/** The floor programs' stacks: made in main (empty) and at the first deployment (providers, from its state). */
+interface FloorStacks { work: string; empty: TestStack; providers?: TestStack }
+
+async function deploySize(rig: Rig, n: number, o: Options, version: string, deadline: number, floors: FloorStacks | undefined): Promise<void> {
     const stack = new TestStack({ stack: `bench${n}`, config: clusterConfig(rig, n, version), env: o.env });
     let deployed = false;
     try {
@@ -341,11 +373,14 @@ async function deploySize(rig: Rig, n: number, o: Options, version: string, dead
             verify(stack, n);
             if (o.day2Sizes.includes(n) && r === 0) {
                 const noOpUp = ["up", "--yes", "--skip-preview", "--expect-no-changes"];
+                if (floors) floors.providers ??= providersProgramStack(floors.work, o.env, stack);
                 for (let i = 0; i < o.runs && Date.now() < deadline; i++) {
-                    // Each right after its floor, so both see the same load on the machine.
-                    if (empty) record(FLOOR.emptyPreview, ANY_SIZE, "", timedPulumi(empty, ["preview", "--expect-no-changes"]));
+                    // Each right after its floors, so all see the same load on the machine.
+                    if (floors) record(FLOOR.emptyPreview, ANY_SIZE, "", timedPulumi(floors.empty, ["preview", "--expect-no-changes"]));
+                    if (floors?.providers) record(FLOOR.providersPreview, ANY_SIZE, "", timedPulumi(floors.providers, ["preview", "--expect-no-changes"]));
                     record("pulumi preview, no changes", n, FLOOR.emptyPreview, timedPulumi(stack, ["preview", "--expect-no-changes"]));
-                    if (empty) record(FLOOR.emptyUp, ANY_SIZE, "", timedPulumi(empty, noOpUp));
+                    if (floors) record(FLOOR.emptyUp, ANY_SIZE, "", timedPulumi(floors.empty, noOpUp));
+                    if (floors?.providers) record(FLOOR.providersUp, ANY_SIZE, "", timedPulumi(floors.providers, noOpUp));
                     record("pulumi up, no changes", n, FLOOR.emptyUp, timedPulumi(stack, noOpUp));
                 }
                 // What type-checking at run time would cost (ts-node checks the program before it runs).
@@ -394,7 +429,7 @@ function floorMedian(f: Figure, of: "samples" | "cpu" = "samples"): number | und
 }
 
 function table(): string {
-    const order = ["SSH round trip", FLOOR.emptyPreview, FLOOR.emptyUp, FLOOR.start, FLOOR.roll, "pulumi up, empty", "pulumi up, no changes",
+    const order = ["SSH round trip", FLOOR.emptyPreview, FLOOR.emptyUp, FLOOR.providersPreview, FLOOR.providersUp, FLOOR.start, FLOOR.roll, "pulumi up, empty", "pulumi up, no changes",
         "pulumi preview, no changes", "pulumi preview, no changes, type-checked", "rolling change", "pulumi destroy"];
     const rank = (f: Figure) => Math.max(...order.map((p, i) => (f.figure.startsWith(p) ? i : -1)));
     const sorted = [...figures].sort((a, b) => rank(a) - rank(b) || a.members - b.members);
@@ -429,6 +464,11 @@ function ratios(): Ratio[] {
         const emptyUp = median(FLOOR.emptyUp, ANY_SIZE);
         add(`no-op pulumi preview, ${n} members / empty-program preview`, preview, emptyPreview, (a, b) => `${fmt(a)} s / ${fmt(b)} s`, 1.3);
         add(`no-op pulumi up, ${n} members / empty-program up`, up, emptyUp, (a, b) => `${fmt(a)} s / ${fmt(b)} s`, 1.3);
+        add(`  no-op pulumi preview, ${n} members / one-resource-per-provider preview`, preview, median(FLOOR.providersPreview, ANY_SIZE),
+            (a, b) => `${fmt(a)} s / ${fmt(b)} s`);
+        add(`  no-op pulumi up, ${n} members / one-resource-per-provider up`, up, median(FLOOR.providersUp, ANY_SIZE), (a, b) => `${fmt(a)} s / ${fmt(b)} s`);
+        add(`  one-resource-per-provider preview / empty-program preview (what the providers alone cost)`, median(FLOOR.providersPreview, ANY_SIZE),
+            emptyPreview, (a, b) => `${fmt(a)} s / ${fmt(b)} s`);
         add(`  the same in CPU time: no-op preview / empty-program preview`, median("pulumi preview, no changes", n, "cpu"),
             median(FLOOR.emptyPreview, ANY_SIZE, "cpu"), (a, b) => `${fmt(a)} s / ${fmt(b)} s CPU`);
         add(`  the same in CPU time: no-op up / empty-program up`, median("pulumi up, no changes", n, "cpu"),
@@ -478,7 +518,7 @@ export async function main(argv: string[]): Promise<number> {
     const before = machine();
     let rig: Rig | undefined;
     let floor: Floor | undefined;
-    let empty: TestStack | undefined;
+    let floors: FloorStacks | undefined;
     let cleaned = false;
     const cleanup = () => {
         if (cleaned) return;
@@ -505,10 +545,10 @@ export async function main(argv: string[]): Promise<number> {
             await floor.remove();
         }
         if (o.deploy) {
-            if (o.floor) empty = emptyProgramStack(work, o.env);
+            if (o.floor) floors = { work, empty: emptyProgramStack(work, o.env) };
             for (const n of o.sizes) {
                 if (Date.now() >= deadline) { notes.push(`time limit reached before the ${n}-member deployments`); break; }
-                await deploySize(rig, n, o, version, deadline, empty);
+                await deploySize(rig, n, o, version, deadline, floors);
             }
         }
         if (Date.now() >= deadline) notes.push(`stopped at the ${o.maxMinutes}-minute limit; later figures have fewer runs or are missing`);
@@ -517,7 +557,8 @@ export async function main(argv: string[]): Promise<number> {
         process.stderr.write(`bench: ${e}\n`);
     } finally {
         if (floor && !cleaned) await floor.remove().catch(() => undefined);
-        empty?.dispose();
+        floors?.empty.dispose();
+        floors?.providers?.dispose();
         cleanup();
     }
     const report = {
