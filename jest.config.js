@@ -6,6 +6,8 @@ const base = {
   preset: "ts-jest",
   testEnvironment: "node",
   transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.jest.json" }] },
+  // Stryker's sandboxes (npm run mutate) are copies of the tree: never tests or modules of this run.
+  modulePathIgnorePatterns: ["<rootDir>/.stryker-tmp/"],
 };
 module.exports = {
   // A cluster under mocks takes seconds to build on a busy 2-core machine: jest's default 5 s is too tight.
