@@ -18,11 +18,31 @@ describe("IPv4 parsing", () => {
         expect(parseIpv4Cidr("10.1.0.0/33")).toBeUndefined();
         expect(parseIpv4Cidr("10.1.0.0")).toBeUndefined();
     });
+    it("refuses a CIDR with a second slash or a prefix that is not plain digits", () => {
+        expect(parseIpv4Cidr("10.1.0.0/16/8")).toBeUndefined();
+        expect(parseIpv4Cidr("10.0.0.0/+8")).toBeUndefined(); // Number("+8") is 8
+        expect(parseIpv4Cidr("10.0.0.0/ 8")).toBeUndefined();
+    });
     it("accepts IPv6 CIDRs in firewall lists", () => {
         expect(isCidr("::/0")).toBe(true);
         expect(isCidr("2001:db8::/32")).toBe(true);
         expect(isCidr("2001:db8::1::/32")).toBe(false);
         expect(isCidr("fe80::/129")).toBe(false);
+    });
+    it.each([
+        ["::1/128", true],                     // the longest prefix
+        ["2001:db8:0:0:0:0:0:1/128", true],    // eight groups, no "::"
+        ["1:2:3:4:5:6:7::/128", true],         // "::" standing for one group
+        ["2001:db8:0:0:0:0:1/128", false],     // seven groups without "::"
+        ["1:2:3:4:5:6:7:8::/128", false],      // eight groups and a "::"
+        ["2001:db8::12345/64", false],         // a group of five digits
+        ["g::/16", false],                     // not hex
+        ["::g/16", false],
+        ["::/x12", false],                     // prefixes: digits only
+        ["::/12x", false],
+        ["2001:db8::/32/1", false],
+    ])("IPv6 %p is a CIDR: %p", (text, ok) => {
+        expect(isCidr(text)).toBe(ok);
     });
 });
 
@@ -32,6 +52,7 @@ describe("containment", () => {
     it("subnet outside network", () => expect(cidrContains(c("10.1.0.0/16"), c("10.2.1.0/24"))).toBe(false));
     it("larger range is not inside a smaller one", () => expect(cidrContains(c("10.1.1.0/24"), c("10.1.0.0/16"))).toBe(false));
     it("equal ranges contain each other", () => expect(cidrContains(c("10.1.1.0/24"), c("10.1.1.0/24"))).toBe(true));
+    it("a range before the network is not inside it", () => expect(cidrContains(c("10.1.0.0/16"), c("10.0.0.0/24"))).toBe(false));
 });
 
 describe("member address plan", () => {

@@ -74,7 +74,14 @@ describe("the reachability script", () => {
         const line = fs.readFileSync(path.join(dir, "k.pub"), "utf8");
         const printed = spawnSync("ssh-keygen", ["-lf", path.join(dir, "k.pub")], { encoding: "utf8" }).stdout.split(" ")[1];
         expect(fingerprint(line)).toBe(printed);
+        // As an operator pastes it: surrounding blanks, several spaces between the fields.
+        expect(fingerprint(`  ${line.trim().split(" ").join("   ")}  \n`)).toBe(printed);
         fs.rmSync(dir, { recursive: true });
+    });
+
+    it("pins the type and key of a pasted host key line, without its comment or blanks", () => {
+        const script = reachabilityScript([{ name: "etcd-1", host: "h", port: 22, hostKey: "  ssh-ed25519   AAAAC3Nz   root@etcd-1 \n" }], "existing");
+        expect(script).toContain("readonly HOST_KEYS=('ssh-ed25519 AAAAC3Nz')\n");
     });
 
     let server: net.Server;
@@ -116,7 +123,26 @@ describe("the reachability script", () => {
         expect(r.stderr).not.toContain("etcd-1 is down");
         expect(r.stderr).toContain("Nothing was changed. Start it (hcloud server poweron <name>)");
         expect(r.stderr).toContain("pulumi up --refresh");
+        expect(r.stderr).toContain('See docs/operations.md, "A member is down".');
         expect(r.seconds).toBeLessThan(10);
+    });
+
+    it("tells the owner of existing hosts how to bring one back or re-join a rebuilt one", () => {
+        const r = run([{ name: "etcd-1", host: "127.0.0.1", port: closed }], "existing");
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("Nothing was changed. Bring the host back and run pulumi up again. If the host was rebuilt " +
+            "(etcd and its data are gone), run pulumi up --replace '<URN of its <cluster>-<member>-host step>' (pulumi stack " +
+            "--show-urns lists it): the member is installed and re-joins. See docs/operations.md, \"A member is down\".");
+        expect(r.stderr).not.toContain("hcloud server poweron");
+    });
+
+    it("on Hetzner, says where a server's host key comes from when another one answers", () => {
+        const pinned = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxHbZk0aL8cMzRbt4VwJzPq2Xn0t8nQe2q4mP6a8Y1c etcd-1";
+        const r = run([{ name: "etcd-1", host: "127.0.0.1", port: open, hostKey: pinned }], "hcloud");
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain("Nothing was changed. Each server this component creates gets a generated host key through its user data");
+        expect(r.stderr).toContain("is lost, delete it and run pulumi up --refresh.");
+        expect(r.stderr).not.toContain("existingHosts[].sshHostKey");
     });
 
     it("refuses a member whose address answers without its pinned SSH host key, in seconds, saying what to do", () => {
@@ -127,6 +153,7 @@ describe("the reachability script", () => {
         expect(r.stderr).toContain(`etcd member etcd-2 at 127.0.0.1:${open} does not show its pinned SSH host key ${fingerprint(pinned)}: another machine`);
         expect(r.stderr).not.toContain("etcd member etcd-1 at");
         expect(r.stderr).toContain("Nothing was changed. If the host was rebuilt on purpose, set its existingHosts[].sshHostKey");
+        expect(r.stderr).toContain('out what answers on that address. See docs/operations.md, "A member shows another SSH host key".');
         expect(r.seconds).toBeLessThan(10);
     });
 });
