@@ -97,11 +97,21 @@ export function startUnit(rig: Rig, host: RigHost, unit: string): { ok: boolean;
         `journalctl -u ${unit} --after-cursor="$c" --no-pager -o json --output-fields=MESSAGE,_SYSTEMD_INVOCATION_ID,INVOCATION_ID`,
         `exit $rc`,
     ].join("\n"));
-    const entries = r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>)
-        .map((e) => ({ run: String(e._SYSTEMD_INVOCATION_ID ?? e.INVOCATION_ID ?? ""), message: journalMessage(e.MESSAGE) }));
-    const last = entries.map((e) => e.run).filter((id) => id !== "").pop();
-    const journal = entries.filter((e) => e.run === last).map((e) => `${e.message}\n`).join("");
-    return { ok: r.status === 0, journal };
+    const entries = r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+    return { ok: r.status === 0, journal: lastRunLines(entries) };
+}
+
+/**
+ * The messages of the last run among journal entries (`-o json`), one per line. A run's own lines carry
+ * _SYSTEMD_INVOCATION_ID and systemd's lines about it INVOCATION_ID; journald cannot read the id of a line
+ * whose process had already exited (often a run's last line), so such a line belongs to the run of the next
+ * entry that has an id: systemd's "Finished"/"Failed" of that run always comes after its lines.
+ */
+export function lastRunLines(entries: Record<string, unknown>[]): string {
+    const runs = entries.map((e) => String(e._SYSTEMD_INVOCATION_ID ?? e.INVOCATION_ID ?? ""));
+    for (let i = runs.length - 2; i >= 0; i--) if (runs[i] === "") runs[i] = runs[i + 1];
+    const last = runs.filter((id) => id !== "").pop();
+    return entries.filter((_, i) => last === undefined || runs[i] === last).map((e) => `${journalMessage(e.MESSAGE)}\n`).join("");
 }
 
 /** A journal entry's MESSAGE in `-o json`: a string, or an array of bytes when it is not valid UTF-8. */
