@@ -86,15 +86,24 @@ export function mustSsh(rig: Rig, host: RigHost, command: string): string {
  * Starts a oneshot unit on a host and waits for it to end: whether it succeeded, and what that run logged.
  * A run its timer began before the caller's setup is waited out first (a start would only join it). The
  * journal after the start's cursor may still hold that run's last lines: only the last run's are returned,
- * by invocation id (read from the entries, since systemd unloads an inactive unit no timer refers to).
+ * by invocation id (read from the entries, since systemd unloads an inactive unit no timer refers to). Its
+ * lines are waited for: the script's stdout reaches the journal after systemd's own lines at times.
  */
 export function startUnit(rig: Rig, host: RigHost, unit: string): { ok: boolean; journal: string } {
     const r = ssh(rig, host, [
         `c=$(journalctl -n 0 --show-cursor --no-pager | sed -n 's/^-- cursor: //p')`,
         `while [ "$(systemctl show -p ActiveState --value ${unit})" = activating ]; do sleep 0.2; done`,
         `rc=0; systemctl start ${unit} >/dev/null 2>&1 || rc=$?`,
-        `journalctl --sync`,
-        `journalctl -u ${unit} --after-cursor="$c" --no-pager -o json --output-fields=MESSAGE,_SYSTEMD_INVOCATION_ID,INVOCATION_ID`,
+        // journald may store systemd's "Finished"/"Failed" before the lines the script wrote to its stdout
+        // stream, even after --sync: read until the run's own lines are there and nothing more comes for 1 s.
+        `read_run() { journalctl -u ${unit} --after-cursor="$c" --no-pager -o json --output-fields=MESSAGE,_SYSTEMD_INVOCATION_ID,INVOCATION_ID; }`,
+        `prev=""; out=""`,
+        `for _ in $(seq 1 30); do`,
+        `  journalctl --sync; out=$(read_run)`,
+        `  if [ "$out" = "$prev" ] && grep -v '"INVOCATION_ID"' <<<"$out" | grep -q '^{'; then break; fi`,
+        `  prev=$out; sleep 1`,
+        `done`,
+        `printf '%s\\n' "$out"`,
         `exit $rc`,
     ].join("\n"));
     const entries = r.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
