@@ -97,11 +97,12 @@ export function startUnit(rig: Rig, host: RigHost, unit: string): { ok: boolean;
         // journald may store systemd's "Finished"/"Failed" before the lines the script wrote to its stdout
         // stream, even after --sync: read until the run's own lines are there and nothing more comes for 1 s.
         `read_run() { journalctl -u ${unit} --after-cursor="$c" --no-pager -o json --output-fields=MESSAGE,_SYSTEMD_INVOCATION_ID,INVOCATION_ID; }`,
-        `prev=""; out=""`,
+        // (Entries are counted: journalctl's JSON lists the fields in no fixed order.)
+        `prev=-1; out=""`,
         `for _ in $(seq 1 30); do`,
-        `  journalctl --sync; out=$(read_run)`,
-        `  if [ "$out" = "$prev" ] && grep -v '"INVOCATION_ID"' <<<"$out" | grep -q '^{'; then break; fi`,
-        `  prev=$out; sleep 1`,
+        `  journalctl --sync; out=$(read_run); n=$(grep -c '^{' <<<"$out" || true)`,
+        `  if [ "$n" = "$prev" ] && grep -v '"INVOCATION_ID"' <<<"$out" | grep -q '^{'; then break; fi`,
+        `  prev=$n; sleep 1`,
         `done`,
         `printf '%s\\n' "$out"`,
         `exit $rc`,
