@@ -14,7 +14,12 @@ module.exports = {
   // (Integration and e2e tests give their own, longer timeouts.)
   testTimeout: 60_000,
   projects: [
-    { ...base, displayName: "unit", testMatch: ["<rootDir>/tests/unit/**/*.test.ts"] },
+    {
+      ...base,
+      displayName: "unit",
+      testMatch: ["<rootDir>/tests/unit/**/*.test.ts"],
+      setupFiles: ["<rootDir>/tests/helpers/stack-trace-limit.ts"],
+    },
     { ...base, displayName: "integration", testMatch: ["<rootDir>/tests/integration/**/*.test.ts"] },
     { ...base, displayName: "e2e", testMatch: ["<rootDir>/tests/e2e/**/*.test.ts"] },
   ],
