@@ -48,7 +48,7 @@ fi
 started=$SECONDS
 export PULUMI_RELEASE_MIRROR="${PULUMI_RELEASE_MIRROR:-$repo/../shared/toolchain}"
 bash scripts/install-deps.sh
-bash scripts/toolchain.sh --etcd-default-only   # the versions only the tests use are built by .ci/run
+bash scripts/toolchain.sh --etcd-default-only   # the versions only the tests use are built by npm test
 # shellcheck source=scripts/env.sh disable=SC1091
 source scripts/env.sh
 [ -d node_modules ] || npm ci --no-audit --no-fund

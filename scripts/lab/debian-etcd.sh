@@ -9,7 +9,7 @@
 #       $ETCD_CLUSTER_CACHE/debian-etcd/<package version>/, once per version; print that directory.
 #       A second call only prints it.
 #
-# .ci/run calls `download`, so a cold machine has them.
+# `npm test` (scripts/test-all.sh) calls `download`, so a cold machine has them.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/lib/cli.sh # (paths from the repository root, as scripts/test-all.sh runs shellcheck)

@@ -9,7 +9,7 @@
 #       the `prometheus` and `promtool` binaries. A second call only prints it.
 #
 # Used by the unit tests (promtool check rules, promtool test rules) and tests/e2e/faults.test.ts (a real
-# Prometheus scraping the members). .ci/run calls `install`, so a cold machine has them.
+# Prometheus scraping the members). `npm test` (scripts/test-all.sh) calls `install`, so a cold machine has them.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/lib/cli.sh # (paths from the repository root, as scripts/test-all.sh runs shellcheck)
