@@ -1,6 +1,8 @@
-// `npm run mutate:report [REPORT.json]`: the score of the last `npm run mutate` per file and in all, and every
+// `npm run mutate:report [REPORT.json ...]`: the score of the last `npm run mutate` per file and in all, and every
 // surviving mutant (file:line, mutator, the code and its replacement), as Markdown. It reads the mutation-testing
-// report schema that Stryker writes as its incremental file (reports/stryker-incremental.json by default).
+// report schema that Stryker writes as its incremental file (reports/stryker-incremental.json by default). Several
+// reports (runs over parts of components/, e.g. `--mutate` batches) are read as one: a file measured in more than
+// one takes the last report's results.
 import * as fs from "fs";
 import * as path from "path";
 import { REPO_ROOT } from "./pulumi";
@@ -69,12 +71,18 @@ export function markdown(report: Report): string {
     ].join("\n");
 }
 
+/** Several reports as one: per source file, the results of the last report that has it. */
+export function merge(reports: Report[]): Report {
+    return { files: Object.assign({}, ...reports.map((r) => r.files)) };
+}
+
 export function main(args: string[]): number {
-    const file = path.resolve(REPO_ROOT, args[0] ?? "reports/stryker-incremental.json");
-    if (!fs.existsSync(file)) {
-        console.error(`no mutation report at ${file}: run npm run mutate first`);
+    const files = (args.length ? args : ["reports/stryker-incremental.json"]).map((a) => path.resolve(REPO_ROOT, a));
+    const missing = files.filter((f) => !fs.existsSync(f));
+    if (missing.length) {
+        console.error(`no mutation report at ${missing.join(", ")}: run npm run mutate first`);
         return 1;
     }
-    process.stdout.write(markdown(JSON.parse(fs.readFileSync(file, "utf8")) as Report));
+    process.stdout.write(markdown(merge(files.map((f) => JSON.parse(fs.readFileSync(f, "utf8")) as Report))));
     return 0;
 }

@@ -1,4 +1,4 @@
-import { markdown, original, tally } from "../../lab/mutation-report";
+import { markdown, merge, original, tally } from "../../lab/mutation-report";
 
 const source = "export function f(a: number) {\n    return a > 1 ? \"big\" : \"small\";\n}\n";
 const at = (line: number, start: number, end: number) => ({ start: { line, column: start }, end: { line, column: end } });
@@ -27,5 +27,17 @@ describe("the mutation report summary", () => {
         expect(text).toContain("| components/a.ts | 50.0 % | 1 | 1 | 0 | 0 |");
         expect(text).toContain("| components/b.ts | 100.0 % | 1 | 0 | 0 | 0 |");
         expect(text).toContain("Undetected mutants (1):\n\n- components/a.ts:2 EqualityOperator: `a > 1` -> `a >= 1`");
+    });
+
+    it("reads several reports as one, the last report's results for a file measured twice", () => {
+        const first = { files: {
+            "components/a.ts": { source, mutants: [mutant("Survived", "EqualityOperator", "a >= 1")] },
+            "components/b.ts": { source, mutants: [mutant("Killed", "StringLiteral", "\"\"")] },
+        } };
+        const second = { files: { "components/a.ts": { source, mutants: [mutant("Killed", "EqualityOperator", "a >= 1")] } } };
+        const text = markdown(merge([first, second]));
+        expect(text).toContain("Mutation score 100.0 %: 2 detected");
+        expect(text).toContain("| components/a.ts | 100.0 % | 1 | 0 | 0 | 0 |");
+        expect(text).toContain("| components/b.ts | 100.0 % | 1 | 0 | 0 | 0 |");
     });
 });
