@@ -1,7 +1,9 @@
 // End to end through the Hetzner layer: the real program (index.ts, hosts/hcloud.ts) with the dev stack's
 // values (Pulumi.dev.yaml: 3 x cpx11, ash, us-east, 10.1.0.0/16, 10.1.1.0/24) and the real @pulumi/hcloud
 // provider, pointed at the local Hetzner Cloud API stand-in, whose servers are real local Debian hosts.
-// Only the endpoint, the token and the etcd download mirror are added to the dev stack's configuration.
+// Only the endpoint, the token and the etcd download mirror are added to the dev stack's configuration; and when
+// the local default (scripts/local-up.sh, the README's first command) holds the dev subnet on this machine, the
+// subnet is another /24 of the dev network, so that `npm test` runs beside it.
 import * as fs from "fs";
 import * as path from "path";
 import { TestStack } from "../../lab/pulumi";
@@ -14,6 +16,8 @@ const NAME = "hcloud-e2e";
 const PUBLIC_PREFIX = "198.18.6";
 const dev = devConfig;
 const devHcloud = dev["etcd-cluster:hcloud"];
+const DEV_SUBNET_PREFIX = "10.1.1"; // Pulumi.dev.yaml's subnetCidr, 10.1.1.0/24 (checked before the rig starts)
+const OTHER_SUBNET_PREFIX = "10.1.6"; // used by no other rig
 
 describe("the dev stack on Hetzner Cloud, through the local API stand-in", () => {
     let standin: Standin;
@@ -23,16 +27,21 @@ describe("the dev stack on Hetzner Cloud, through the local API stand-in", () =>
     let endpoints: string[];
     let destroyed = false;
     let serverIds: number[] = [];
+    let subnetPrefix = DEV_SUBNET_PREFIX;
 
     beforeAll(() => {
         expect(VERSION).toMatch(/^\d+\.\d+\.\d+$/);
-        const taken = addressInUse("10.1.1.");
+        expect(devHcloud.subnetCidr).toBe(`${DEV_SUBNET_PREFIX}.0/24`);
+        const taken = addressInUse(`${DEV_SUBNET_PREFIX}.`);
         if (taken) {
-            throw new Error(`the dev stack's subnet 10.1.1.0/24 is in use here (${taken.trim()}); `
-                + "if it is the local default, take it down with `bash scripts/local-down.sh`");
+            subnetPrefix = OTHER_SUBNET_PREFIX;
+            console.log(`[hcloud] the dev subnet is in use here (${taken.trim()}), the local default's: ${subnetPrefix}.0/24 instead`);
+            const inUse = addressInUse(`${subnetPrefix}.`);
+            if (inUse) throw new Error(`${DEV_SUBNET_PREFIX}.0/24 and ${subnetPrefix}.0/24 are both in use here (${inUse.trim()})`);
         }
         standin = standinUp(NAME, PUBLIC_PREFIX, [VERSION]);
-        stack = standinStack(NAME, standin, VERSION);
+        stack = standinStack(NAME, standin, VERSION,
+            subnetPrefix === DEV_SUBNET_PREFIX ? {} : { "etcd-cluster:hcloud": { ...devHcloud, subnetCidr: `${subnetPrefix}.0/24` } });
     }, 20 * 60_000);
 
     afterAll(() => destroyThen(stack, !destroyed, () => standinDown(NAME)), 15 * 60_000);
@@ -42,13 +51,13 @@ describe("the dev stack on Hetzner Cloud, through the local API stand-in", () =>
         const upLog = stack.engineLog; // before the test itself reads the secrets
         const out = stack.outputs(true);
         expect(out.clusterCheck).toContain("etcd cluster check passed: 3 members started and healthy");
-        expect(out.members.map((m: any) => m.privateIp)).toEqual(["10.1.1.11", "10.1.1.12", "10.1.1.13"]);
+        expect(out.members.map((m: any) => m.privateIp)).toEqual([11, 12, 13].map((i) => `${subnetPrefix}.${i}`));
 
         // What the API holds: exactly what index.ts declares with the dev stack's values.
         const networks = await apiGet(standin, "networks");
         expect(networks).toHaveLength(1);
         expect(networks[0]).toMatchObject({ name: "etcd-network", ip_range: "10.1.0.0/16", labels: { etcd: "true", cluster: "cluster-1", "etcd-cluster": "etcd" } });
-        expect(networks[0].subnets).toEqual([{ type: "cloud", ip_range: "10.1.1.0/24", network_zone: "us-east", gateway: "10.1.0.1" }]);
+        expect(networks[0].subnets).toEqual([{ type: "cloud", ip_range: `${subnetPrefix}.0/24`, network_zone: "us-east", gateway: "10.1.0.1" }]);
         const servers = await apiGet(standin, "servers");
         expect(servers.map((s) => s.name).sort()).toEqual(["etcd-1", "etcd-2", "etcd-3"]);
         const [pg] = await apiGet(standin, "placement_groups");
@@ -152,6 +161,6 @@ describe("the dev stack on Hetzner Cloud, through the local API stand-in", () =>
             expect(await apiGet(standin, r)).toEqual([]);
         }
         expect(runningHosts(standin)).toEqual([]);
-        expect(addressInUse("10.1.1.")).toBeUndefined(); // the subnet's address left the bridge with the last server
+        expect(addressInUse(`${subnetPrefix}.`)).toBeUndefined(); // the subnet's address left the bridge with the last server
     }, 10 * 60_000);
 });
