@@ -20,6 +20,7 @@ export function createMembership(input: MembershipInput): command.remote.Command
             layout,
             wantedPeerUrls: ips.map(layout.peerUrl),
             clientUrls: ips.map(layout.clientUrl),
+            healthTimeoutSeconds: input.plan.healthTimeoutSeconds,
         })),
     }, { parent: input.parent, dependsOn: input.after });
 }

@@ -210,9 +210,13 @@ describe("the client CRL, checked on the host before it is installed", () => {
 });
 
 describe("scale-down with the leader among the removed members", () => {
-    /** 5 members, 1-3 wanted; `leader` leads until move-leader hands leadership on. */
-    const prune = (leader: number) => {
+    /**
+     * 5 members, 1-3 wanted; `leader` leads until move-leader hands leadership on. `member remove` answers
+     * `refusal` the first `refused` times.
+     */
+    const prune = (leader: number, refused = 0, healthTimeoutSeconds = 30, refusal = "Error: etcdserver: unhealthy cluster") => {
         fs.writeFileSync(path.join(dir, "leader"), String(leader));
+        fs.writeFileSync(path.join(dir, "refusals-left"), String(refused));
         fake("etcdctl", `state='${dir}'
 case "$*" in
   *"member list"*)
@@ -225,11 +229,13 @@ case "$*" in
   *"move-leader"*) args="$*"; echo "\${args##* }" > "$state/leader" ;;
   *"member remove"*)
     args="$*"; id=\${args##* }
+    left=$(cat "$state/refusals-left")
+    if [ "$left" -gt 0 ]; then echo $((left - 1)) > "$state/refusals-left"; echo ${JSON.stringify(refusal)} >&2; exit 1; fi
     [ "$(cat "$state/leader")" != "$id" ] || echo "removed the leader $id" >> "$state/calls"
     touch "$state/removed-$id" ;;
 esac`);
         const script = withVars(pruneScript({
-            layout, wantedPeerUrls: ips.slice(0, 3).map(layout.peerUrl), clientUrls: ips.map(layout.clientUrl),
+            layout, wantedPeerUrls: ips.slice(0, 3).map(layout.peerUrl), clientUrls: ips.map(layout.clientUrl), healthTimeoutSeconds,
         }), { ETCDCTL: `${dir}/bin/etcdctl` });
         return run(script);
     };
@@ -252,6 +258,26 @@ esac`);
         const r = prune(2);
         expect(r.status).toBe(0);
         expect(ops()).toEqual(["member remove 4", "member remove 5"]);
+    });
+
+    it("waits while etcd answers \"unhealthy cluster\" (its leader not yet connected long enough to the others)", () => {
+        const r = prune(2, 2);
+        expect(r.stderr).toBe("");
+        expect(r.status).toBe(0);
+        expect(ops()).toEqual(["member remove 4", "member remove 4", "member remove 4", "member remove 5"]);
+        expect(r.stdout).toContain("membership: 2 member(s) removed; 3 member(s) remain");
+    });
+
+    it("gives up after healthTimeoutSeconds, saying why; any other refusal fails at once", () => {
+        const late = prune(2, 100, 1);
+        expect(late.status).toBe(1);
+        expect(late.stderr).toContain("member remove 4 failed: Error: etcdserver: unhealthy cluster");
+        expect(ops().filter((c) => c === "member remove 5")).toEqual([]);
+        fs.writeFileSync(path.join(dir, "calls"), "");
+        const other = prune(2, 1, 30, "Error: etcdserver: re-configuration failed due to not enough started members");
+        expect(other.status).toBe(1);
+        expect(other.stderr).toContain("member remove 4 failed: Error: etcdserver: re-configuration failed due to not enough started members");
+        expect(ops()).toEqual(["member remove 4"]);
     });
 });
 

@@ -37,7 +37,7 @@ function renderAll(plan: ClusterPlan, ports = plan.ports): Record<string, string
             initialCluster: initialCluster(members, layout), clusterToken: "t", healthTimeoutSeconds: plan.healthTimeoutSeconds,
         }),
         preflight: preflightScript({ layout, targetVersion: plan.release.version, clientUrls }),
-        prune: pruneScript({ layout, wantedPeerUrls: members.map((m) => layout.peerUrl(m.privateIp)), clientUrls }),
+        prune: pruneScript({ layout, wantedPeerUrls: members.map((m) => layout.peerUrl(m.privateIp)), clientUrls, healthTimeoutSeconds: plan.healthTimeoutSeconds }),
         check: checkScript({ layout, memberNames: members.map((m) => m.name), clientUrls, timeoutSeconds: plan.healthTimeoutSeconds }),
         maintenanceInstall: maintenanceInstallScript(maintenance),
         ...Object.fromEntries(maintenanceFiles(maintenance).map((f) => [f.path, f.text])),

@@ -127,7 +127,7 @@ describe("host scripts", () => {
     };
     const configure = configureScript(configureInput);
     const start = configureScript({ ...configureInput, firstStartOnly: true });
-    const prune = pruneScript({ layout, wantedPeerUrls: members.map((m) => layout.peerUrl(m.privateIp)), clientUrls: members.map((m) => layout.clientUrl(m.privateIp)) });
+    const prune = pruneScript({ layout, wantedPeerUrls: members.map((m) => layout.peerUrl(m.privateIp)), clientUrls: members.map((m) => layout.clientUrl(m.privateIp)), healthTimeoutSeconds: 120 });
     const check = checkScript({ layout, memberNames: members.map((m) => m.name), clientUrls: members.map((m) => layout.clientUrl(m.privateIp)), timeoutSeconds: 120 });
     const scripts = { install, uninstall, configure, start, check, prune };
 

@@ -51,9 +51,11 @@ is_leader() {
 }
 # remove_member LIST ENDPOINTS ID [KEEP_PEER_URLS]: moves leadership away from the member if it leads, then
 # removes it. The new leader is a running voting member, and one of KEEP_PEER_URLS (space-separated) when
-# given: during a scale-down, leadership must not go to a member that leaves next.
+# given: during a scale-down, leadership must not go to a member that leaves next. Waits up to HEALTH_TIMEOUT
+# seconds while etcd answers "unhealthy cluster": it removes a voting member only once its leader has been
+# connected for 5 s to enough of the others to keep a quorum without it (not so just after a restart).
 remove_member() {
-  local list=$1 endpoints=$2 id=$3 keep=" \${4:-} " line target="" tid tstatus tpeer tclient tlearner
+  local list=$1 endpoints=$2 id=$3 keep=" \${4:-} " line target="" tid tstatus tpeer tclient tlearner deadline error
   while IFS=', ' read -r tid tstatus _ tpeer tclient tlearner; do
     if [ "$tid" != "$id" ] && [ "$tstatus" = started ] && [ -n "$tclient" ] && [ "$tlearner" = false ] \\
        && { [ -z "\${4:-}" ] || [[ $keep == *" $tpeer "* ]]; }; then target=$tid; break; fi
@@ -65,7 +67,14 @@ remove_member() {
     echo "moving leadership from $id to $target before removing it"
     etcdctl_mtls --endpoints="$client" move-leader "$target" >/dev/null
   fi
-  etcdctl_mtls --endpoints="$endpoints" member remove "$id" >/dev/null
+  deadline=$((SECONDS + HEALTH_TIMEOUT))
+  until error=$(etcdctl_mtls --endpoints="$endpoints" member remove "$id" 2>&1 >/dev/null); do
+    if [[ $error != *"unhealthy cluster"* ]] || [ "$SECONDS" -ge "$deadline" ]; then
+      echo "member remove $id failed: $error" >&2
+      return 1
+    fi
+    sleep 1
+  done
   echo "removed member $id"
 }
 `;
@@ -130,6 +139,8 @@ export interface PruneInput {
     layout: HostLayout;
     wantedPeerUrls: string[];
     clientUrls: string[];
+    /** How long a `member remove` may wait out etcd's "unhealthy cluster" refusal. */
+    healthTimeoutSeconds: number;
 }
 
 /**
@@ -140,6 +151,7 @@ export function pruneScript(input: PruneInput): string {
     return header("Remove members that are no longer wanted", {
         WANTED: input.wantedPeerUrls,
         ENDPOINTS: input.clientUrls.join(","),
+        HEALTH_TIMEOUT: input.healthTimeoutSeconds,
         ...etcdctlVars(input.layout.etcdctl.release),
     }) + PRUNE_BODY;
 }
