@@ -13,7 +13,11 @@ export default {
     packageManager: "npm",
     testRunner: "jest",
     // The unit project only (jest.stryker.config.js): integration and e2e tests must never run under Stryker.
-    jest: { projectType: "custom", configFile: "jest.stryker.config.js", enableFindRelatedTests: false },
+    // Each mutant runs in a fresh jest run (`runCLI`) that loads the test files related to the mutated file
+    // (--findRelatedTests) and runs the tests that cover the mutant (perTest, by name), with no bail: about 5 s
+    // per mutant here, mostly loading test files, so all of components/ takes hours (run it in --mutate batches,
+    // each with its own --incrementalFile, and read them together with npm run mutate:report A.json B.json).
+    jest: { projectType: "custom", configFile: "jest.stryker.config.js", enableFindRelatedTests: true },
     checkers: ["typescript"],
     tsconfigFile: "tsconfig.json",
     coverageAnalysis: "perTest",
