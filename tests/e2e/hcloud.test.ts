@@ -28,6 +28,7 @@ describe("the dev stack on Hetzner Cloud, through the local API stand-in", () =>
     let destroyed = false;
     let serverIds: number[] = [];
     let subnetPrefix = DEV_SUBNET_PREFIX;
+    let hcloudConfig = devHcloud; // the dev stack's, but for the subnet when the local default holds it
 
     beforeAll(() => {
         expect(VERSION).toMatch(/^\d+\.\d+\.\d+$/);
@@ -40,8 +41,8 @@ describe("the dev stack on Hetzner Cloud, through the local API stand-in", () =>
             if (inUse) throw new Error(`${DEV_SUBNET_PREFIX}.0/24 and ${subnetPrefix}.0/24 are both in use here (${inUse.trim()})`);
         }
         standin = standinUp(NAME, PUBLIC_PREFIX, [VERSION]);
-        stack = standinStack(NAME, standin, VERSION,
-            subnetPrefix === DEV_SUBNET_PREFIX ? {} : { "etcd-cluster:hcloud": { ...devHcloud, subnetCidr: `${subnetPrefix}.0/24` } });
+        hcloudConfig = { ...devHcloud, subnetCidr: `${subnetPrefix}.0/24` };
+        stack = standinStack(NAME, standin, VERSION, { "etcd-cluster:hcloud": hcloudConfig });
     }, 20 * 60_000);
 
     afterAll(() => destroyThen(stack, !destroyed, () => standinDown(NAME)), 15 * 60_000);
@@ -129,7 +130,7 @@ describe("the dev stack on Hetzner Cloud, through the local API stand-in", () =>
 
     it("3. changing a label updates in place: same servers, not rebooted", async () => {
         const bootTimes = rig.hosts.map((h) => mustSsh(rig, h, "ps -o lstart= -p 1").trim());
-        stack.setConfig({ "etcd-cluster:hcloud": { ...devHcloud, labels: { ...devHcloud.labels, cluster: "cluster-2" } } });
+        stack.setConfig({ "etcd-cluster:hcloud": { ...hcloudConfig, labels: { ...hcloudConfig.labels, cluster: "cluster-2" } } });
         const changed = stack.previewSteps().filter((s) => s.op !== "same");
         // The reachability gate (a local probe of every member's SSH port) runs again on every change, by design;
         // everything else is an in-place update.
