@@ -1,0 +1,42 @@
+// The cluster check runs again when what the members run or the certificates they hold change: its trigger is
+// a digest of every member's configure script, the CA bundle and each member's server and peer certificate.
+import { createHash } from "crypto";
+import * as pulumi from "@pulumi/pulumi";
+
+import { recordingMocks, settled } from "../helpers/mocks";
+
+const created = recordingMocks();
+
+import { EtcdCluster } from "../../components/etcd-cluster";
+
+const one = (type: string, name: string) => {
+    const found = created.filter((r) => r.type === type && r.name === name);
+    if (found.length !== 1) throw new Error(`${found.length} ${type} named ${name}`);
+    return found[0].inputs;
+};
+/** The certificate the mocks give a tls resource: its name inside PEM armour. */
+const pem = (name: string) => `-----BEGIN CERTIFICATE-----\n${name}\n-----END CERTIFICATE-----\n`;
+
+describe("the cluster check's trigger", () => {
+    beforeAll(async () => {
+        const cluster = new EtcdCluster("t", {
+            existingHosts: [{ privateIp: "10.9.0.11" }, { privateIp: "10.9.0.12" }, { privateIp: "10.9.0.13" }],
+            sshPrivateKey: pulumi.secret("key"),
+        });
+        await new Promise((resolve) => cluster.clusterCheck.apply(resolve));
+        await settled();
+    });
+
+    it("is the sha256 of the members' configure scripts, the CA bundle and their server and peer certificates, in order", () => {
+        const members = ["t-1", "t-2", "t-3"];
+        for (const m of members) expect(created.map((r) => r.name)).toContain(`t-${m}-server-cert`);
+        const parts = [
+            ...members.map((m) => one("command:remote:Command", `t-${m}-configure`).update),
+            pem("t-ca"),
+            ...members.flatMap((m) => [pem(`t-${m}-server-cert`), pem(`t-${m}-peer-cert`)]),
+        ];
+        expect(parts.every((p) => typeof p === "string" && p.length > 0)).toBe(true);
+        const digest = createHash("sha256").update(parts.join("\0")).digest("hex");
+        expect(one("command:remote:Command", "t-cluster-check").triggers).toEqual([digest]);
+    });
+});
