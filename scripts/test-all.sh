@@ -49,6 +49,7 @@ lab_wait() {
       die "preparing the test lab failed: ${job#*:} (its output is above)"
     fi
   done
+  lab_jobs=() # all reaped: lab_cleanup must not signal their process group ids, which may be reused by then
 }
 lab etcd-upgrade-targets bash scripts/toolchain.sh # the day-2 test's patch and minor upgrades
 lab debian-etcd bash scripts/lab/debian-etcd.sh download # the adoption test's cluster built by hand
