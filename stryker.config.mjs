@@ -1,8 +1,9 @@
 // Mutation testing of the component with the unit suite: `npm run mutate`, then `npm run mutate:report` for the
 // score per file and the undetected mutants (not part of `npm test`). Every mutant is type-checked and runs
-// the unit tests that cover it. All of components/ is 2471 mutants: on 2 cores the first 629 took 21 minutes
-// and the rest went slower (the component's tests under mocks cover most code), so plan on hours, or run one
-// file: `npm run mutate -- --mutate components/etcd-cluster/validate.ts --incrementalFile reports/one.json`.
+// the unit tests that cover it. All of components/ is 2471 mutants, about 5 s each on 2 cores (see `jest`
+// below), so plan on hours, or run batches that each finish (a stopped run writes no report):
+// `npm run mutate -- --mutate FILE,FILE --incrementalFile reports/stryker-NAME.json`, then
+// `npm run mutate:report reports/stryker-*.json` reads them as one.
 //
 // Static mutants are left out (ignoreStatic): they sit in module-level constants, the script bodies of
 // render/*.ts, which run when a module loads, so no test can be attributed to them and each would run the
@@ -15,8 +16,7 @@ export default {
     // The unit project only (jest.stryker.config.js): integration and e2e tests must never run under Stryker.
     // Each mutant runs in a fresh jest run (`runCLI`) that loads the test files related to the mutated file
     // (--findRelatedTests) and runs the tests that cover the mutant (perTest, by name), with no bail: about 5 s
-    // per mutant here, mostly loading test files, so all of components/ takes hours (run it in --mutate batches,
-    // each with its own --incrementalFile, and read them together with npm run mutate:report A.json B.json).
+    // per mutant here, mostly loading test files.
     jest: { projectType: "custom", configFile: "jest.stryker.config.js", enableFindRelatedTests: true },
     checkers: ["typescript"],
     tsconfigFile: "tsconfig.json",
