@@ -202,6 +202,12 @@ const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 /** Plain key characters: the same object key in rclone's paths, S3 URLs and the operator's shell. */
 const S3_PREFIX = /^[A-Za-z0-9._~\/-]*$/;
 
+/** An http(s) URL of a host and an optional port, nothing else: the characters exclude a user, path, query, fragment
+ * and escapes; the WHATWG URL parser then refuses a misplaced ':', a port out of range and an empty host. */
+function isHostUrl(value: string): boolean {
+    return /^https?:\/\/[A-Za-z0-9.:[\]-]+$/.test(value) && URL.canParse(value) && !value.endsWith(":");
+}
+
 function onCalendar(name: string, value: string, allowEmpty: boolean): string {
     if ((value === "" && allowEmpty) || (ON_CALENDAR.test(value) && value.trim() === value)) return value;
     fail(`${name} "${value}" is not a systemd OnCalendar expression like "hourly", "daily" or "*-*-* 02:30:00"${allowEmpty ? ' (or "" for no timer)' : ""}.`);
@@ -214,7 +220,7 @@ export function resolveBackup(clusterName: string, args: BackupArgs): ResolvedBa
     if (!args.s3) return { schedule, keep, maxAgeHours };
     const s3 = args.s3;
     const endpoint = (s3.endpoint ?? "").replace(/\/+$/, "");
-    if (!/^https?:\/\/[A-Za-z0-9.:[\]-]+(:\d+)?$/.test(endpoint)) {
+    if (!isHostUrl(endpoint)) {
         fail(`backup.s3.endpoint "${s3.endpoint}" must be an http(s) URL of a host (and port), without a path, e.g. "https://s3.eu-central-1.amazonaws.com".`);
     }
     if (endpoint.startsWith("http://") && s3.allowHttp !== true) {

@@ -92,6 +92,14 @@ describe("S3 backups", () => {
         expect(() => backup({ endpoint: "http://minio.lan:9000" })).toThrow("Use https, or set backup.s3.allowHttp: true for a store on a network you trust.");
     });
 
+    it("the endpoint is a host and a port, nothing else", () => {
+        expect(backup({ endpoint: "https://[fd00::5]:9000" }).s3?.endpoint).toBe("https://[fd00::5]:9000");
+        for (const endpoint of ["https://a:b:c", "https://minio.lan:99999", "https://minio.lan:", "https://:9000", "https://user@minio.lan",
+            "https://minio.lan?x=1", "https://minio.lan/bucket", "https://%41", "ftp://minio.lan", "https://"]) {
+            expect(() => backup({ endpoint })).toThrow(`backup.s3.endpoint "${endpoint}" must be an http(s) URL of a host (and port), without a path`);
+        }
+    });
+
     it("the bucket, the region and the prefix", () => {
         expect(() => backup({ bucket: undefined })).toThrow('backup.s3.bucket "undefined" is not an S3 bucket name');
         expect(() => backup({ region: "us-east-1 " })).toThrow('backup.s3.region "us-east-1 "');
