@@ -62,7 +62,9 @@ describe("validation errors name the argument, the value and the fix", () => {
         [hc({}, { dataDir: "/srv/etcd", snapshotDir: "/srv/etcd/snapshots" }), "snapshotDir /srv/etcd/snapshots must not lie inside dataDir /srv/etcd"],
         [hc({}, { backup: { s3: { endpoint: "http://10.0.0.5:9000", bucket: "bkp", accessKeyId: "a", secretAccessKey: "b" } } }), 'backup.s3.endpoint "http://10.0.0.5:9000" is plain http'],
         [hc({}, { backup: { s3: { endpoint: "https://s3.example.com", bucket: "bkp", accessKeyId: 'AKIA"X', secretAccessKey: "b" } } }), "backup.s3.accessKeyId contains a quote, a backslash, a space or a control character"],
-        [hc({}, { clientsOnPublicAddress: true }), "clientsOnPublicAddress is for existingHosts; on Hetzner, hcloud.clientAllowedCidrs decides"],
+        [hc({}, { clientsOnPublicAddress: true }), "clientsOnPublicAddress is for existingHosts; on Hetzner, hcloud.clientAllowedCidrs decides: the client port "
+            + "listens on the public address exactly when that list names who may reach it."],
+        [hc({}, { healthTimeoutSeconds: 0 }), "healthTimeoutSeconds must be a whole number between 1 and 3600 (got 0)."],
         [hc({ clientAllowedCidrs: ["10.0.0.0/8", "nope"] }), 'hcloud.clientAllowedCidrs contains "nope"'],
         [hc({ sshKeyNames: ["mine"] }), "hcloud.sshKeyNames is set, so sshPrivateKey must be given too"],
         [hc({ labels: { "bad key!": "x" } }), 'hcloud.labels entry "bad key!=x" is not a valid Hetzner label'],
