@@ -140,8 +140,9 @@ describe("the reachability script", () => {
         const pinned = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxHbZk0aL8cMzRbt4VwJzPq2Xn0t8nQe2q4mP6a8Y1c etcd-1";
         const r = run([{ name: "etcd-1", host: "127.0.0.1", port: open, hostKey: pinned }], "hcloud");
         expect(r.status).toBe(1);
-        expect(r.stderr).toContain("Nothing was changed. Each server this component creates gets a generated host key through its user data");
-        expect(r.stderr).toContain("is lost, delete it and run pulumi up --refresh.");
+        expect(r.stderr).toContain("Nothing was changed. Each server this component creates gets a generated host key through its user data; "
+            + "a server made before that, or rebuilt by hand, shows another one. Look at the server on its console before trusting it; if it "
+            + "is lost, delete it and run pulumi up --refresh. See docs/operations.md, \"A member shows another SSH host key\".");
         expect(r.stderr).not.toContain("existingHosts[].sshHostKey");
     });
 
@@ -152,8 +153,9 @@ describe("the reachability script", () => {
         expect(r.status).toBe(1);
         expect(r.stderr).toContain(`etcd member etcd-2 at 127.0.0.1:${open} does not show its pinned SSH host key ${fingerprint(pinned)}: another machine`);
         expect(r.stderr).not.toContain("etcd member etcd-1 at");
-        expect(r.stderr).toContain("Nothing was changed. If the host was rebuilt on purpose, set its existingHosts[].sshHostKey");
-        expect(r.stderr).toContain('out what answers on that address. See docs/operations.md, "A member shows another SSH host key".');
+        expect(r.stderr).toContain("Nothing was changed. If the host was rebuilt on purpose, set its existingHosts[].sshHostKey to its new "
+            + "/etc/ssh/ssh_host_ed25519_key.pub (read it on the host's console) and run pulumi up again; otherwise find "
+            + 'out what answers on that address. See docs/operations.md, "A member shows another SSH host key".');
         expect(r.seconds).toBeLessThan(10);
     });
 });

@@ -72,6 +72,39 @@ describe("planServers", () => {
     });
 });
 
+describe("planServers' messages, whole: what was refused, nothing changed, and what to do", () => {
+    it("every member's address moved", () => {
+        expect(() => planServers(spec({ serverType: "cpx11", subnetCidr: "10.1.2.0/24" }), [1, 2].map((i) => server(i)))).toThrow(
+            "The private address plan (hcloud.networkCidr, subnetCidr, privateIpOffset) changes the address of etcd-1 (10.1.1.11 -> 10.1.2.11), "
+            + "etcd-2 (10.1.1.12 -> 10.1.2.12): every member's peer address would change at once, which cannot be rolled. Nothing was changed. "
+            + "Keep the plan, or build a new cluster with the new plan and move the data with a snapshot (docs/operations.md, \"Restore from a snapshot\").");
+    });
+
+    it("the only member's server", () => {
+        expect(() => planServers(spec({}, 1), [server(1)])).toThrow("hcloud server settings cpx11 ubuntu-22.04 ash -> cpx21 ubuntu-22.04 ash: "
+            + "the only member's server would be replaced and its data lost. Nothing was changed. Scale to 3 members first (memberCount: 3), "
+            + "or take a snapshot and restore it onto the new server (docs/operations.md).");
+    });
+
+    it("servers with delete protection", () => {
+        expect(() => planServers(spec(), [server(1, { protected: true }), server(2), server(3, { protected: true })])).toThrow(
+            "hcloud server settings cpx11 ubuntu-22.04 ash -> cpx21 ubuntu-22.04 ash replace servers, but etcd-1, etcd-3 has delete protection. "
+            + "Nothing was changed. Run pulumi up with hcloud.protection: false first, then make the change, then turn protection on again.");
+    });
+
+    it("members not running yet: one is, two are", () => {
+        expect(planServers(spec(), [server(1), server(2, { status: "off" }), server(3)]).notice).toBe(
+            "hcloud server settings cpx11 ubuntu-22.04 ash -> cpx21 ubuntu-22.04 ash: waiting, because etcd-2 is not running "
+            + "(being created or replaced); one member's server is replaced per pulumi up once every member runs.");
+        expect(planServers(spec(), [server(1)]).notice).toMatch(/: waiting, because etcd-2, etcd-3 are not running \(being created/);
+    });
+
+    it("is for Hetzner hosts only", () => {
+        const existing = resolveArgs("etcd", { existingHosts: [{ privateIp: "10.9.0.11" }], sshPrivateKey: "key" });
+        expect(() => planServers(existing, [])).toThrow("planServers needs Hetzner hosts");
+    });
+});
+
 describe("the Hetzner servers under mocks", () => {
     const captured = new OptionsCapture();
     const build = async (h: EtcdClusterArgs["hcloud"]) => {

@@ -9,6 +9,7 @@ import { shellcheck } from "../helpers/shellcheck";
 const cases: [string, string, boolean, string?][] = [
     ["3.6.14", "3.6.14", true],
     ["3.6.14", "3.6.16", true],
+    ["3.6.5", "3.6.9", true],            // within a minor, below the minimum for the next one
     ["3.6.16", "3.6.14", true],          // patch downgrade within a minor
     ["3.6.14", "3.7.1", true],
     ["3.6.11", "3.7.0", true],
@@ -20,6 +21,13 @@ const cases: [string, string, boolean, string?][] = [
     ["3.4.30", "3.5.40", true],          // no minimum known for 3.4 -> 3.5
     ["2.3.8", "3.0.0", false, "changes the major version"],
 ];
+
+describe("versions that are not x.y.z", () => {
+    it("are refused, quoted", () => {
+        expect(versionChangeRefusal("3.6", "3.7.1")).toBe('cannot compare etcd versions "3.6" and "3.7.1"');
+        expect(versionChangeRefusal("3.6.14", "latest")).toBe('cannot compare etcd versions "3.6.14" and "latest"');
+    });
+});
 
 function bashAllows(from: string, to: string): { allowed: boolean; reason: string } {
     const r = spawnSync("bash", ["-c", `set -euo pipefail\n${versionCheckFunction()}\nversion_change_allowed "$1" "$2"`, "_", from, to], { encoding: "utf8" });
