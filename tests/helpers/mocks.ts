@@ -1,11 +1,12 @@
 // Pulumi mocks for the component tests: every registered resource is recorded (type, name, inputs), outputs
 // echo the inputs plus plausible computed values, and any unmocked invoke fails loudly. Call
-// recordingMocks() before the component is first used.
+// recordingMocks() before the component is first used; `liveServers` is what getServers answers (a new stack:
+// none), read at each call.
 import * as pulumi from "@pulumi/pulumi";
 
 export interface Created { type: string; name: string; inputs: Record<string, any>; id: string }
 
-export function recordingMocks(): Created[] {
+export function recordingMocks(liveServers: () => Record<string, unknown>[] = () => []): Created[] {
     const created: Created[] = [];
     pulumi.runtime.setMocks({
         newResource(args: pulumi.runtime.MockResourceArgs) {
@@ -29,8 +30,7 @@ export function recordingMocks(): Created[] {
             return { id, state: outputs };
         },
         call(args: pulumi.runtime.MockCallArgs) {
-            // Hetzner has no servers yet (a new stack).
-            if (args.token === "hcloud:index/getServers:getServers") return { servers: [] };
+            if (args.token === "hcloud:index/getServers:getServers") return { servers: liveServers() };
             throw new Error(`Mock not implemented: ${args.token}`);
         },
     }, "etcd-cluster", "test", false);

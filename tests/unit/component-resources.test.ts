@@ -86,6 +86,24 @@ describe("the resources of a 3-member cluster on existing hosts", () => {
     });
 });
 
+describe("existing hosts without a pinned SSH host key", () => {
+    it("are named in a warning that says what it risks and where the key is; with every key pinned, no warning", async () => {
+        const key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxHbZk0aL8cMzRbt4VwJzPq2Xn0t8nQe2q4mP6a8Y1c";
+        const warn = jest.spyOn(pulumi.log, "warn").mockImplementation(() => Promise.resolve());
+        try {
+            await build({ existingHosts: [{ ...hosts[0] }, { ...hosts[1], sshHostKey: key }, { ...hosts[2] }] });
+            expect(warn.mock.calls).toEqual([["existingHosts t-1, t-3: no sshHostKey, so these hosts' SSH identity is not verified and "
+                + "whoever answers on their address receives the cluster's keys. Set existingHosts[].sshHostKey to the host's "
+                + "/etc/ssh/ssh_host_ed25519_key.pub (read it on the host's console, or compare `ssh-keyscan -t ed25519` with it)."]]);
+            warn.mockClear();
+            await build({ existingHosts: hosts.map((h) => ({ ...h, sshHostKey: key })) });
+            expect(warn).not.toHaveBeenCalled();
+        } finally {
+            warn.mockRestore();
+        }
+    });
+});
+
 describe("pki.peerCertificatesOnly: false", () => {
     it("warns that the peer port accepts every certificate of the CA, and only then", async () => {
         const warn = jest.spyOn(pulumi.log, "warn").mockImplementation(() => Promise.resolve());
