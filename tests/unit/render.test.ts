@@ -20,9 +20,12 @@ const members = [
 const flagsInput: FlagsInput = { member: members[1], layout, tuning: spec.tuning, metricsOnPrivateNetwork: false, clientsOnPublicAddress: true, peerCertificatesOnly: true };
 const flagMap = (flags: string[]) => Object.fromEntries(flags.map((f) => f.replace(/^--/, "").split(/=(.*)/s).slice(0, 2)));
 
+// Subjects are rendered in beforeEach, not in a describe body: Stryker attributes code run while jest collects
+// the tests (or in beforeAll) to no test, and would not run these tests against its mutants.
 describe("etcd flags", () => {
     // given the second of three members, when rendered, then:
-    const flags = flagMap(etcdFlags(flagsInput));
+    let flags: Record<string, string>;
+    beforeEach(() => { flags = flagMap(etcdFlags(flagsInput)); });
     it("name the member and leave the initial cluster out, so that scaling restarts nobody", () => {
         expect(flags["name"]).toBe("etcd-2");
         expect(Object.keys(flags).filter((k) => k.startsWith("initial-cluster"))).toEqual([]);
@@ -82,7 +85,8 @@ describe("etcd flags", () => {
 });
 
 describe("systemd unit", () => {
-    const unit = serializeUnit(etcdUnit(layout, etcdFlags(flagsInput)));
+    let unit: string;
+    beforeEach(() => { unit = serializeUnit(etcdUnit(layout, etcdFlags(flagsInput))); });
     it("runs the versioned binary as the etcd user with notify semantics", () => {
         expect(unit).toContain("ExecStart=/usr/local/lib/etcd/v3.6.14/etcd \\\n  --name=etcd-2 \\\n");
         expect(unit).toMatch(/^Type=notify$/m);
@@ -118,24 +122,31 @@ describe("script header", () => {
 });
 
 describe("host scripts", () => {
-    const install = installScript({ release: spec.release, layout, owner: "etcd/etcd-2" });
-    const uninstall = uninstallScript({ release: spec.release, layout, owner: "etcd/etcd-2" });
-    const configureInput = {
-        memberName: "etcd-2", layout, unit: serializeUnit(etcdUnit(layout, etcdFlags(flagsInput))),
-        peerClientUrls: ["https://10.1.1.11:2379", "https://10.1.1.13:2379"], healthTimeoutSeconds: 120,
-        selfPeerUrl: "https://10.1.1.12:2380", initialCluster: initialCluster(members, layout), clusterToken: "etcd-0123456789abcdef",
+    const render = () => {
+        const configureInput = {
+            memberName: "etcd-2", layout, unit: serializeUnit(etcdUnit(layout, etcdFlags(flagsInput))),
+            peerClientUrls: ["https://10.1.1.11:2379", "https://10.1.1.13:2379"], healthTimeoutSeconds: 120,
+            selfPeerUrl: "https://10.1.1.12:2380", initialCluster: initialCluster(members, layout), clusterToken: "etcd-0123456789abcdef",
+        };
+        return {
+            install: installScript({ release: spec.release, layout, owner: "etcd/etcd-2" }),
+            uninstall: uninstallScript({ release: spec.release, layout, owner: "etcd/etcd-2" }),
+            configure: configureScript(configureInput),
+            start: configureScript({ ...configureInput, firstStartOnly: true }),
+            check: checkScript({ layout, memberNames: members.map((m) => m.name), clientUrls: members.map((m) => layout.clientUrl(m.privateIp)), timeoutSeconds: 120 }),
+            prune: pruneScript({ layout, wantedPeerUrls: members.map((m) => layout.peerUrl(m.privateIp)), clientUrls: members.map((m) => layout.clientUrl(m.privateIp)), healthTimeoutSeconds: 120 }),
+        };
     };
-    const configure = configureScript(configureInput);
-    const start = configureScript({ ...configureInput, firstStartOnly: true });
-    const prune = pruneScript({ layout, wantedPeerUrls: members.map((m) => layout.peerUrl(m.privateIp)), clientUrls: members.map((m) => layout.clientUrl(m.privateIp)), healthTimeoutSeconds: 120 });
-    const check = checkScript({ layout, memberNames: members.map((m) => m.name), clientUrls: members.map((m) => layout.clientUrl(m.privateIp)), timeoutSeconds: 120 });
-    const scripts = { install, uninstall, configure, start, check, prune };
+    const names = ["install", "uninstall", "configure", "start", "check", "prune"] as const;
+    let install: string, uninstall: string, configure: string, start: string, check: string, prune: string;
+    beforeEach(() => { ({ install, uninstall, configure, start, check, prune } = render()); });
 
-    it.each(Object.entries(scripts))("%s passes shellcheck and is strict", (_, script) => {
+    it.each(names)("%s passes shellcheck and is strict", (name) => {
+        const script = render()[name];
         expect(script.startsWith("#!/usr/bin/env bash\nset -euo pipefail\n")).toBe(true);
         expect(shellcheck(script)).toBe("");
     });
-    it.each(Object.entries(scripts))("%s matches its snapshot", (_, script) => expect(script).toMatchSnapshot());
+    it.each(names)("%s matches its snapshot", (name) => expect(render()[name]).toMatchSnapshot());
     it("install verifies the pinned sha256, refuses the distribution package and creates a 0700 data dir", () => {
         expect(install).toContain(`readonly SHA256='${spec.release.sha256}'`);
         expect(install).toContain("sha256sum --check");
@@ -193,7 +204,7 @@ describe("host scripts", () => {
         }
     });
     it("no script pipes into grep -q, which fails at random under pipefail when grep exits early", () => {
-        for (const s of Object.values(scripts)) expect(s).not.toMatch(/\|\s*grep\s+-\w*q/);
+        for (const s of Object.values(render())) expect(s).not.toMatch(/\|\s*grep\s+-\w*q/);
     });
     it("no script carries key material", () => {
         for (const s of [install, configure, check]) expect(s).not.toContain("PRIVATE KEY");
