@@ -113,6 +113,7 @@ describe("script header", () => {
     it("refuses names that are not UPPER_SNAKE_CASE and numbers that are not whole", () => {
         expect(() => header("T", { lower: "x" })).toThrow("UPPER_SNAKE_CASE");
         expect(() => header("T", { N: 1.5 })).toThrow("whole number");
+        expect(() => header("T\nrm -rf /", {})).toThrow("a script title is one line");
     });
     it("keeps a value inert: what bash sees is the value itself", () => {
         const tricky = `$(touch /tmp/x) \`id\` "q" 'a' \\ \${HOME}`;

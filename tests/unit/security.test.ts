@@ -16,7 +16,8 @@ import { shellcheck } from "../helpers/shellcheck";
 
 describe("host key user data", () => {
     const privateKeyOpenssh = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n-----END OPENSSH PRIVATE KEY-----\n";
-    const script = hostKeyUserData({ privateKeyOpenssh, publicKeyOpenssh: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey\n" });
+    let script: string; // rendered per test: Stryker gives code run in a describe body to no test
+    beforeEach(() => { script = hostKeyUserData({ privateKeyOpenssh, publicKeyOpenssh: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey\n" }); });
     it("installs the key pair 0600/0644 and restarts sshd, and passes shellcheck", () => {
         expect(script).toMatch(/^#!\/bin\/bash\n/);
         expect(script).toContain(`<<'KEY'\n${privateKeyOpenssh}KEY\n`);
@@ -27,6 +28,16 @@ describe("host key user data", () => {
     it("refuses a key that could end the here-document or the quoting", () => {
         expect(() => hostKeyUserData({ privateKeyOpenssh: "-----BEGIN OPENSSH PRIVATE KEY-----\nKEY\n-----END OPENSSH PRIVATE KEY-----", publicKeyOpenssh: "ssh-ed25519 AAAA" })).toThrow();
         expect(() => hostKeyUserData({ privateKeyOpenssh, publicKeyOpenssh: "ssh-ed25519 AAAA'x" })).toThrow();
+    });
+    it("refuses what is not an OpenSSH private key and an ssh-ed25519 public key, saying which", () => {
+        const notPrivate = "hostKeyUserData: the private key is not an OpenSSH private key";
+        for (const bad of ["-----BEGIN PRIVATE KEY-----\nMC4CAQA=\n-----END PRIVATE KEY-----\n", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\n",
+            "b3Bl\n-----END OPENSSH PRIVATE KEY-----\n"]) {
+            expect(() => hostKeyUserData({ privateKeyOpenssh: bad, publicKeyOpenssh: "ssh-ed25519 AAAA" })).toThrow(notPrivate);
+        }
+        for (const bad of ["ssh-rsa AAAAB3Nza", "x ssh-ed25519 AAAA", "ssh-ed25519 AAAA root@host"]) {
+            expect(() => hostKeyUserData({ privateKeyOpenssh, publicKeyOpenssh: bad })).toThrow("hostKeyUserData: the public key is not an ssh-ed25519 key");
+        }
     });
 });
 
@@ -79,7 +90,8 @@ describe("expiring certificates in bash", () => {
 
 describe("the etcd unit's sandbox", () => {
     const layout = hostLayout(hcloudSpec({ dataDir: "/srv/etcd-data", snapshotDir: "/srv/etcd-snapshots" }));
-    const unit = serializeUnit(etcdUnit(layout, ["--name=etcd-1"]));
+    let unit: string; // rendered per test: Stryker gives code run in a describe body to no test
+    beforeEach(() => { unit = serializeUnit(etcdUnit(layout, ["--name=etcd-1"])); });
     it("drops privileges and capabilities, and writes only the data and snapshot directories", () => {
         for (const line of ["NoNewPrivileges=yes", "CapabilityBoundingSet=", "AmbientCapabilities=", "ProtectSystem=strict",
             "ReadWritePaths=/srv/etcd-data", "ReadWritePaths=-/srv/etcd-snapshots", "ProtectHome=yes", "PrivateTmp=yes", "PrivateDevices=yes",
