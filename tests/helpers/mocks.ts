@@ -37,6 +37,13 @@ export function recordingMocks(liveServers: () => Record<string, unknown>[] = ()
     return created;
 }
 
+/** The inputs of the one recorded resource of that type and name; fails when there is none, or more than one. */
+export function inputsOfOne(created: Created[], type: string, name: string): Record<string, any> {
+    const found = created.filter((r) => r.type === type && r.name === name);
+    if (found.length !== 1) throw new Error(`${found.length} ${type} named ${name}`);
+    return found[0].inputs;
+}
+
 /**
  * Resolves once every registration the program has started has reached the mocks (the SDK's RPC queue is
  * drained), so `created` can be read. A fixed delay instead reads it too early on a busy machine, and a

@@ -3,17 +3,13 @@
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 
-import { recordingMocks, settled } from "../helpers/mocks";
+import { inputsOfOne, recordingMocks, settled } from "../helpers/mocks";
 
 const created = recordingMocks();
 
 import { EtcdCluster } from "../../components/etcd-cluster";
 
-const one = (type: string, name: string) => {
-    const found = created.filter((r) => r.type === type && r.name === name);
-    if (found.length !== 1) throw new Error(`${found.length} ${type} named ${name}`);
-    return found[0].inputs;
-};
+const one = (type: string, name: string) => inputsOfOne(created, type, name);
 /** The certificate the mocks give a tls resource: its name inside PEM armour. */
 const pem = (name: string) => `-----BEGIN CERTIFICATE-----\n${name}\n-----END CERTIFICATE-----\n`;
 

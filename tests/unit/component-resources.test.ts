@@ -5,7 +5,7 @@
 // in beforeAll to no test.
 import * as pulumi from "@pulumi/pulumi";
 
-import { OptionsCapture, promiseOf, recordingMocks, settled } from "../helpers/mocks";
+import { inputsOfOne, OptionsCapture, promiseOf, recordingMocks, settled } from "../helpers/mocks";
 
 const created = recordingMocks();
 
@@ -20,12 +20,8 @@ async function build(args: Partial<EtcdClusterArgs> = {}, opts: pulumi.Component
     await settled();
     return cluster;
 }
-const one = (type: string, name: string) => {
-    const found = created.filter((r) => r.type === type && r.name === name);
-    if (found.length !== 1) throw new Error(`${found.length} ${type} named ${name}`);
-    return found[0];
-};
-const command = (name: string) => one("command:remote:Command", name).inputs;
+const one = (type: string, name: string) => inputsOfOne(created, type, name);
+const command = (name: string) => one("command:remote:Command", name);
 
 beforeEach(() => { created.length = 0; });
 
@@ -47,9 +43,9 @@ describe("the resources of a 3-member cluster on existing hosts", () => {
 
     it("certificate subjects name the CA (with its slot after the first), the member and the role", async () => {
         await build({ pki: { activeCa: "b", trustedCas: ["a", "b"] } });
-        expect(one("tls:index/selfSignedCert:SelfSignedCert", "t-ca").inputs.subject).toEqual({ commonName: "t-etcd-ca", organization: "etcd" });
-        expect(one("tls:index/selfSignedCert:SelfSignedCert", "t-ca-b").inputs.subject).toEqual({ commonName: "t-etcd-ca-b", organization: "etcd" });
-        expect(one("tls:index/certRequest:CertRequest", "t-t-2-server-csr").inputs.subject).toEqual({ commonName: "t-2", organization: "etcd-server" });
+        expect(one("tls:index/selfSignedCert:SelfSignedCert", "t-ca").subject).toEqual({ commonName: "t-etcd-ca", organization: "etcd" });
+        expect(one("tls:index/selfSignedCert:SelfSignedCert", "t-ca-b").subject).toEqual({ commonName: "t-etcd-ca-b", organization: "etcd" });
+        expect(one("tls:index/certRequest:CertRequest", "t-t-2-server-csr").subject).toEqual({ commonName: "t-2", organization: "etcd-server" });
     });
 
     it("each member's configure script lists the other members' client URLs, not its own", async () => {

@@ -6,7 +6,7 @@
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 
-import { OptionsCapture, promiseOf, recordingMocks, settled, unwrapSecret } from "../helpers/mocks";
+import { inputsOfOne, OptionsCapture, promiseOf, recordingMocks, settled, unwrapSecret } from "../helpers/mocks";
 
 let live: Record<string, unknown>[] = [];
 let created = recordingMocks(() => live);
@@ -30,11 +30,7 @@ async function build(hcloud: Partial<NonNullable<EtcdClusterArgs["hcloud"]>> = {
     await settled();
     return cluster;
 }
-const one = (type: string, name: string) => {
-    const found = created.filter((r) => r.type === type && r.name === name);
-    if (found.length !== 1) throw new Error(`${found.length} ${type} named ${name}`);
-    return found[0].inputs;
-};
+const one = (type: string, name: string) => inputsOfOne(created, type, name);
 const targets = () => /readonly TARGETS=\((.*)\)\n/.exec(one("command:local:Command", "etcd-reachable").create)![1];
 
 afterEach(() => { live = []; });
