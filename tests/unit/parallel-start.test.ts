@@ -29,6 +29,9 @@ describe("start and configure steps of a 3-member cluster", () => {
     // beforeEach, not beforeAll: Stryker's per-test coverage gives code run in beforeAll to no test (a mutant
     // reached only there is left out of the score as static), so each test builds its own cluster.
     beforeEach(async () => {
+        // Each test reads its own cluster's resources: the lookups take the first match.
+        created.length = 0;
+        captured.clear();
         const cluster = new EtcdCluster("local", {
             existingHosts: [{ privateIp: "10.9.0.11" }, { privateIp: "10.9.0.12" }, { privateIp: "10.9.0.13" }],
             sshPrivateKey: pulumi.secret("key"),
